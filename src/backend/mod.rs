@@ -1,0 +1,95 @@
+//! The one interface the command line and the console talk to. The local store implements it
+//! here; the HTTP client implements it for a shared server. Neither front end knows which one
+//! it holds: ids may be prefixes, identity is the backend's, answers are the engine's views.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::engine::query::Counts;
+use crate::engine::{
+    Actor, EngineError, ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView,
+    Review, StatusView, StoredEvent, Submission, Verdict,
+};
+use crate::store::StoreError;
+
+pub mod local;
+
+pub use local::LocalBackend;
+
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// Invalid input, an unknown id, or a workflow rule's refusal.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The backend cannot do this at all (a local-only command against a server, say).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The server could not be reached or answered with something that is not the API.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The server did not accept the token.
+    #[error("{0}")]
+    Unauthorized(String),
+}
+
+/// Events after a sequence number, and the newest sequence number there is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    pub head: u64,
+}
+
+/// What cleanup recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    /// How many expiries were recorded.
+    pub recorded: usize,
+    pub exceptions: Vec<ExceptionView>,
+}
+
+pub trait Backend: Send + Sync {
+    /// Where the data lives, for people: "store /path/to/store.jsonl" or "server https://…".
+    fn location(&self) -> String;
+
+    /// Who this backend acts as.
+    fn whoami(&self) -> Result<Actor, BackendError>;
+
+    fn submit(&self, submission: Submission) -> Result<RequestView, BackendError>;
+
+    /// Approve (with or without conditions) or reject a request, by id or unique prefix.
+    fn decide(&self, request: &str, verdict: Verdict, rationale: &str) -> Result<RequestView, BackendError>;
+
+    fn request_exception(
+        &self,
+        request: &str,
+        justification: &str,
+        compensating_controls: Vec<String>,
+        expiry_days: Option<i64>,
+    ) -> Result<ExceptionView, BackendError>;
+
+    fn review_exception(&self, exception: &str, review: Review, rationale: &str) -> Result<ExceptionView, BackendError>;
+
+    fn cleanup(&self) -> Result<CleanupReport, BackendError>;
+
+    fn requests(&self, filter: RequestFilter, deployment: Option<&str>) -> Result<Vec<RequestView>, BackendError>;
+
+    /// One request with its decision, exceptions and event history.
+    fn request(&self, id: &str) -> Result<RequestDetail, BackendError>;
+
+    fn exceptions(&self, filter: ExceptionFilter) -> Result<Vec<ExceptionView>, BackendError>;
+
+    fn status(&self, deployment: &str, ring: Option<u32>) -> Result<StatusView, BackendError>;
+
+    fn counts(&self) -> Result<Counts, BackendError>;
+
+    /// Events after `after`; when there are none yet, wait up to `wait` for one.
+    fn events(&self, after: u64, wait: Duration) -> Result<EventPage, BackendError>;
+
+    /// Things the user should be told that are not errors (a torn line quarantined, say).
+    /// Each is returned once.
+    fn take_notices(&self) -> Vec<String>;
+}

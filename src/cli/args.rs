@@ -1,0 +1,212 @@
+//! The command line's grammar (SPEC section 3). Values that the engine judges (scores, days,
+//! rationales) are passed through as given, so the engine's one sentence explains a refusal.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::{ExceptionFilter, RequestFilter};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cab",
+    version,
+    about = "Review console and command line for a Change Advisory Board",
+    long_about = "Review console and command line for a Change Advisory Board.\n\n\
+        Risk decides the path: low risk is approved automatically, medium risk waits for a CAB \
+        member's decision, high risk needs a time-limited security exception.\n\n\
+        Run `cab` alone to open the console, `cab --demo` for a first look on demo data.",
+    after_help = "Exit codes: 0 done (gate: eligible), 1 failure, 2 invalid input, \
+        3 not eligible (gate only), 4 refused by a workflow rule."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+
+    /// Open the console on a new demo store in a temporary folder (the real store is not touched)
+    #[arg(long)]
+    pub demo: bool,
+
+    /// The store file [default: $XDG_DATA_HOME/cab/store.jsonl]
+    #[arg(long, global = true, env = "CAB_STORE", value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
+    /// A cab server to use instead of a local store
+    #[arg(long, global = true, env = "CAB_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// The bearer token for --remote
+    #[arg(long, global = true, env = "CAB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// The config file [default: $XDG_CONFIG_HOME/cab/config.toml]
+    #[arg(long, global = true, env = "CAB_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Print one JSON document instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Submit a deployment for approval; prints the request with its gate
+    Submit(SubmitArgs),
+    /// Requests awaiting action, or those of one status
+    Queue {
+        /// pending (under review, or needing an exception that is not active), all, or one of
+        /// auto_approved, under_review, approved, conditional, rejected, exception_required
+        #[arg(long, value_parser = parse_request_filter, default_value = "pending")]
+        status: RequestFilter,
+    },
+    /// One request with its decision, exceptions and event history
+    Show {
+        /// Request id, or a unique prefix of at least 8 characters
+        id: String,
+    },
+    /// Approve a request under review; with --condition it is a conditional approval
+    Approve {
+        /// Request id, or a unique prefix of at least 8 characters
+        id: String,
+        /// Why (required)
+        #[arg(long)]
+        rationale: String,
+        /// A condition of the approval (repeatable)
+        #[arg(long = "condition", value_name = "CONDITION")]
+        conditions: Vec<String>,
+    },
+    /// Reject a request under review
+    Reject {
+        /// Request id, or a unique prefix of at least 8 characters
+        id: String,
+        /// Why (required)
+        #[arg(long)]
+        rationale: String,
+    },
+    /// Security exceptions for high-risk requests
+    #[command(subcommand)]
+    Exception(ExceptionCmd),
+    /// Whether a deployment may be promoted, and why not
+    Status(DeploymentArgs),
+    /// The same as status, as an exit code: 0 eligible, 3 not eligible
+    Gate(DeploymentArgs),
+    /// Record the expiry of exceptions whose time has passed
+    Cleanup,
+    /// Check the whole store: format, sequence and hash chain
+    Verify,
+    /// The decision and exception audit trail
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Fill a new store with realistic generated data
+    Demo {
+        /// How many requests to generate
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Seed of the generator: the same seed and CAB_NOW give the same store
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Serve the HTTP API over this store
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The deployment intent this request is for
+    #[arg(long)]
+    pub deployment: String,
+    /// The evidence package behind the risk score
+    #[arg(long)]
+    pub evidence: String,
+    /// Risk score, 0 to 100
+    #[arg(long, allow_hyphen_values = true, value_name = "SCORE")]
+    pub risk: String,
+    /// One factor of the score's breakdown (repeatable)
+    #[arg(long = "factor", value_name = "NAME=VALUE", allow_hyphen_values = true)]
+    pub factors: Vec<String>,
+    /// A title for people
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Your correlation id; a UUID is generated when none is given
+    #[arg(long)]
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeploymentArgs {
+    /// The deployment intent id
+    pub deployment: String,
+    /// The ring to promote to; rings below approval_required_from_ring are always eligible
+    #[arg(long)]
+    pub ring: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExceptionCmd {
+    /// Request a time-limited exception for a request that needs one
+    Create {
+        /// Request id, or a unique prefix of at least 8 characters
+        request_id: String,
+        /// Why the deployment must go ahead despite its risk (required)
+        #[arg(long)]
+        justification: String,
+        /// A compensating control (at least one; repeatable)
+        #[arg(long = "control", value_name = "CONTROL")]
+        controls: Vec<String>,
+        /// Days until the exception expires, 1 to 90
+        #[arg(long, allow_hyphen_values = true, value_name = "N")]
+        days: Option<String>,
+    },
+    /// Approve a pending exception (security reviewers)
+    Approve {
+        /// Exception id, or a unique prefix of at least 8 characters
+        id: String,
+        /// Why (required)
+        #[arg(long)]
+        rationale: String,
+    },
+    /// Reject a pending exception (security reviewers)
+    Reject {
+        /// Exception id, or a unique prefix of at least 8 characters
+        id: String,
+        /// Why (required)
+        #[arg(long)]
+        rationale: String,
+    },
+    /// List exceptions
+    List {
+        /// pending, approved, rejected, expired or active (approved and not expired)
+        #[arg(long, value_parser = parse_exception_filter, default_value = "all")]
+        status: ExceptionFilter,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Decisions, exception requests, reviews and expiries, one record per line or row
+    Export {
+        #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
+        format: AuditFormat,
+        /// Only records at or after this time (RFC 3339, or a date such as 2026-11-01)
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Jsonl,
+    Csv,
+}
+
+fn parse_request_filter(s: &str) -> Result<RequestFilter, String> {
+    s.parse().map_err(|e: crate::engine::Invalid| e.message)
+}
+
+fn parse_exception_filter(s: &str) -> Result<ExceptionFilter, String> {
+    s.parse().map_err(|e: crate::engine::Invalid| e.message)
+}

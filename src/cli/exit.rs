@@ -1,0 +1,97 @@
+//! The one place where failures become exit codes (SPEC section 3) and JSON error codes.
+
+use thiserror::Error;
+
+use crate::backend::BackendError;
+use crate::config::ConfigError;
+use crate::engine::EngineError;
+use crate::store::StoreError;
+
+pub const OK: u8 = 0;
+pub const FAILURE: u8 = 1;
+pub const INVALID: u8 = 2;
+pub const NOT_ELIGIBLE: u8 = 3;
+pub const REFUSED: u8 = 4;
+
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Input the command line itself cannot accept.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<EngineError> for CliError {
+    fn from(e: EngineError) -> Self {
+        CliError::Backend(BackendError::Engine(e))
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Backend(BackendError::Store(e))
+    }
+}
+
+impl From<crate::engine::Invalid> for CliError {
+    fn from(e: crate::engine::Invalid) -> Self {
+        CliError::Backend(BackendError::Engine(EngineError::Invalid(e)))
+    }
+}
+
+impl From<crate::demo::DemoError> for CliError {
+    fn from(e: crate::demo::DemoError) -> Self {
+        match e {
+            crate::demo::DemoError::Store(e) => e.into(),
+            crate::demo::DemoError::Engine(e) => CliError::Backend(BackendError::Unsupported(
+                format!("the demo generator failed, which is a bug in cab: {e}"),
+            )),
+        }
+    }
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Backend(BackendError::Engine(EngineError::Refused(_))) => REFUSED,
+            CliError::Backend(BackendError::Engine(_)) => INVALID,
+            CliError::Backend(BackendError::Unsupported(_)) => INVALID,
+            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => INVALID,
+            CliError::Backend(
+                BackendError::Store(_) | BackendError::Unreachable(_) | BackendError::Unauthorized(_),
+            ) => FAILURE,
+            CliError::Config(_) | CliError::Invalid(_) => INVALID,
+            CliError::Output(_) => FAILURE,
+        }
+    }
+
+    /// A stable name for `{"error": {"code": ...}}`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CliError::Backend(BackendError::Engine(e)) => e.code(),
+            CliError::Backend(BackendError::Store(StoreError::Corrupt { .. })) => "store_corrupt",
+            CliError::Backend(BackendError::Store(StoreError::Missing { .. })) => "store_missing",
+            CliError::Backend(BackendError::Store(StoreError::Io { .. })) => "io",
+            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => "store_not_empty",
+            CliError::Backend(BackendError::Unsupported(_)) => "unsupported",
+            CliError::Backend(BackendError::Unreachable(_)) => "unreachable",
+            CliError::Backend(BackendError::Unauthorized(_)) => "unauthorized",
+            CliError::Config(_) => "invalid_config",
+            CliError::Invalid(_) => "invalid_input",
+            CliError::Output(_) => "io",
+        }
+    }
+
+    /// The line number of a store that fails verification, for `--json` output.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            CliError::Backend(BackendError::Store(StoreError::Corrupt { line, .. })) => Some(*line),
+            _ => None,
+        }
+    }
+}

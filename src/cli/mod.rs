@@ -1,0 +1,511 @@
+//! The `cab` command line: parse, build the backend, run one command, print text or JSON,
+//! and exit with the code SPEC section 3 gives.
+
+pub mod args;
+pub mod exit;
+pub mod render;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use serde::Serialize;
+
+use crate::backend::{Backend, LocalBackend};
+use crate::clock::Clock;
+use crate::config::{self, Config};
+use crate::engine::audit::{self, AuditRecord};
+use crate::engine::{Review, Submission, Verdict, time};
+use crate::store::FileStore;
+use crate::untrusted::{self, json};
+use args::{AuditCmd, AuditFormat, Cli, Cmd, ExceptionCmd};
+use exit::CliError;
+
+/// Run the command line with the process's arguments; the exit code to end with.
+pub fn run() -> ExitCode {
+    let wants_json = std::env::args_os().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, wants_json),
+    };
+    let json_out = cli.json;
+    match execute(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(CliError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err, json_out);
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+fn usage_error(e: clap::Error, wants_json: bool) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            exit::INVALID
+        } else {
+            exit::OK
+        });
+    }
+    if wants_json {
+        // The first line of clap's message is the sentence; the rest is usage help for people.
+        let rendered = e.render().to_string();
+        let sentence = rendered
+            .lines()
+            .next()
+            .unwrap_or("invalid usage")
+            .trim_start_matches("error: ")
+            .to_string();
+        print_json_error("usage", &sentence, None);
+    }
+    let _ = e.print();
+    ExitCode::from(exit::INVALID)
+}
+
+fn report(err: &CliError, json_out: bool) {
+    let message = untrusted::line(&err.to_string()).into_owned();
+    eprintln!("cab: {message}");
+    if json_out {
+        print_json_error(err.code(), &err.to_string(), err.line());
+    }
+}
+
+fn print_json_error(code: &str, message: &str, line: Option<u64>) {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        error: Detail<'a>,
+    }
+    #[derive(Serialize)]
+    struct Detail<'a> {
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<u64>,
+    }
+    let body = Body {
+        error: Detail {
+            code,
+            message,
+            line,
+        },
+    };
+    if let Ok(text) = json::to_string_pretty(&body) {
+        let _ = writeln!(io::stdout().lock(), "{text}");
+    }
+}
+
+/// Everything a command needs to know about where it runs.
+struct Env {
+    json: bool,
+    clock: Clock,
+    config: Config,
+    store_path: Option<PathBuf>,
+    remote: Option<String>,
+}
+
+impl Env {
+    fn store_path(&self) -> Result<PathBuf, CliError> {
+        self.store_path.clone().ok_or_else(|| {
+            CliError::Invalid(
+                "no store path: give --store PATH or set CAB_STORE (no platform data folder was found)".into(),
+            )
+        })
+    }
+
+    fn local(&self) -> Result<LocalBackend, CliError> {
+        let actor = self.config.actor(
+            std::env::var("CAB_USER").ok(),
+            std::env::var("CAB_ROLES").ok(),
+        )?;
+        Ok(LocalBackend::new(
+            FileStore::new(self.store_path()?),
+            actor,
+            self.config.policy()?,
+            self.clock,
+        ))
+    }
+
+    fn backend(&self) -> Result<Box<dyn Backend>, CliError> {
+        if let Some(url) = &self.remote {
+            return Err(crate::backend::BackendError::Unsupported(format!(
+                "this build of cab cannot use a server yet (--remote {url}); use a local store with --store"
+            ))
+            .into());
+        }
+        Ok(Box::new(self.local()?))
+    }
+
+    /// Commands that work on a store file only.
+    fn local_only(&self, command: &str) -> Result<FileStore, CliError> {
+        if let Some(url) = &self.remote {
+            return Err(crate::backend::BackendError::Unsupported(format!(
+                "cab {command} works on a local store file, not on a server ({url}); run it where the store is"
+            ))
+            .into());
+        }
+        Ok(FileStore::new(self.store_path()?))
+    }
+
+    /// Print a value as JSON, or the text for people.
+    fn print<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) -> Result<(), CliError> {
+        let out = if self.json {
+            let mut s = json::to_string_pretty(value).map_err(io::Error::other)?;
+            s.push('\n');
+            s
+        } else {
+            text()
+        };
+        emit(&out)
+    }
+}
+
+fn emit(text: &str) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+fn notices(backend: &dyn Backend) {
+    for n in backend.take_notices() {
+        eprintln!("cab: note: {}", untrusted::line(&n));
+    }
+}
+
+fn execute(cli: Cli) -> Result<u8, CliError> {
+    let clock = Clock::from_env()?;
+    let config = Config::load(cli.config.as_deref().filter(|p| !p.as_os_str().is_empty()))?;
+    let env = Env {
+        json: cli.json,
+        clock,
+        store_path: cli
+            .store
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())
+            .or_else(|| config.store.clone())
+            .or_else(config::default_store_path),
+        remote: cli.remote.clone().filter(|r| !r.trim().is_empty()),
+        config,
+    };
+    let Some(command) = cli.command else {
+        return Err(CliError::Invalid(
+            "the console is not part of this build yet; run `cab --help` for the commands".into(),
+        ));
+    };
+    let now = || env.clock.now();
+    match command {
+        Cmd::Submit(a) => {
+            let backend = env.backend()?;
+            let submission = Submission {
+                risk_score: parse_score(&a.risk)?,
+                risk_factors: parse_factors(&a.factors)?,
+                deployment_intent_id: a.deployment,
+                evidence_package_id: a.evidence,
+                title: a.title,
+                correlation_id: a.correlation_id,
+            };
+            let result = backend.submit(submission);
+            notices(backend.as_ref());
+            let view = result?;
+            env.print(&view, || render::request_summary("Submitted", &view, now()))?;
+        }
+        Cmd::Queue { status } => {
+            let backend = env.backend()?;
+            let result = backend.requests(status, None);
+            notices(backend.as_ref());
+            let views = result?;
+            env.print(&views, || {
+                if views.is_empty() {
+                    match status {
+                        crate::engine::RequestFilter::Pending => {
+                            "Nothing is waiting: no request is under review or needs an exception.\n".to_string()
+                        }
+                        other => format!("No request is {}.\n", other.as_str()),
+                    }
+                } else {
+                    render::request_table(&views, now())
+                }
+            })?;
+        }
+        Cmd::Show { id } => {
+            let backend = env.backend()?;
+            let result = backend.request(&id);
+            notices(backend.as_ref());
+            let detail = result?;
+            env.print(&detail, || render::request_detail(&detail, now()))?;
+        }
+        Cmd::Approve {
+            id,
+            rationale,
+            conditions,
+        } => {
+            let backend = env.backend()?;
+            let conditional = !conditions.is_empty();
+            let result = backend.decide(&id, Verdict::Approve { conditions }, &rationale);
+            notices(backend.as_ref());
+            let view = result?;
+            let verb = if conditional {
+                "Approved with conditions"
+            } else {
+                "Approved"
+            };
+            env.print(&view, || render::request_summary(verb, &view, now()))?;
+        }
+        Cmd::Reject { id, rationale } => {
+            let backend = env.backend()?;
+            let result = backend.decide(&id, Verdict::Reject, &rationale);
+            notices(backend.as_ref());
+            let view = result?;
+            env.print(&view, || render::request_summary("Rejected", &view, now()))?;
+        }
+        Cmd::Exception(cmd) => exception(&env, cmd)?,
+        Cmd::Status(a) => {
+            let backend = env.backend()?;
+            let result = backend.status(&a.deployment, a.ring);
+            notices(backend.as_ref());
+            let view = result?;
+            env.print(&view, || render::status(&view, now()))?;
+        }
+        Cmd::Gate(a) => {
+            let backend = env.backend()?;
+            let result = backend.status(&a.deployment, a.ring);
+            notices(backend.as_ref());
+            let view = result?;
+            env.print(&view, || render::gate(&view))?;
+            if !view.eligible {
+                return Ok(exit::NOT_ELIGIBLE);
+            }
+        }
+        Cmd::Cleanup => {
+            let backend = env.backend()?;
+            let result = backend.cleanup();
+            notices(backend.as_ref());
+            let report = result?;
+            env.print(&report, || render::cleanup(&report, now()))?;
+        }
+        Cmd::Verify => {
+            let store = env.local_only("verify")?;
+            let report = store.verify()?;
+            #[derive(Serialize)]
+            struct Torn {
+                line: u64,
+                offset: u64,
+                bytes: u64,
+            }
+            #[derive(Serialize)]
+            struct Out<'a> {
+                ok: bool,
+                store: String,
+                events: u64,
+                requests: usize,
+                exceptions: usize,
+                bytes: u64,
+                head_hash: &'a str,
+                torn_tail: Option<Torn>,
+            }
+            let out = Out {
+                ok: true,
+                store: store.path().display().to_string(),
+                events: report.events,
+                requests: report.requests,
+                exceptions: report.exceptions,
+                bytes: report.bytes,
+                head_hash: &report.head_hash,
+                torn_tail: report.torn.map(|t| Torn {
+                    line: t.line,
+                    offset: t.offset,
+                    bytes: t.len,
+                }),
+            };
+            env.print(&out, || render::verify(store.path(), &report))?;
+        }
+        Cmd::Audit(AuditCmd::Export { format, since }) => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let backend = env.backend()?;
+            let result = backend.events(0, std::time::Duration::ZERO);
+            notices(backend.as_ref());
+            let page = result?;
+            let records = audit::records(&page.events, since);
+            emit(&audit_output(&records, format)?)?;
+        }
+        Cmd::Demo { requests, seed } => {
+            let store = env.local_only("demo")?;
+            let started = Instant::now();
+            let policy = env.config.policy()?;
+            let summary = crate::demo::fill(&store, requests, seed, now(), &policy)?;
+            let seconds = started.elapsed().as_secs_f64();
+            env.print(&summary, || {
+                format!(
+                    "Wrote {} requests and {} exceptions ({} events) to {} in {seconds:.1} s.\nTry: cab --store {} queue\n",
+                    summary.requests,
+                    summary.exceptions,
+                    summary.events,
+                    untrusted::line(&store.path().display().to_string()),
+                    untrusted::line(&store.path().display().to_string()),
+                )
+            })?;
+        }
+        Cmd::Serve { .. } => {
+            return Err(CliError::Invalid(
+                "cab serve is not part of this build yet".into(),
+            ));
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn exception(env: &Env, cmd: ExceptionCmd) -> Result<(), CliError> {
+    let now = || env.clock.now();
+    let backend = env.backend()?;
+    match cmd {
+        ExceptionCmd::Create {
+            request_id,
+            justification,
+            controls,
+            days,
+        } => {
+            let days = days.as_deref().map(parse_days).transpose()?;
+            let result = backend.request_exception(&request_id, &justification, controls, days);
+            notices(backend.as_ref());
+            let view = result?;
+            env.print(&view, || {
+                let mut text = render::exception_summary("Requested", &view, now());
+                text.push_str(&format!(
+                    "\nNext: a security reviewer reviews it, e.g. cab exception approve {} --rationale \"...\"\n",
+                    view.exception.short_id()
+                ));
+                text
+            })
+        }
+        ExceptionCmd::Approve { id, rationale } => {
+            review_exception(env, backend.as_ref(), &id, Review::Approve, &rationale)
+        }
+        ExceptionCmd::Reject { id, rationale } => {
+            review_exception(env, backend.as_ref(), &id, Review::Reject, &rationale)
+        }
+        ExceptionCmd::List { status } => {
+            let result = backend.exceptions(status);
+            notices(backend.as_ref());
+            let views = result?;
+            env.print(&views, || {
+                if views.is_empty() {
+                    format!("No exception is {}.\n", status.as_str())
+                } else {
+                    render::exception_table(&views, now())
+                }
+            })
+        }
+    }
+}
+
+fn review_exception(
+    env: &Env,
+    backend: &dyn Backend,
+    id: &str,
+    review: Review,
+    rationale: &str,
+) -> Result<(), CliError> {
+    let result = backend.review_exception(id, review, rationale);
+    notices(backend);
+    let view = result?;
+    let verb = match review {
+        Review::Approve => "Approved",
+        Review::Reject => "Rejected",
+    };
+    env.print(&view, || render::exception_summary(verb, &view, env.clock.now()))
+}
+
+fn parse_score(text: &str) -> Result<f64, CliError> {
+    text.trim().parse::<f64>().map_err(|_| {
+        CliError::Invalid(format!(
+            "risk score must be a number from 0 to 100, got {:?}",
+            untrusted::line(text)
+        ))
+    })
+}
+
+fn parse_days(text: &str) -> Result<i64, CliError> {
+    text.trim().parse::<i64>().map_err(|_| {
+        CliError::Invalid(format!(
+            "--days must be a whole number of days from 1 to 90, got {:?}",
+            untrusted::line(text)
+        ))
+    })
+}
+
+fn parse_factors(items: &[String]) -> Result<BTreeMap<String, f64>, CliError> {
+    let mut factors = BTreeMap::new();
+    for item in items {
+        let (name, value) = item.split_once('=').ok_or_else(|| {
+            CliError::Invalid(format!(
+                "--factor takes NAME=VALUE, got {:?}",
+                untrusted::line(item)
+            ))
+        })?;
+        let value: f64 = value.trim().parse().map_err(|_| {
+            CliError::Invalid(format!(
+                "risk factor {:?} must be a number, got {:?}",
+                untrusted::line(name),
+                untrusted::line(value)
+            ))
+        })?;
+        if factors.insert(name.trim().to_string(), value).is_some() {
+            return Err(CliError::Invalid(format!(
+                "risk factor {:?} is given twice",
+                untrusted::line(name)
+            )));
+        }
+    }
+    Ok(factors)
+}
+
+fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
+    if let Ok(at) = time::parse(text) {
+        return Ok(at);
+    }
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc())
+        .ok_or_else(|| {
+            CliError::Invalid(format!(
+                "--since takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01), got {:?}",
+                untrusted::line(text)
+            ))
+        })
+}
+
+fn audit_output(records: &[AuditRecord], format: AuditFormat) -> Result<String, CliError> {
+    match format {
+        AuditFormat::Jsonl => {
+            let mut out = Vec::with_capacity(records.len() * 400);
+            for r in records {
+                json::write_compact(&mut out, r).map_err(io::Error::other)?;
+                out.push(b'\n');
+            }
+            Ok(String::from_utf8(out).unwrap_or_default())
+        }
+        AuditFormat::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(AuditRecord::CSV_HEADER).map_err(io::Error::other)?;
+            for r in records {
+                // CSV goes to terminals and spreadsheets: cells are cleaned like any text output.
+                let row = r.csv_row().map(|cell| untrusted::block(&cell).into_owned());
+                w.write_record(&row).map_err(io::Error::other)?;
+            }
+            let bytes = w.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+            Ok(String::from_utf8(bytes).unwrap_or_default())
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Text output for people: labelled blocks and tables, times with their relative reading, and
+//! every value from the store cleaned before it is printed.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use super::table::Table;
+use crate::backend::CleanupReport;
+use crate::engine::query::ReasonCode;
+use crate::engine::{
+    Decision, ExceptionView, Gate, RequestDetail, RequestStatus, RequestView, StatusView,
+    StoredEvent, time,
+};
+use crate::humanize::{countdown, relative, when};
+use crate::store::VerifyReport;
+use crate::untrusted;
+
+/// Label-value lines with the values aligned; multi-line values continue under the value.
+struct Block {
+    title: String,
+    rows: Vec<(String, String)>,
+}
+
+impl Block {
+    fn new(title: impl Into<String>) -> Self {
+        Block {
+            title: title.into(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, label: &str, value: impl AsRef<str>) -> &mut Self {
+        self.rows
+            .push((label.to_string(), untrusted::block(value.as_ref()).into_owned()));
+        self
+    }
+
+    fn list(&mut self, label: &str, items: &[String]) -> &mut Self {
+        if items.is_empty() {
+            return self;
+        }
+        let text = items
+            .iter()
+            .map(|i| format!("- {}", untrusted::line(i)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.rows.push((label.to_string(), text));
+        self
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(out, "{}", untrusted::line(&self.title));
+        let width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+        for (label, value) in &self.rows {
+            let mut lines = value.lines();
+            let first = lines.next().unwrap_or("");
+            let _ = writeln!(out, "  {label:<width$}  {first}");
+            for more in lines {
+                let _ = writeln!(out, "  {:<width$}  {more}", "");
+            }
+        }
+    }
+}
+
+fn gate_text(view: &RequestView) -> String {
+    let r = &view.request;
+    let t = r.thresholds;
+    format!(
+        "{} -> {} (auto-approve <= {}, manual review <= {})",
+        r.risk_score,
+        r.gate.as_str(),
+        t.auto_approve_max(),
+        t.manual_review_max()
+    )
+}
+
+fn status_text(view: &RequestView, now: DateTime<Utc>) -> String {
+    let r = &view.request;
+    match r.status {
+        RequestStatus::UnderReview => "under_review: waiting for a CAB member's decision".into(),
+        RequestStatus::ExceptionRequired => match view.exceptions.last() {
+            Some(e) if e.is_active => format!(
+                "exception_required: exception {} is active, {}",
+                e.exception.short_id(),
+                expiry_text(e, now)
+            ),
+            Some(e) => format!(
+                "exception_required: latest exception {} is {}",
+                e.exception.short_id(),
+                e.exception.status
+            ),
+            None => "exception_required: a security exception must be requested".into(),
+        },
+        status => status.to_string(),
+    }
+}
+
+fn expiry_text(e: &ExceptionView, now: DateTime<Utc>) -> String {
+    if e.is_expired {
+        format!("expired {}", when(e.exception.expires_at, now))
+    } else {
+        format!(
+            "expires {} ({} left)",
+            when(e.exception.expires_at, now),
+            countdown(e.exception.expires_at, now)
+        )
+    }
+}
+
+fn factors_text(view: &RequestView) -> String {
+    view.request
+        .risk_factors
+        .iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn request_block(title: String, view: &RequestView, now: DateTime<Utc>) -> Block {
+    let r = &view.request;
+    let mut b = Block::new(title);
+    if let Some(t) = &r.title {
+        b.row("title", t);
+    }
+    b.row("deployment", &r.deployment_intent_id)
+        .row("evidence", &r.evidence_package_id)
+        .row("risk", gate_text(view));
+    if !r.risk_factors.is_empty() {
+        b.row("factors", factors_text(view));
+    }
+    b.row("status", status_text(view, now))
+        .row(
+            "requested by",
+            format!("{}, {}", r.requested_by, when(r.submitted_at, now)),
+        )
+        .row("correlation", &r.correlation_id);
+    b
+}
+
+fn decision_block(d: &Decision, now: DateTime<Utc>) -> Block {
+    let mut b = Block::new(format!("Decision {}", d.id));
+    b.row("decision", d.decision.as_str())
+        .row("by", format!("{}, {}", d.approver, when(d.decided_at, now)))
+        .row("rationale", &d.rationale)
+        .list("conditions", &d.conditions);
+    b
+}
+
+fn exception_block(e: &ExceptionView, now: DateTime<Utc>) -> Block {
+    let x = &e.exception;
+    let mut b = Block::new(format!("Exception {}", x.id));
+    b.row("request", x.request_id.to_string())
+        .row("deployment", &x.deployment_intent_id)
+        .row(
+            "status",
+            format!(
+                "{}{}",
+                x.status,
+                if e.is_active { " (active)" } else { "" }
+            ),
+        )
+        .row("expiry", expiry_text(e, now))
+        .row(
+            "requested by",
+            format!("{}, {}", x.requested_by, when(x.requested_at, now)),
+        )
+        .row("justification", &x.justification)
+        .list("controls", &x.compensating_controls);
+    if let (Some(by), Some(at)) = (&x.reviewed_by, x.reviewed_at) {
+        b.row("reviewed by", format!("{by}, {}", when(at, now)));
+    }
+    if let Some(r) = &x.review_rationale {
+        b.row("review", r);
+    }
+    b
+}
+
+/// What `submit`, `approve` and `reject` print: the request, and what happens next.
+pub fn request_summary(verb: &str, view: &RequestView, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    request_block(format!("{verb} request {}", view.request.id), view, now).render(&mut out);
+    if let Some(d) = &view.decision {
+        out.push('\n');
+        decision_block(d, now).render(&mut out);
+    }
+    let next = match (view.request.gate, view.request.status) {
+        (Gate::AutoApproved, _) => None,
+        (_, RequestStatus::UnderReview) => Some(format!(
+            "Next: a CAB member decides it, e.g. cab approve {} --rationale \"...\"",
+            view.request.short_id()
+        )),
+        (_, RequestStatus::ExceptionRequired) if view.exceptions.is_empty() => Some(format!(
+            "Next: request a security exception, e.g. cab exception create {} --justification \"...\" --control \"...\"",
+            view.request.short_id()
+        )),
+        _ => None,
+    };
+    if let Some(next) = next {
+        let _ = writeln!(out, "\n{next}");
+    }
+    out
+}
+
+/// What `show` prints.
+pub fn request_detail(detail: &RequestDetail, now: DateTime<Utc>) -> String {
+    let view = &detail.view;
+    let mut out = String::new();
+    request_block(format!("Request {}", view.request.id), view, now).render(&mut out);
+    match &view.decision {
+        Some(d) => {
+            out.push('\n');
+            decision_block(d, now).render(&mut out);
+        }
+        None => out.push_str("\nNo decision yet.\n"),
+    }
+    for e in &view.exceptions {
+        out.push('\n');
+        exception_block(e, now).render(&mut out);
+    }
+    out.push_str("\nHistory\n");
+    out.push_str(&history(&detail.history, now));
+    out
+}
+
+fn history(events: &[StoredEvent], now: DateTime<Utc>) -> String {
+    let mut t = Table::new(&["SEQ", "WHEN", "", "WHO", "WHAT"]);
+    for e in events {
+        t.row(vec![
+            format!("#{}", e.seq),
+            time::format_secs(e.event.at),
+            format!("({})", relative(e.event.at, now)),
+            e.event.actor.clone(),
+            e.event.kind.summary(),
+        ]);
+    }
+    indent(&t.limit(4, 100).render())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
+}
+
+/// `queue` and other request lists.
+pub fn request_table(views: &[RequestView], now: DateTime<Utc>) -> String {
+    let mut t = Table::new(&[
+        "ID", "DEPLOYMENT", "RISK", "STATUS", "AGE", "REQUESTER", "TITLE",
+    ])
+    .limit(1, 40)
+    .limit(5, 20)
+    .limit(6, 50);
+    for v in views {
+        let r = &v.request;
+        t.row(vec![
+            r.short_id(),
+            r.deployment_intent_id.clone(),
+            r.risk_score.to_string(),
+            r.status.to_string(),
+            relative(r.submitted_at, now),
+            r.requested_by.clone(),
+            r.title.clone().unwrap_or_default(),
+        ]);
+    }
+    t.render()
+}
+
+/// `exception list`.
+pub fn exception_table(views: &[ExceptionView], now: DateTime<Utc>) -> String {
+    let mut t = Table::new(&[
+        "ID", "REQUEST", "DEPLOYMENT", "STATUS", "EXPIRES", "LEFT", "REQUESTED BY", "REVIEWED BY",
+    ])
+    .limit(2, 40);
+    for v in views {
+        let x = &v.exception;
+        t.row(vec![
+            x.short_id(),
+            crate::engine::short_id(&x.request_id),
+            x.deployment_intent_id.clone(),
+            if v.is_active {
+                "active".to_string()
+            } else {
+                x.status.to_string()
+            },
+            time::format_secs(x.expires_at),
+            if v.is_active || x.status == crate::engine::ExceptionStatus::Pending {
+                countdown(x.expires_at, now)
+            } else {
+                "-".to_string()
+            },
+            x.requested_by.clone(),
+            x.reviewed_by.clone().unwrap_or_default(),
+        ]);
+    }
+    t.render()
+}
+
+/// What `exception create/approve/reject` print.
+pub fn exception_summary(verb: &str, view: &ExceptionView, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let mut block = exception_block(view, now);
+    block.title = format!("{verb} exception {}", view.exception.id);
+    block.render(&mut out);
+    out
+}
+
+/// What `status` prints.
+pub fn status(view: &StatusView, now: DateTime<Utc>) -> String {
+    let mut b = Block::new(format!(
+        "{}: {}",
+        view.deployment_intent_id,
+        if view.eligible { "ELIGIBLE" } else { "NOT ELIGIBLE" }
+    ));
+    b.row("reason", &view.reason);
+    if let Some(ring) = view.ring {
+        b.row("ring", ring.to_string());
+    }
+    match &view.request {
+        Some(v) => {
+            let r = &v.request;
+            b.row(
+                "request",
+                format!(
+                    "{}  risk {}  {}  submitted {} by {}",
+                    r.short_id(),
+                    r.risk_score,
+                    r.status,
+                    when(r.submitted_at, now),
+                    r.requested_by
+                ),
+            );
+            if let Some(d) = &v.decision {
+                b.row(
+                    "decision",
+                    format!("{} by {}, {}", d.decision, d.approver, when(d.decided_at, now)),
+                );
+                b.list("conditions", &d.conditions);
+            }
+        }
+        None => {
+            b.row("request", "none");
+        }
+    }
+    match &view.active_exception {
+        Some(e) => {
+            b.row(
+                "exception",
+                format!("{} active, {}", e.exception.short_id(), expiry_text(e, now)),
+            );
+            b.list("controls", &e.exception.compensating_controls);
+        }
+        None if view.reason_code != ReasonCode::RingExempt
+            && view
+                .request
+                .as_ref()
+                .is_some_and(|v| v.request.status == RequestStatus::ExceptionRequired) =>
+        {
+            b.row("exception", "none active");
+        }
+        None => {}
+    }
+    let mut out = String::new();
+    b.render(&mut out);
+    out
+}
+
+/// What `gate` prints: one line.
+pub fn gate(view: &StatusView) -> String {
+    format!(
+        "{}: {} ({})\n",
+        untrusted::line(&view.deployment_intent_id),
+        if view.eligible { "eligible" } else { "not eligible" },
+        untrusted::line(&view.reason)
+    )
+}
+
+pub fn cleanup(report: &CleanupReport, now: DateTime<Utc>) -> String {
+    if report.recorded == 0 {
+        return "No exception has expired since the last cleanup; nothing was recorded.\n".into();
+    }
+    let mut out = format!(
+        "Recorded the expiry of {} exception{}:\n",
+        report.recorded,
+        if report.recorded == 1 { "" } else { "s" }
+    );
+    out.push_str(&exception_table(&report.exceptions, now));
+    out
+}
+
+pub fn verify(path: &std::path::Path, report: &VerifyReport) -> String {
+    let mut out = format!(
+        "ok: {} is intact: {} event{} (sequence 1..{}), {} requests, {} exceptions, {} bytes\nhead hash: {}\n",
+        untrusted::line(&path.display().to_string()),
+        report.events,
+        if report.events == 1 { "" } else { "s" },
+        report.events,
+        report.requests,
+        report.exceptions,
+        report.bytes,
+        report.head_hash
+    );
+    if let Some(t) = report.torn {
+        let _ = writeln!(
+            out,
+            "warning: the last line (line {}, {} bytes) is incomplete, probably cut off by a crash; it is not data, and the next write will move it to a quarantine file",
+            t.line, t.len
+        );
+    }
+    out
+}

@@ -1,0 +1,119 @@
+//! Aligned columns for text output. Cells are cleaned of unsafe characters here, so no caller
+//! can forget to; widths count terminal columns, not bytes.
+
+use unicode_width::UnicodeWidthStr;
+
+use crate::untrusted;
+
+pub struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+    /// The widest a cell of each column may be before it is cut with "…".
+    limits: Vec<Option<usize>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&'static str]) -> Self {
+        Table {
+            headers: headers.to_vec(),
+            rows: Vec::new(),
+            limits: vec![None; headers.len()],
+        }
+    }
+
+    /// Cut cells of column `index` longer than `width` columns.
+    pub fn limit(mut self, index: usize, width: usize) -> Self {
+        if let Some(limit) = self.limits.get_mut(index) {
+            *limit = Some(width);
+        }
+        self
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        let cells = cells
+            .into_iter()
+            .zip(&self.limits)
+            .map(|(cell, limit)| {
+                let clean = untrusted::line(&cell).into_owned();
+                match limit {
+                    Some(max) => truncate(&clean, *max),
+                    None => clean,
+                }
+            })
+            .collect();
+        self.rows.push(cells);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.width());
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = self.headers.iter().map(|h| h.to_string()).collect();
+        for row in std::iter::once(&header).chain(&self.rows) {
+            let last = row.len().saturating_sub(1);
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+                line.push_str(cell);
+                if i < last {
+                    line.push_str(&" ".repeat(w - cell.width() + 2));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Cut text to at most `max` terminal columns, ending with "…" when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.width() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up_by_display_width() {
+        let mut t = Table::new(&["ID", "NAME"]);
+        t.row(vec!["a".into(), "x".into()]);
+        t.row(vec!["日本".into(), "y".into()]);
+        assert_eq!(t.render(), "ID    NAME\na     x\n日本  y\n");
+    }
+
+    #[test]
+    fn hostile_cells_are_cleaned() {
+        let mut t = Table::new(&["T"]);
+        t.row(vec!["\u{1b}[2Jx\u{202E}".into()]);
+        assert!(!t.render().chars().any(|c| c != '\n' && untrusted::is_unsafe(c)));
+    }
+
+    #[test]
+    fn long_cells_are_cut_with_an_ellipsis() {
+        assert_eq!(truncate("abcdefghij", 5), "abcd…");
+        assert_eq!(truncate("abc", 5), "abc");
+    }
+}

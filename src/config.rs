@@ -1,0 +1,202 @@
+//! Settings: the TOML file (`--config`, `CAB_CONFIG`, or the platform config folder), with the
+//! environment (`CAB_USER`, `CAB_ROLES`, `CAB_STORE`) taking precedence where it speaks.
+//! Every setting is shown in config.example.toml.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::engine::{Actor, Invalid, Policy, Role, Thresholds};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the config file {} is not valid: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The store file; `--store` and `CAB_STORE` override it.
+    pub store: Option<PathBuf>,
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    #[serde(default)]
+    pub thresholds: ThresholdsConfig,
+    #[serde(default)]
+    pub promotion: PromotionConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub user: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsConfig {
+    pub auto_approve_max: Option<f64>,
+    pub manual_review_max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionConfig {
+    pub approval_required_from_ring: Option<u32>,
+}
+
+/// Where the platform keeps cab's config file (`$XDG_CONFIG_HOME/cab/config.toml` on Linux).
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "cab").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Where the platform keeps cab's data (`$XDG_DATA_HOME/cab/store.jsonl` on Linux).
+pub fn default_store_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "cab").map(|d| d.data_dir().join("store.jsonl"))
+}
+
+impl Config {
+    /// Load the file named explicitly (it must exist), or the default one if it exists.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        match explicit {
+            Some(path) => Config::read(path),
+            None => match default_config_path() {
+                Some(path) if path.exists() => Config::read(&path),
+                _ => Ok(Config::default()),
+            },
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            // toml's message spans several lines with a source excerpt; keep the sentence.
+            e.message().trim().to_string()
+        })?;
+        config.policy().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    pub fn policy(&self) -> Result<Policy, Invalid> {
+        let defaults = Policy::default();
+        let thresholds = Thresholds::new(
+            self.thresholds
+                .auto_approve_max
+                .unwrap_or(defaults.thresholds.auto_approve_max()),
+            self.thresholds
+                .manual_review_max
+                .unwrap_or(defaults.thresholds.manual_review_max()),
+        )?;
+        Ok(Policy {
+            thresholds,
+            approval_required_from_ring: self
+                .promotion
+                .approval_required_from_ring
+                .unwrap_or(defaults.approval_required_from_ring),
+        })
+    }
+
+    /// Who is acting in local mode: `CAB_USER` / `CAB_ROLES` over the config file's identity,
+    /// and the login name when neither names a user.
+    pub fn actor(&self, env_user: Option<String>, env_roles: Option<String>) -> Result<Actor, Invalid> {
+        let user = env_user
+            .filter(|u| !u.trim().is_empty())
+            .or_else(|| self.identity.user.clone())
+            .or_else(login_name)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "user",
+                    "no user name: set CAB_USER or [identity] user in the config file",
+                )
+            })?;
+        let roles: Vec<Role> = match env_roles {
+            Some(text) => text
+                .split(',')
+                .filter(|r| !r.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<_, _>>()?,
+            None => self
+                .identity
+                .roles
+                .iter()
+                .map(|r| r.parse())
+                .collect::<Result<_, _>>()?,
+        };
+        Actor::new(&user, roles)
+    }
+}
+
+fn login_name() -> Option<String> {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(|| whoami::account().ok().filter(|v| !v.trim().is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_of_the_example_file_parses() {
+        let text = include_str!("../config.example.toml");
+        let config = Config::parse(text).expect("config.example.toml must stay valid");
+        assert!(config.identity.user.is_some());
+    }
+
+    #[test]
+    fn a_misspelt_setting_is_refused_with_its_name() {
+        let err = Config::parse("[thresholds]\nauto_aprove_max = 40\n").unwrap_err();
+        assert!(err.contains("auto_aprove_max"), "{err}");
+    }
+
+    #[test]
+    fn thresholds_out_of_order_are_refused() {
+        let err = Config::parse("[thresholds]\nauto_approve_max = 80\nmanual_review_max = 70\n")
+            .unwrap_err();
+        assert!(err.contains("must not be above"), "{err}");
+    }
+
+    #[test]
+    fn environment_identity_overrides_the_file() {
+        let config = Config::parse("[identity]\nuser = \"file-user\"\nroles = [\"cab_member\"]\n").unwrap();
+        let actor = config
+            .actor(Some("env-user".into()), Some("security_reviewer".into()))
+            .unwrap();
+        assert_eq!(actor.name, "env-user");
+        assert!(actor.has(Role::SecurityReviewer) && !actor.has(Role::CabMember));
+        let from_file = config.actor(None, None).unwrap();
+        assert_eq!(from_file.name, "file-user");
+        assert!(from_file.has(Role::CabMember));
+    }
+
+    #[test]
+    fn an_unknown_role_is_refused() {
+        let err = Config::default()
+            .actor(Some("x".into()), Some("cab_member,admin".into()))
+            .unwrap_err();
+        assert!(err.message.contains("admin"));
+    }
+}

@@ -1,0 +1,168 @@
+//! The audit trail as records: every decision (automatic ones included), exception request,
+//! exception review and recorded expiry, in the order they were written, with the hash of the
+//! event each came from so an auditor can find it in the chain.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::event::{EventKind, StoredEvent};
+use super::time;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub at: String,
+    /// `decision`, `exception_requested`, `exception_review` or `exception_expired`.
+    pub kind: &'static str,
+    pub request_id: Uuid,
+    pub deployment_intent_id: String,
+    pub exception_id: Option<Uuid>,
+    pub actor: String,
+    /// The decision (`auto_approved`, `approved`, `conditional`, `rejected`) or the exception's
+    /// new status (`pending`, `approved`, `rejected`, `expired`).
+    pub outcome: String,
+    /// The rationale of a decision or review; the justification of an exception request.
+    pub rationale: String,
+    pub conditions: Vec<String>,
+    pub compensating_controls: Vec<String>,
+    pub expires_at: Option<String>,
+    pub correlation_id: String,
+    pub event_hash: String,
+}
+
+impl AuditRecord {
+    pub const CSV_HEADER: [&'static str; 14] = [
+        "seq",
+        "at",
+        "kind",
+        "request_id",
+        "deployment_intent_id",
+        "exception_id",
+        "actor",
+        "outcome",
+        "rationale",
+        "conditions",
+        "compensating_controls",
+        "expires_at",
+        "correlation_id",
+        "event_hash",
+    ];
+
+    /// The record as CSV cells; lists are joined with "; ".
+    pub fn csv_row(&self) -> [String; 14] {
+        [
+            self.seq.to_string(),
+            self.at.clone(),
+            self.kind.to_string(),
+            self.request_id.to_string(),
+            self.deployment_intent_id.clone(),
+            self.exception_id.map(|id| id.to_string()).unwrap_or_default(),
+            self.actor.clone(),
+            self.outcome.clone(),
+            self.rationale.clone(),
+            self.conditions.join("; "),
+            self.compensating_controls.join("; "),
+            self.expires_at.clone().unwrap_or_default(),
+            self.correlation_id.clone(),
+            self.event_hash.clone(),
+        ]
+    }
+}
+
+/// The audit record of one stored event, if it is one the audit trail lists.
+pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
+    let event = &stored.event;
+    let base = |kind, request_id, deployment: &str, exception_id, actor: &str, outcome: String, rationale: &str| AuditRecord {
+        seq: stored.seq,
+        at: time::format(event.at),
+        kind,
+        request_id,
+        deployment_intent_id: deployment.to_string(),
+        exception_id,
+        actor: actor.to_string(),
+        outcome,
+        rationale: rationale.to_string(),
+        conditions: Vec::new(),
+        compensating_controls: Vec::new(),
+        expires_at: None,
+        correlation_id: event.correlation_id.clone(),
+        event_hash: stored.hash.clone(),
+    };
+    match &event.kind {
+        EventKind::RequestSubmitted(e) => e.decision.as_ref().map(|d| {
+            base(
+                "decision",
+                e.request.id,
+                &e.request.deployment_intent_id,
+                None,
+                &d.approver,
+                d.decision.to_string(),
+                &d.rationale,
+            )
+        }),
+        EventKind::RequestDecided(e) => {
+            let d = &e.decision;
+            let mut r = base(
+                "decision",
+                d.request_id,
+                &e.deployment_intent_id,
+                None,
+                &d.approver,
+                d.decision.to_string(),
+                &d.rationale,
+            );
+            r.conditions = d.conditions.clone();
+            Some(r)
+        }
+        EventKind::ExceptionRequested(e) => {
+            let x = &e.exception;
+            let mut r = base(
+                "exception_requested",
+                x.request_id,
+                &x.deployment_intent_id,
+                Some(x.id),
+                &x.requested_by,
+                x.status.to_string(),
+                &x.justification,
+            );
+            r.compensating_controls = x.compensating_controls.clone();
+            r.expires_at = Some(time::format(x.expires_at));
+            Some(r)
+        }
+        EventKind::ExceptionReviewed(e) => Some(base(
+            "exception_review",
+            e.request_id,
+            &e.deployment_intent_id,
+            Some(e.exception_id),
+            &e.reviewed_by,
+            e.status.to_string(),
+            &e.review_rationale,
+        )),
+        EventKind::ExceptionExpired(e) => {
+            let mut r = base(
+                "exception_expired",
+                e.request_id,
+                &e.deployment_intent_id,
+                Some(e.exception_id),
+                &event.actor,
+                "expired".to_string(),
+                "",
+            );
+            r.expires_at = Some(time::format(e.expires_at));
+            Some(r)
+        }
+    }
+}
+
+/// The audit records of a run of events, keeping those at or after `since`.
+pub fn records<'a>(
+    events: impl IntoIterator<Item = &'a StoredEvent>,
+    since: Option<DateTime<Utc>>,
+) -> Vec<AuditRecord> {
+    events
+        .into_iter()
+        .filter(|e| since.is_none_or(|s| e.event.at >= s))
+        .filter_map(record)
+        .collect()
+}

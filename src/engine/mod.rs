@@ -1,0 +1,19 @@
+//! The workflow engine: pure rules over a replayed state.
+//! `rules::handle` turns a command into events or a refusal; `State::apply` folds events into
+//! state; `query` answers questions about it. No I/O and no clock of its own.
+
+pub mod audit;
+pub mod error;
+pub mod event;
+pub mod model;
+pub mod query;
+pub mod rules;
+pub mod state;
+pub mod time;
+
+pub use error::{EngineError, Invalid, Refusal};
+pub use event::{Event, EventKind, StoredEvent};
+pub use model::*;
+pub use query::{ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView, StatusView};
+pub use rules::{Command, Ctx, IdSource, RandomIds, Review, Submission, Verdict};
+pub use state::State;

@@ -1,0 +1,523 @@
+//! The workflow rules: state + command + clock in, events or a refusal out.
+//! Nothing here touches a file, a socket or the system clock; ids and time come in through
+//! [`Ctx`], so every rule can be tested by the thousand and behaves the same on every backend.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::error::{EngineError, Invalid, Refusal};
+use super::event::{
+    Event, EventKind, ExceptionExpired, ExceptionRequested, ExceptionReviewed, RequestDecided,
+    RequestSubmitted,
+};
+use super::model::{
+    Actor, ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Policy, RequestStatus,
+    RiskScore, Role, SYSTEM_ACTOR, SecurityException,
+};
+use super::state::State;
+
+/// Where new ids come from: random in production, seeded in the demo, counted in tests.
+pub trait IdSource {
+    fn next_id(&mut self) -> Uuid;
+}
+
+/// Fresh random UUID v4s.
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn next_id(&mut self) -> Uuid {
+        Uuid::new_v4()
+    }
+}
+
+/// Everything about "who, when and under which policy" a command is judged with.
+pub struct Ctx<'a> {
+    pub actor: &'a Actor,
+    pub now: DateTime<Utc>,
+    pub policy: &'a Policy,
+}
+
+/// A new request, as given by the caller: validated here, not before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub deployment_intent_id: String,
+    pub evidence_package_id: String,
+    pub title: Option<String>,
+    pub risk_score: f64,
+    pub risk_factors: BTreeMap<String, f64>,
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Approve; with one or more conditions this is a conditional approval.
+    Approve { conditions: Vec<String> },
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Review {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Submit(Submission),
+    Decide {
+        request_id: Uuid,
+        verdict: Verdict,
+        rationale: String,
+    },
+    RequestException {
+        request_id: Uuid,
+        justification: String,
+        compensating_controls: Vec<String>,
+        expiry_days: Option<i64>,
+    },
+    ReviewException {
+        exception_id: Uuid,
+        review: Review,
+        rationale: String,
+    },
+    /// Record the expiry of every pending or approved exception whose time has passed.
+    Cleanup,
+}
+
+pub const DEFAULT_EXPIRY_DAYS: i64 = 30;
+pub const MAX_EXPIRY_DAYS: i64 = 90;
+/// Identifiers (deployment, evidence, correlation, factor names) longer than this are refused.
+pub const MAX_ID_LEN: usize = 256;
+/// Free text (titles, rationales, justifications, conditions, controls) longer than this is refused.
+pub const MAX_TEXT_LEN: usize = 10_000;
+/// Lists (conditions, controls, factors) longer than this are refused.
+pub const MAX_ITEMS: usize = 100;
+
+/// Judge one command against the state. On success, the events to append, in order;
+/// an empty list means there was nothing to record (a cleanup with nothing expired).
+pub fn handle(
+    state: &State,
+    command: &Command,
+    ctx: &Ctx,
+    ids: &mut dyn IdSource,
+) -> Result<Vec<Event>, EngineError> {
+    match command {
+        Command::Submit(submission) => submit(submission, ctx, ids).map(|e| vec![e]),
+        Command::Decide {
+            request_id,
+            verdict,
+            rationale,
+        } => decide(state, *request_id, verdict, rationale, ctx, ids).map(|e| vec![e]),
+        Command::RequestException {
+            request_id,
+            justification,
+            compensating_controls,
+            expiry_days,
+        } => request_exception(
+            state,
+            *request_id,
+            justification,
+            compensating_controls,
+            *expiry_days,
+            ctx,
+            ids,
+        )
+        .map(|e| vec![e]),
+        Command::ReviewException {
+            exception_id,
+            review,
+            rationale,
+        } => review_exception(state, *exception_id, *review, rationale, ctx).map(|e| vec![e]),
+        Command::Cleanup => Ok(cleanup(state, ctx)),
+    }
+}
+
+fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, EngineError> {
+    let deployment = required_id("deployment_intent_id", &s.deployment_intent_id)?;
+    let evidence = required_id("evidence_package_id", &s.evidence_package_id)?;
+    let score = RiskScore::new(s.risk_score)?;
+    let title = match &s.title {
+        Some(t) if !t.trim().is_empty() => Some(bounded_text("title", t)?.to_string()),
+        _ => None,
+    };
+    if s.risk_factors.len() > MAX_ITEMS {
+        return Err(Invalid::new(
+            "risk_factors",
+            format!("at most {MAX_ITEMS} risk factors may be given"),
+        )
+        .into());
+    }
+    for (name, value) in &s.risk_factors {
+        required_id("risk_factors", name)?;
+        if !value.is_finite() {
+            return Err(Invalid::new(
+                "risk_factors",
+                format!("risk factor {name:?} must be a finite number"),
+            )
+            .into());
+        }
+    }
+    let correlation_id = match &s.correlation_id {
+        Some(c) => required_id("correlation_id", c)?.to_string(),
+        None => ids.next_id().to_string(),
+    };
+
+    let thresholds = ctx.policy.thresholds;
+    let gate = thresholds.gate(score);
+    let id = ids.next_id();
+    let (status, decision) = match gate {
+        Gate::AutoApproved => {
+            let decision = Decision {
+                id: ids.next_id(),
+                request_id: id,
+                decision: DecisionKind::AutoApproved,
+                approver: SYSTEM_ACTOR.to_string(),
+                rationale: format!(
+                    "risk score {score} is at or below the auto-approve maximum {}",
+                    thresholds.auto_approve_max()
+                ),
+                conditions: Vec::new(),
+                decided_at: ctx.now,
+                correlation_id: correlation_id.clone(),
+            };
+            (RequestStatus::AutoApproved, Some(decision))
+        }
+        Gate::ManualReview => (RequestStatus::UnderReview, None),
+        Gate::ExceptionRequired => (RequestStatus::ExceptionRequired, None),
+    };
+    let request = ApprovalRequest {
+        id,
+        deployment_intent_id: deployment.to_string(),
+        evidence_package_id: evidence.to_string(),
+        title,
+        risk_score: score,
+        risk_factors: s.risk_factors.clone(),
+        gate,
+        thresholds,
+        status,
+        requested_by: ctx.actor.name.clone(),
+        correlation_id: correlation_id.clone(),
+        submitted_at: ctx.now,
+    };
+    Ok(Event {
+        at: ctx.now,
+        actor: ctx.actor.name.clone(),
+        correlation_id,
+        kind: EventKind::RequestSubmitted(RequestSubmitted { request, decision }),
+    })
+}
+
+fn decide(
+    state: &State,
+    request_id: Uuid,
+    verdict: &Verdict,
+    rationale: &str,
+    ctx: &Ctx,
+    ids: &mut dyn IdSource,
+) -> Result<Event, EngineError> {
+    let rationale = required_text("rationale", rationale)?;
+    let conditions = match verdict {
+        Verdict::Approve { conditions } => list("conditions", conditions, false)?,
+        Verdict::Reject => Vec::new(),
+    };
+    let request = find_request(state, request_id)?;
+    let action = match verdict {
+        Verdict::Approve { .. } => "approve requests",
+        Verdict::Reject => "reject requests",
+    };
+    require_role(ctx.actor, Role::CabMember, action)?;
+    if request.requested_by == ctx.actor.name {
+        return Err(Refusal::SeparationOfDuties {
+            user: ctx.actor.name.clone(),
+            relation: format!("submitted request {}", request.short_id()),
+            action: "decide it",
+        }
+        .into());
+    }
+    if let Some(existing) = state.decision(&request_id) {
+        return Err(Refusal::AlreadyDecided(Box::new(existing.clone())).into());
+    }
+    if request.status == RequestStatus::ExceptionRequired {
+        return Err(Refusal::ExceptionRequired {
+            request_id,
+            score: request.risk_score.to_string(),
+            max: request.thresholds.manual_review_max(),
+        }
+        .into());
+    }
+    let kind = match verdict {
+        Verdict::Reject => DecisionKind::Rejected,
+        Verdict::Approve { .. } if conditions.is_empty() => DecisionKind::Approved,
+        Verdict::Approve { .. } => DecisionKind::Conditional,
+    };
+    let decision = Decision {
+        id: ids.next_id(),
+        request_id,
+        decision: kind,
+        approver: ctx.actor.name.clone(),
+        rationale: rationale.to_string(),
+        conditions,
+        decided_at: ctx.now,
+        correlation_id: request.correlation_id.clone(),
+    };
+    Ok(Event {
+        at: ctx.now,
+        actor: ctx.actor.name.clone(),
+        correlation_id: request.correlation_id.clone(),
+        kind: EventKind::RequestDecided(RequestDecided {
+            deployment_intent_id: request.deployment_intent_id.clone(),
+            decision,
+        }),
+    })
+}
+
+fn request_exception(
+    state: &State,
+    request_id: Uuid,
+    justification: &str,
+    controls: &[String],
+    expiry_days: Option<i64>,
+    ctx: &Ctx,
+    ids: &mut dyn IdSource,
+) -> Result<Event, EngineError> {
+    let justification = required_text("justification", justification)?;
+    let controls = list("compensating_controls", controls, true)?;
+    let days = expiry_days.unwrap_or(DEFAULT_EXPIRY_DAYS);
+    if !(1..=MAX_EXPIRY_DAYS).contains(&days) {
+        return Err(Invalid::new(
+            "expiry_days",
+            format!(
+                "expiry must be a whole number of days from 1 to {MAX_EXPIRY_DAYS}, got {days}; there are no permanent exceptions"
+            ),
+        )
+        .into());
+    }
+    let request = find_request(state, request_id)?;
+    if request.status != RequestStatus::ExceptionRequired {
+        return Err(Refusal::NoExceptionNeeded {
+            request_id,
+            status: request.status.to_string(),
+        }
+        .into());
+    }
+    if let Some(open) = state
+        .exceptions_for(&request_id)
+        .find(|e| e.is_open(ctx.now))
+    {
+        return Err(Refusal::ExceptionOpen {
+            request_id,
+            exception_id: open.id,
+            status: open.status_at(ctx.now),
+        }
+        .into());
+    }
+    let exception = SecurityException {
+        id: ids.next_id(),
+        request_id,
+        deployment_intent_id: request.deployment_intent_id.clone(),
+        justification: justification.to_string(),
+        compensating_controls: controls,
+        requested_by: ctx.actor.name.clone(),
+        requested_at: ctx.now,
+        expires_at: ctx.now + Duration::days(days),
+        status: ExceptionStatus::Pending,
+        reviewed_by: None,
+        reviewed_at: None,
+        review_rationale: None,
+    };
+    Ok(Event {
+        at: ctx.now,
+        actor: ctx.actor.name.clone(),
+        correlation_id: request.correlation_id.clone(),
+        kind: EventKind::ExceptionRequested(ExceptionRequested { exception }),
+    })
+}
+
+fn review_exception(
+    state: &State,
+    exception_id: Uuid,
+    review: Review,
+    rationale: &str,
+    ctx: &Ctx,
+) -> Result<Event, EngineError> {
+    let rationale = required_text("rationale", rationale)?;
+    let exception = state
+        .exception(&exception_id)
+        .ok_or_else(|| EngineError::NotFound {
+            what: "exception",
+            id: exception_id.to_string(),
+        })?;
+    let request = find_request(state, exception.request_id)?;
+    let action = match review {
+        Review::Approve => "approve exceptions",
+        Review::Reject => "reject exceptions",
+    };
+    require_role(ctx.actor, Role::SecurityReviewer, action)?;
+    if exception.requested_by == ctx.actor.name {
+        return Err(Refusal::SeparationOfDuties {
+            user: ctx.actor.name.clone(),
+            relation: format!("requested exception {}", exception.short_id()),
+            action: "review it",
+        }
+        .into());
+    }
+    if request.requested_by == ctx.actor.name {
+        return Err(Refusal::SeparationOfDuties {
+            user: ctx.actor.name.clone(),
+            relation: format!(
+                "submitted request {}, which exception {} is for,",
+                request.short_id(),
+                exception.short_id()
+            ),
+            action: "review it",
+        }
+        .into());
+    }
+    match exception.status_at(ctx.now) {
+        ExceptionStatus::Pending => {}
+        ExceptionStatus::Expired => {
+            return Err(Refusal::ExceptionExpired {
+                exception_id,
+                expires_at: exception.expires_at,
+            }
+            .into());
+        }
+        status @ (ExceptionStatus::Approved | ExceptionStatus::Rejected) => {
+            return Err(Refusal::AlreadyReviewed {
+                exception_id,
+                status,
+                by: exception.reviewed_by.clone().unwrap_or_default(),
+                at: exception.reviewed_at.unwrap_or(exception.requested_at),
+            }
+            .into());
+        }
+    }
+    Ok(Event {
+        at: ctx.now,
+        actor: ctx.actor.name.clone(),
+        correlation_id: request.correlation_id.clone(),
+        kind: EventKind::ExceptionReviewed(ExceptionReviewed {
+            exception_id,
+            request_id: request.id,
+            deployment_intent_id: request.deployment_intent_id.clone(),
+            status: match review {
+                Review::Approve => ExceptionStatus::Approved,
+                Review::Reject => ExceptionStatus::Rejected,
+            },
+            reviewed_by: ctx.actor.name.clone(),
+            reviewed_at: ctx.now,
+            review_rationale: rationale.to_string(),
+        }),
+    })
+}
+
+fn cleanup(state: &State, ctx: &Ctx) -> Vec<Event> {
+    state
+        .exceptions()
+        .filter(|e| {
+            matches!(
+                e.status,
+                ExceptionStatus::Pending | ExceptionStatus::Approved
+            ) && e.is_expired(ctx.now)
+        })
+        .map(|e| Event {
+            at: ctx.now,
+            actor: ctx.actor.name.clone(),
+            correlation_id: state
+                .request(&e.request_id)
+                .map(|r| r.correlation_id.clone())
+                .unwrap_or_default(),
+            kind: EventKind::ExceptionExpired(ExceptionExpired {
+                exception_id: e.id,
+                request_id: e.request_id,
+                deployment_intent_id: e.deployment_intent_id.clone(),
+                expires_at: e.expires_at,
+            }),
+        })
+        .collect()
+}
+
+// ----- small parsers shared by the rules -----
+
+fn find_request(state: &State, id: Uuid) -> Result<&ApprovalRequest, EngineError> {
+    state.request(&id).ok_or_else(|| EngineError::NotFound {
+        what: "request",
+        id: id.to_string(),
+    })
+}
+
+fn require_role(actor: &Actor, role: Role, action: &'static str) -> Result<(), Refusal> {
+    if actor.has(role) {
+        Ok(())
+    } else {
+        Err(Refusal::MissingRole {
+            user: actor.name.clone(),
+            action,
+            role,
+            has: actor.roles_text(),
+        })
+    }
+}
+
+fn required_id<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Invalid> {
+    if value.trim().is_empty() {
+        return Err(Invalid::new(field, format!("{field} must not be empty")));
+    }
+    if value.chars().count() > MAX_ID_LEN {
+        return Err(Invalid::new(
+            field,
+            format!("{field} must be at most {MAX_ID_LEN} characters"),
+        ));
+    }
+    Ok(value)
+}
+
+fn bounded_text<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Invalid> {
+    if value.chars().count() > MAX_TEXT_LEN {
+        return Err(Invalid::new(
+            field,
+            format!("{field} must be at most {MAX_TEXT_LEN} characters"),
+        ));
+    }
+    Ok(value)
+}
+
+fn required_text<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Invalid> {
+    if value.trim().is_empty() {
+        return Err(Invalid::new(
+            field,
+            format!("a {field} is required and must not be empty"),
+        ));
+    }
+    bounded_text(field, value)
+}
+
+fn list(field: &'static str, items: &[String], at_least_one: bool) -> Result<Vec<String>, Invalid> {
+    if at_least_one && items.is_empty() {
+        return Err(Invalid::new(
+            field,
+            format!("at least one of {field} is required"),
+        ));
+    }
+    if items.len() > MAX_ITEMS {
+        return Err(Invalid::new(
+            field,
+            format!("at most {MAX_ITEMS} {field} may be given"),
+        ));
+    }
+    items
+        .iter()
+        .map(|item| {
+            if item.trim().is_empty() {
+                Err(Invalid::new(
+                    field,
+                    format!("each of {field} must be non-empty"),
+                ))
+            } else {
+                bounded_text(field, item).map(str::to_string)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,360 @@
+//! The state every query reads: what replaying the events in order gives.
+//! `apply` is the only way in; it refuses an event that contradicts what came before, which is
+//! how a replay notices a store whose events could not have been written by the rules.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+use uuid::Uuid;
+
+use super::error::EngineError;
+use super::event::EventKind;
+use super::model::{
+    ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, RequestStatus,
+    SecurityException,
+};
+
+/// An event that cannot follow the ones before it.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{0}")]
+pub struct ApplyError(pub String);
+
+#[derive(Debug, Clone, PartialEq)]
+struct RequestEntry {
+    request: ApprovalRequest,
+    decision: Option<Decision>,
+    /// Indexes into `State::exceptions`, in the order they were requested.
+    exceptions: Vec<usize>,
+    /// Sequence numbers of the events that concern this request.
+    history: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    requests: Vec<RequestEntry>,
+    request_index: HashMap<Uuid, usize>,
+    exceptions: Vec<SecurityException>,
+    exception_index: HashMap<Uuid, usize>,
+    /// The most recently submitted request of each deployment.
+    latest_by_deployment: HashMap<String, usize>,
+    head: u64,
+}
+
+impl State {
+    pub fn new() -> Self {
+        State::default()
+    }
+
+    /// Replay events from the start.
+    pub fn replay(
+        events: impl IntoIterator<Item = (u64, EventKind)>,
+    ) -> Result<State, (u64, ApplyError)> {
+        let mut state = State::new();
+        for (seq, kind) in events {
+            state.apply(seq, kind).map_err(|e| (seq, e))?;
+        }
+        Ok(state)
+    }
+
+    /// The sequence number of the last event applied (0 for none).
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    pub fn apply(&mut self, seq: u64, kind: EventKind) -> Result<(), ApplyError> {
+        match kind {
+            EventKind::RequestSubmitted(e) => {
+                let request = e.request;
+                if self.request_index.contains_key(&request.id) {
+                    return Err(ApplyError(format!(
+                        "request {} is submitted a second time",
+                        request.id
+                    )));
+                }
+                let expected = match request.gate {
+                    Gate::AutoApproved => RequestStatus::AutoApproved,
+                    Gate::ManualReview => RequestStatus::UnderReview,
+                    Gate::ExceptionRequired => RequestStatus::ExceptionRequired,
+                };
+                if request.status != expected {
+                    return Err(ApplyError(format!(
+                        "request {} is submitted with status {} but its gate is {}",
+                        request.id,
+                        request.status,
+                        request.gate.as_str()
+                    )));
+                }
+                let auto = request.gate == Gate::AutoApproved;
+                match &e.decision {
+                    Some(d) if !auto || d.decision != DecisionKind::AutoApproved => {
+                        return Err(ApplyError(format!(
+                            "request {} is submitted with a {} decision it cannot have",
+                            request.id, d.decision
+                        )));
+                    }
+                    Some(d) if d.request_id != request.id => {
+                        return Err(ApplyError(format!(
+                            "the automatic decision {} names another request",
+                            d.id
+                        )));
+                    }
+                    None if auto => {
+                        return Err(ApplyError(format!(
+                            "auto-approved request {} has no decision record",
+                            request.id
+                        )));
+                    }
+                    _ => {}
+                }
+                let index = self.requests.len();
+                self.request_index.insert(request.id, index);
+                self.latest_by_deployment
+                    .insert(request.deployment_intent_id.clone(), index);
+                self.requests.push(RequestEntry {
+                    request,
+                    decision: e.decision,
+                    exceptions: Vec::new(),
+                    history: vec![seq],
+                });
+            }
+            EventKind::RequestDecided(e) => {
+                let decision = e.decision;
+                let entry = self.entry_mut(&decision.request_id)?;
+                if let Some(existing) = &entry.decision {
+                    return Err(ApplyError(format!(
+                        "request {} is decided a second time (first: {} by {})",
+                        decision.request_id, existing.decision, existing.approver
+                    )));
+                }
+                if entry.request.status != RequestStatus::UnderReview
+                    || decision.decision == DecisionKind::AutoApproved
+                {
+                    return Err(ApplyError(format!(
+                        "request {} in status {} cannot be decided {}",
+                        decision.request_id, entry.request.status, decision.decision
+                    )));
+                }
+                entry.request.status = decision.decision.status();
+                entry.decision = Some(decision);
+                entry.history.push(seq);
+            }
+            EventKind::ExceptionRequested(e) => {
+                let exception = e.exception;
+                if self.exception_index.contains_key(&exception.id) {
+                    return Err(ApplyError(format!(
+                        "exception {} is requested a second time",
+                        exception.id
+                    )));
+                }
+                if exception.status != ExceptionStatus::Pending
+                    || exception.expires_at <= exception.requested_at
+                {
+                    return Err(ApplyError(format!(
+                        "exception {} is requested without a pending status and a future expiry",
+                        exception.id
+                    )));
+                }
+                let index = self.exceptions.len();
+                let entry = self.entry_mut(&exception.request_id)?;
+                if entry.request.status != RequestStatus::ExceptionRequired {
+                    return Err(ApplyError(format!(
+                        "exception {} is for request {} which is {}",
+                        exception.id, exception.request_id, entry.request.status
+                    )));
+                }
+                entry.exceptions.push(index);
+                entry.history.push(seq);
+                self.exception_index.insert(exception.id, index);
+                self.exceptions.push(exception);
+            }
+            EventKind::ExceptionReviewed(e) => {
+                let exception = self.exception_mut(&e.exception_id)?;
+                if exception.status != ExceptionStatus::Pending
+                    || !matches!(
+                        e.status,
+                        ExceptionStatus::Approved | ExceptionStatus::Rejected
+                    )
+                {
+                    return Err(ApplyError(format!(
+                        "exception {} in status {} cannot be reviewed {}",
+                        e.exception_id, exception.status, e.status
+                    )));
+                }
+                exception.status = e.status;
+                exception.reviewed_by = Some(e.reviewed_by);
+                exception.reviewed_at = Some(e.reviewed_at);
+                exception.review_rationale = Some(e.review_rationale);
+                let request_id = exception.request_id;
+                self.entry_mut(&request_id)?.history.push(seq);
+            }
+            EventKind::ExceptionExpired(e) => {
+                let exception = self.exception_mut(&e.exception_id)?;
+                if !matches!(
+                    exception.status,
+                    ExceptionStatus::Pending | ExceptionStatus::Approved
+                ) {
+                    return Err(ApplyError(format!(
+                        "exception {} in status {} cannot expire",
+                        e.exception_id, exception.status
+                    )));
+                }
+                exception.status = ExceptionStatus::Expired;
+                let request_id = exception.request_id;
+                self.entry_mut(&request_id)?.history.push(seq);
+            }
+        }
+        self.head = seq;
+        Ok(())
+    }
+
+    fn entry_mut(&mut self, id: &Uuid) -> Result<&mut RequestEntry, ApplyError> {
+        let index = *self
+            .request_index
+            .get(id)
+            .ok_or_else(|| ApplyError(format!("request {id} is not known")))?;
+        Ok(&mut self.requests[index])
+    }
+
+    fn exception_mut(&mut self, id: &Uuid) -> Result<&mut SecurityException, ApplyError> {
+        let index = *self
+            .exception_index
+            .get(id)
+            .ok_or_else(|| ApplyError(format!("exception {id} is not known")))?;
+        Ok(&mut self.exceptions[index])
+    }
+
+    // ----- reading -----
+
+    pub fn request_count(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub fn exception_count(&self) -> usize {
+        self.exceptions.len()
+    }
+
+    /// All requests in the order they were submitted.
+    pub fn requests(&self) -> impl DoubleEndedIterator<Item = &ApprovalRequest> + '_ {
+        self.requests.iter().map(|e| &e.request)
+    }
+
+    /// All exceptions in the order they were requested.
+    pub fn exceptions(&self) -> impl DoubleEndedIterator<Item = &SecurityException> + '_ {
+        self.exceptions.iter()
+    }
+
+    pub fn request(&self, id: &Uuid) -> Option<&ApprovalRequest> {
+        self.request_index
+            .get(id)
+            .map(|&i| &self.requests[i].request)
+    }
+
+    pub fn decision(&self, request_id: &Uuid) -> Option<&Decision> {
+        self.request_index
+            .get(request_id)
+            .and_then(|&i| self.requests[i].decision.as_ref())
+    }
+
+    pub fn exception(&self, id: &Uuid) -> Option<&SecurityException> {
+        self.exception_index.get(id).map(|&i| &self.exceptions[i])
+    }
+
+    /// The exceptions of one request, oldest first.
+    pub fn exceptions_for(&self, request_id: &Uuid) -> impl Iterator<Item = &SecurityException> {
+        self.request_index
+            .get(request_id)
+            .map(|&i| self.requests[i].exceptions.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|&i| &self.exceptions[i])
+    }
+
+    /// Sequence numbers of the events that concern one request, in order.
+    pub fn history(&self, request_id: &Uuid) -> &[u64] {
+        self.request_index
+            .get(request_id)
+            .map(|&i| self.requests[i].history.as_slice())
+            .unwrap_or(&[])
+    }
+
+    pub fn latest_for_deployment(&self, deployment_intent_id: &str) -> Option<&ApprovalRequest> {
+        self.latest_by_deployment
+            .get(deployment_intent_id)
+            .map(|&i| &self.requests[i].request)
+    }
+
+    /// A request by its whole id or a unique prefix of at least eight characters.
+    pub fn resolve_request(&self, id: &str) -> Result<Uuid, EngineError> {
+        resolve(
+            "request",
+            id,
+            self.requests.iter().map(|e| e.request.id),
+            |uuid| self.request_index.contains_key(uuid),
+        )
+    }
+
+    /// An exception by its whole id or a unique prefix of at least eight characters.
+    pub fn resolve_exception(&self, id: &str) -> Result<Uuid, EngineError> {
+        resolve(
+            "exception",
+            id,
+            self.exceptions.iter().map(|e| e.id),
+            |uuid| self.exception_index.contains_key(uuid),
+        )
+    }
+}
+
+/// Minimum length of an id prefix: long enough that a typo rarely lands on another record.
+pub const MIN_PREFIX: usize = 8;
+
+fn resolve(
+    what: &'static str,
+    given: &str,
+    all: impl Iterator<Item = Uuid>,
+    contains: impl Fn(&Uuid) -> bool,
+) -> Result<Uuid, EngineError> {
+    let wanted = given.trim().to_ascii_lowercase();
+    if let Ok(uuid) = Uuid::parse_str(&wanted) {
+        return if contains(&uuid) {
+            Ok(uuid)
+        } else {
+            Err(EngineError::NotFound {
+                what,
+                id: given.to_string(),
+            })
+        };
+    }
+    if wanted.chars().count() < MIN_PREFIX {
+        return Err(super::error::Invalid::new(
+            "id",
+            format!(
+                "{what} id {given:?} is too short: give the whole id or at least {MIN_PREFIX} characters of it"
+            ),
+        )
+        .into());
+    }
+    let mut found = None;
+    let mut buf = Uuid::encode_buffer();
+    for uuid in all {
+        if uuid
+            .hyphenated()
+            .encode_lower(&mut buf)
+            .starts_with(&wanted)
+        {
+            if let Some(first) = found {
+                return Err(super::error::Invalid::new(
+                    "id",
+                    format!(
+                        "{what} id prefix {given:?} is ambiguous: it matches {first} and {uuid}; give more characters"
+                    ),
+                )
+                .into());
+            }
+            found = Some(uuid);
+        }
+    }
+    found.ok_or_else(|| EngineError::NotFound {
+        what,
+        id: given.to_string(),
+    })
+}

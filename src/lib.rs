@@ -1,0 +1,14 @@
+//! cab: a review console and command line for a Change Advisory Board.
+//!
+//! `engine` holds the pure workflow rules; `store` the append-only, hash-chained JSON-lines file;
+//! `backend` the one interface the command line and the console talk to; `cli` the command line.
+
+pub mod engine;
+pub mod store;
+pub mod untrusted;
+pub mod clock;
+pub mod config;
+pub mod backend;
+pub mod cli;
+pub mod demo;
+pub mod humanize;

@@ -1,0 +1,610 @@
+//! The store file: locking, catching up, appending durably, quarantining a torn tail.
+//!
+//! Writers take an exclusive advisory lock on the file, read what others appended since they
+//! last looked (verifying every new line), let the engine judge the command against that
+//! up-to-date state, append the resulting lines with one write, and fsync before they return.
+//! Readers take a shared lock, so they never see half of a line that is being written.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use memchr::memmem;
+use thiserror::Error;
+
+use super::line::{self, GENESIS};
+use crate::engine::{Event, State, StoredEvent};
+use crate::untrusted::json;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot {action} the store {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the store {} fails verification at line {line}: {reason}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+    #[error("there is no store at {}", path.display())]
+    Missing { path: PathBuf },
+    #[error(
+        "the store {} already holds {bytes} bytes of events; only a new or empty store can be filled with demo data (pick another path with --store)",
+        path.display()
+    )]
+    NotEmpty { path: PathBuf, bytes: u64 },
+}
+
+/// Bytes after the last complete line: a line cut off by a crash, never parsed as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornTail {
+    /// The line number the torn bytes would have had.
+    pub line: u64,
+    /// Where they start in the file.
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// A verified prefix of the store, replayed into state. Long-lived holders (the console, the
+/// server) keep one and only read what was appended since.
+#[derive(Debug, Default)]
+pub struct Replica {
+    pub state: State,
+    /// End of the last complete, verified line.
+    offset: u64,
+    head_hash: String,
+    /// Start offset of every line: `line_starts[seq - 1]`.
+    line_starts: Vec<u64>,
+    file_id: Option<(u64, u64)>,
+    /// A torn last line seen by the latest read, if any.
+    pub torn: Option<TornTail>,
+}
+
+impl Replica {
+    pub fn new() -> Self {
+        Replica {
+            head_hash: GENESIS.to_string(),
+            ..Replica::default()
+        }
+    }
+
+    pub fn head_seq(&self) -> u64 {
+        self.line_starts.len() as u64
+    }
+
+    pub fn head_hash(&self) -> &str {
+        &self.head_hash
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.line_starts.is_empty()
+    }
+}
+
+/// What `cab verify` reports about a store that passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub head_hash: String,
+    pub requests: usize,
+    pub exceptions: usize,
+    pub bytes: u64,
+    pub torn: Option<TornTail>,
+}
+
+/// One deployment's events picked out of the store, with the whole chain checked on the way.
+#[derive(Debug)]
+pub struct DeploymentScan {
+    pub state: State,
+    pub head: u64,
+    pub torn: Option<TornTail>,
+}
+
+/// The store at one path.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+}
+
+const READ_CHUNK: usize = 1 << 20;
+
+impl FileStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileStore { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, action: &'static str) -> impl FnOnce(io::Error) -> StoreError + '_ {
+        move |source| StoreError::Io {
+            action,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, line: u64, reason: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            line,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Open for reading with a shared lock; `None` when there is no store yet.
+    fn open_shared(&self) -> Result<Option<File>, StoreError> {
+        match File::open(&self.path) {
+            Ok(file) => {
+                file.lock_shared().map_err(self.io("lock"))?;
+                Ok(Some(file))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("open")(e)),
+        }
+    }
+
+    /// Open for appending with an exclusive lock, creating the store (and its folder) if needed.
+    fn open_exclusive(&self) -> Result<File, StoreError> {
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir
+            && !dir.exists()
+        {
+            fs::create_dir_all(dir).map_err(self.io("create the folder of"))?;
+            if let Some(grandparent) = dir.parent() {
+                sync_dir(grandparent).map_err(self.io("sync the folder of"))?;
+            }
+        }
+        let file = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(&self.path)
+        {
+            Ok(file) => {
+                // A new store: make its existence durable before anything is acknowledged in it.
+                file.sync_all().map_err(self.io("sync"))?;
+                sync_dir(dir.unwrap_or(Path::new("."))).map_err(self.io("sync the folder of"))?;
+                file
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(self.io("open"))?,
+            Err(e) => return Err(self.io("create")(e)),
+        };
+        file.lock().map_err(self.io("lock"))?;
+        Ok(file)
+    }
+
+    /// Bring a replica up to date with the file, without writing. A torn last line is recorded
+    /// in `replica.torn` for the caller to report.
+    pub fn refresh(&self, replica: &mut Replica) -> Result<(), StoreError> {
+        match self.open_shared()? {
+            Some(file) => self.catch_up(&file, replica),
+            None if replica.is_empty() => {
+                replica.torn = None;
+                Ok(())
+            }
+            None => Err(StoreError::Missing {
+                path: self.path.clone(),
+            }),
+        }
+    }
+
+    /// The writer's protocol: lock, catch up, judge, quarantine a torn tail, append, fsync.
+    /// `judge` sees the up-to-date state and returns the events to append (none: nothing is
+    /// written) plus a value for the caller. A refusal writes nothing, not even a new empty
+    /// file, so `judge` may be called twice when the store does not exist yet. Returns the
+    /// stored events, any notices for the user, and the value.
+    pub fn append<T, E>(
+        &self,
+        replica: &mut Replica,
+        mut judge: impl FnMut(&State) -> Result<(Vec<Event>, T), E>,
+    ) -> Result<Appended<T>, AppendError<E>> {
+        if replica.is_empty() && !self.path.exists() {
+            let (events, value) = judge(&replica.state).map_err(AppendError::Refused)?;
+            if events.is_empty() {
+                return Ok(Appended {
+                    stored: Vec::new(),
+                    notices: Vec::new(),
+                    value,
+                });
+            }
+        }
+        let file = self.open_exclusive()?;
+        self.catch_up(&file, replica)?;
+        let (events, value) = judge(&replica.state).map_err(AppendError::Refused)?;
+        let mut notices = Vec::new();
+        if events.is_empty() {
+            return Ok(Appended {
+                stored: Vec::new(),
+                notices,
+                value,
+            });
+        }
+        if let Some(torn) = replica.torn.take() {
+            notices.push(self.quarantine(&file, torn)?);
+        }
+        let stored = self.write_events(&file, replica, events)?;
+        Ok(Appended {
+            stored,
+            notices,
+            value,
+        })
+    }
+
+    fn write_events(
+        &self,
+        mut file: &File,
+        replica: &mut Replica,
+        events: Vec<Event>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut buf = Vec::with_capacity(events.len() * 768);
+        let mut starts = Vec::with_capacity(events.len());
+        let mut stored = Vec::with_capacity(events.len());
+        let mut prev = replica.head_hash.clone();
+        let mut seq = replica.head_seq();
+        for event in events {
+            seq += 1;
+            starts.push(replica.offset + buf.len() as u64);
+            let hash = line::encode(&mut buf, seq, &prev, &event);
+            stored.push(StoredEvent {
+                seq,
+                prev: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+                event,
+            });
+        }
+        // One write for the whole batch, then fsync: acknowledged means on disk.
+        file.write_all(&buf).map_err(self.io("append to"))?;
+        file.sync_data().map_err(self.io("sync"))?;
+        for event in &stored {
+            replica
+                .state
+                .apply(event.seq, event.event.kind.clone())
+                .map_err(|e| self.corrupt(event.seq, e))?;
+        }
+        replica.line_starts.extend(starts);
+        replica.offset += buf.len() as u64;
+        replica.head_hash = prev;
+        Ok(stored)
+    }
+
+    /// Write a long run of events into a new or empty store under one lock, syncing once at the
+    /// end (the demo). Returns how many events were written.
+    pub fn fill(&self, events: impl Iterator<Item = Event>) -> Result<u64, StoreError> {
+        let mut file = self.open_exclusive()?;
+        let bytes = file.metadata().map_err(self.io("read"))?.len();
+        if bytes > 0 {
+            return Err(StoreError::NotEmpty {
+                path: self.path.clone(),
+                bytes,
+            });
+        }
+        const FLUSH_AT: usize = 8 << 20;
+        let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
+        let mut prev = GENESIS.to_string();
+        let mut seq = 0;
+        for event in events {
+            seq += 1;
+            prev = line::encode(&mut buf, seq, &prev, &event);
+            if buf.len() >= FLUSH_AT {
+                file.write_all(&buf).map_err(self.io("append to"))?;
+                buf.clear();
+            }
+        }
+        file.write_all(&buf).map_err(self.io("append to"))?;
+        file.sync_data().map_err(self.io("sync"))?;
+        Ok(seq)
+    }
+
+    /// Read and verify everything appended after the replica's prefix. If the prefix itself is
+    /// no longer what the replica read (the file was replaced or truncated), start over.
+    fn catch_up(&self, file: &File, replica: &mut Replica) -> Result<(), StoreError> {
+        let meta = file.metadata().map_err(self.io("read"))?;
+        let id = file_id(&meta);
+        if !replica.is_empty()
+            && (replica.file_id != id
+                || meta.len() < replica.offset
+                || !self.prefix_intact(file, replica)?)
+        {
+            *replica = Replica::new();
+        }
+        replica.file_id = id;
+        replica.torn = None;
+        let mut reader = file;
+        reader
+            .seek(SeekFrom::Start(replica.offset))
+            .map_err(self.io("read"))?;
+        let start = replica.offset;
+        let tail = for_each_line(reader, start, |offset, bytes| {
+            let seq = replica.head_seq() + 1;
+            let event = line::decode(bytes, seq, &replica.head_hash)
+                .map_err(|e| self.corrupt(seq, e))?;
+            replica.head_hash = event.hash;
+            replica
+                .state
+                .apply(seq, event.event.kind)
+                .map_err(|e| self.corrupt(seq, format!("the event contradicts the ones before it: {e}")))?;
+            replica.line_starts.push(offset);
+            replica.offset = offset + bytes.len() as u64 + 1;
+            Ok(())
+        })
+        .map_err(|e| e.into_store(self))?;
+        if tail > 0 {
+            replica.torn = Some(TornTail {
+                line: replica.head_seq() + 1,
+                offset: replica.offset,
+                len: tail,
+            });
+        }
+        Ok(())
+    }
+
+    /// Do the bytes just before the replica's offset still end with its head hash?
+    fn prefix_intact(&self, mut file: &File, replica: &Replica) -> Result<bool, StoreError> {
+        // A line ends with `<64 hex>"}\n`.
+        let end = replica.offset;
+        if end < 67 {
+            return Ok(false);
+        }
+        let mut tail = [0u8; 64];
+        file.seek(SeekFrom::Start(end - 67)).map_err(self.io("read"))?;
+        file.read_exact(&mut tail).map_err(self.io("read"))?;
+        Ok(tail == replica.head_hash.as_bytes())
+    }
+
+    /// Move a torn last line into a quarantine file beside the store, then cut it off.
+    fn quarantine(&self, mut file: &File, torn: TornTail) -> Result<String, StoreError> {
+        let mut bytes = Vec::with_capacity(torn.len as usize);
+        file.seek(SeekFrom::Start(torn.offset))
+            .map_err(self.io("read"))?;
+        file.take(torn.len)
+            .read_to_end(&mut bytes)
+            .map_err(self.io("read"))?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "store".into());
+        let mut n = 0;
+        let (qpath, mut qfile) = loop {
+            let suffix = if n == 0 { String::new() } else { format!(".{n}") };
+            let candidate = self
+                .path
+                .with_file_name(format!("{name}.torn-at-{}{suffix}", torn.offset));
+            match OpenOptions::new().write(true).create_new(true).open(&candidate) {
+                Ok(f) => break (candidate, f),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(self.io("quarantine the torn line of")(e)),
+            }
+        };
+        qfile
+            .write_all(&bytes)
+            .and_then(|_| qfile.sync_all())
+            .map_err(self.io("quarantine the torn line of"))?;
+        if let Some(dir) = qpath.parent() {
+            sync_dir(dir).map_err(self.io("sync the folder of"))?;
+        }
+        file.set_len(torn.offset)
+            .and_then(|_| file.sync_all())
+            .map_err(self.io("cut the torn line off"))?;
+        Ok(format!(
+            "the store's last line (line {}, {} bytes) was cut off, probably by a crash; moved it to {} before writing",
+            torn.line,
+            torn.len,
+            qpath.display()
+        ))
+    }
+
+    /// Check the whole store: format, sequence, hash chain, and that every event could follow
+    /// the ones before it.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let file = self.open_shared()?.ok_or_else(|| StoreError::Missing {
+            path: self.path.clone(),
+        })?;
+        let mut replica = Replica::new();
+        self.catch_up(&file, &mut replica)?;
+        Ok(VerifyReport {
+            events: replica.head_seq(),
+            head_hash: replica.head_hash.clone(),
+            requests: replica.state.request_count(),
+            exceptions: replica.state.exception_count(),
+            bytes: replica.offset,
+            torn: replica.torn,
+        })
+    }
+
+    /// Pick one deployment's events out of the store without holding the rest in memory:
+    /// every line's sequence, chain link and hash are checked, and only lines that mention the
+    /// deployment are parsed.
+    pub fn scan_deployment(&self, deployment: &str) -> Result<DeploymentScan, StoreError> {
+        let Some(file) = self.open_shared()? else {
+            return Ok(DeploymentScan {
+                state: State::new(),
+                head: 0,
+                torn: None,
+            });
+        };
+        // Our writer always encodes a string the same way, so its JSON form is what to look for.
+        let needle = json::to_string(deployment).unwrap_or_default();
+        let finder = memmem::Finder::new(needle.as_bytes());
+        let mut state = State::new();
+        let mut seq = 0u64;
+        let mut prev = GENESIS.to_string();
+        let mut end = 0u64;
+        let tail = for_each_line(&file, 0, |offset, bytes| {
+            seq += 1;
+            if finder.find(bytes).is_some() {
+                let event = line::decode(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
+                if event.event.kind.deployment_intent_id() == deployment {
+                    state
+                        .apply(seq, event.event.kind)
+                        .map_err(|e| self.corrupt(seq, e))?;
+                }
+                prev = event.hash;
+            } else {
+                let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
+                prev.clear();
+                prev.push_str(link.hash);
+            }
+            end = offset + bytes.len() as u64 + 1;
+            Ok(())
+        })
+        .map_err(|e| e.into_store(self))?;
+        Ok(DeploymentScan {
+            state,
+            head: seq,
+            torn: (tail > 0).then_some(TornTail {
+                line: seq + 1,
+                offset: end,
+                len: tail,
+            }),
+        })
+    }
+
+    /// Stored events by sequence number, read back from the lines the replica has verified.
+    pub fn read_events(
+        &self,
+        replica: &Replica,
+        seqs: impl IntoIterator<Item = u64>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut file = File::open(&self.path).map_err(self.io("open"))?;
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for seq in seqs {
+            let Some(&start) = replica.line_starts.get((seq as usize).wrapping_sub(1)) else {
+                continue;
+            };
+            let end = replica
+                .line_starts
+                .get(seq as usize)
+                .copied()
+                .unwrap_or(replica.offset);
+            buf.resize((end - start) as usize, 0);
+            file.seek(SeekFrom::Start(start)).map_err(self.io("read"))?;
+            file.read_exact(&mut buf).map_err(self.io("read"))?;
+            let bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            out.push(line::decode_linked(bytes, seq).map_err(|e| self.corrupt(seq, e))?);
+        }
+        Ok(out)
+    }
+
+    /// Every stored event after `after`, up to the replica's head.
+    pub fn events_after(&self, replica: &Replica, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.read_events(replica, after + 1..=replica.head_seq())
+    }
+}
+
+/// Append-side failures: the store's own, or the judge's refusal.
+#[derive(Debug)]
+pub enum AppendError<E> {
+    Store(StoreError),
+    Refused(E),
+}
+
+impl<E> From<StoreError> for AppendError<E> {
+    fn from(e: StoreError) -> Self {
+        AppendError::Store(e)
+    }
+}
+
+/// What an append wrote and what the user should be told.
+#[derive(Debug)]
+pub struct Appended<T> {
+    pub stored: Vec<StoredEvent>,
+    pub notices: Vec<String>,
+    pub value: T,
+}
+
+enum ScanError {
+    Io(io::Error),
+    Store(StoreError),
+}
+
+impl From<StoreError> for ScanError {
+    fn from(e: StoreError) -> Self {
+        ScanError::Store(e)
+    }
+}
+
+impl ScanError {
+    fn into_store(self, store: &FileStore) -> StoreError {
+        match self {
+            ScanError::Io(e) => store.io("read")(e),
+            ScanError::Store(e) => e,
+        }
+    }
+}
+
+/// Call `f(offset, line)` for every complete line (without its `\n`) read from `reader`, whose
+/// first byte is at `start`. Returns how many bytes follow the last complete line.
+fn for_each_line(
+    mut reader: impl Read,
+    start: u64,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,
+) -> Result<u64, ScanError> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut filled = 0;
+    let mut base = start; // file offset of buf[0]
+    loop {
+        if filled == buf.len() {
+            // One line longer than the buffer: grow rather than fail.
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = match reader.read(&mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ScanError::Io(e)),
+        };
+        if n == 0 {
+            return Ok(filled as u64);
+        }
+        let scan_from = filled;
+        filled += n;
+        let mut line_start = 0;
+        for nl in memchr::memchr_iter(b'\n', &buf[scan_from..filled]) {
+            let nl = scan_from + nl;
+            f(base + line_start as u64, &buf[line_start..nl])?;
+            line_start = nl + 1;
+        }
+        buf.copy_within(line_start..filled, 0);
+        filled -= line_start;
+        base += line_start as u64;
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn file_id(meta: &fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_meta: &fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+

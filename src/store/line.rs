@@ -1,0 +1,232 @@
+//! One event as one line of the store, and back. See docs/store-format.md.
+//!
+//! A line is a JSON object with fields in this order:
+//! `{"v":1,"seq":N,"at":T,"actor":A,"correlation_id":C,"type":K,"data":{..},"prev":P,"hash":H}`
+//! where `H` is the SHA-256 (lowercase hex) of the line's bytes before `,"hash":"`, and `P` is
+//! the previous line's `H` (64 zeros for the first line).
+
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::engine::event::{EnvelopeOut, SCHEMA_VERSION};
+use crate::engine::{Event, EventKind, StoredEvent, time};
+use crate::untrusted::json;
+
+/// The `prev` of the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+const HASH_KEY: &[u8] = b",\"hash\":\"";
+const PREV_KEY: &[u8] = b",\"prev\":\"";
+const HEX_LEN: usize = 64;
+/// `,"hash":"` + 64 hex digits + `"}`: how every line ends (before its `\n`).
+const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + HEX_LEN + 2;
+/// `,"prev":"` + 64 hex digits + `"`: what comes right before the hash.
+const PREV_SUFFIX_LEN: usize = PREV_KEY.len() + HEX_LEN + 1;
+const SEQ_PREFIX: &[u8] = b"{\"v\":1,\"seq\":";
+
+/// Why one line is not a valid next event.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum LineError {
+    #[error("the line is empty")]
+    Empty,
+    #[error("the line is not valid UTF-8")]
+    NotUtf8,
+    #[error("the line does not end with its hash field")]
+    NoHash,
+    #[error("the line's content does not match its hash (it was changed after it was written)")]
+    HashMismatch,
+    #[error("the line's previous-hash does not match the line before it (a line was removed, inserted or moved)")]
+    BrokenChain,
+    #[error("sequence number {found} where {expected} was expected (a line was removed, inserted, duplicated or moved)")]
+    BadSequence { expected: u64, found: u64 },
+    #[error("the line is not a valid event: {0}")]
+    Format(String),
+}
+
+/// SHA-256 as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(HEX_LEN);
+    for byte in digest.iter() {
+        // Writing to a String cannot fail.
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// Append one event as a line (with its `\n`) to `out`; returns the new line's hash.
+pub fn encode(out: &mut Vec<u8>, seq: u64, prev: &str, event: &Event) -> String {
+    let start = out.len();
+    let envelope = EnvelopeOut {
+        v: SCHEMA_VERSION,
+        seq,
+        at: time::format(event.at),
+        actor: &event.actor,
+        correlation_id: &event.correlation_id,
+        kind: &event.kind,
+        prev,
+        hash: None,
+    };
+    // Serializing our own types into memory has no failure path (no maps with non-string keys,
+    // no I/O); if it ever failed the line would be rejected by every reader, never misread.
+    let _ = json::write_compact(out, &envelope);
+    out.pop(); // the closing brace: the hash covers everything before `,"hash":"`
+    let hash = sha256_hex(&out[start..]);
+    out.extend_from_slice(HASH_KEY);
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(b"\"}\n");
+    hash
+}
+
+/// The chain facts of a line, read without parsing its JSON: enough to check sequence, chain
+/// and hash at the speed of SHA-256.
+#[derive(Debug, Clone, Copy)]
+pub struct ChainLink<'a> {
+    pub seq: u64,
+    pub prev: &'a str,
+    pub hash: &'a str,
+}
+
+/// Check a line's sequence number, its link to the previous hash and its own hash.
+/// `line` excludes the trailing `\n`.
+pub fn check_link<'a>(
+    line: &'a [u8],
+    expected_seq: u64,
+    expected_prev: &str,
+) -> Result<ChainLink<'a>, LineError> {
+    if line.is_empty() {
+        return Err(LineError::Empty);
+    }
+    let len = line.len();
+    if len < SEQ_PREFIX.len() + PREV_SUFFIX_LEN + HASH_SUFFIX_LEN || !line.ends_with(b"\"}") {
+        return Err(LineError::NoHash);
+    }
+    let body_end = len - HASH_SUFFIX_LEN;
+    if &line[body_end..body_end + HASH_KEY.len()] != HASH_KEY {
+        return Err(LineError::NoHash);
+    }
+    let hash = hex_at(line, body_end + HASH_KEY.len()).ok_or(LineError::NoHash)?;
+    if sha256_hex(&line[..body_end]) != hash {
+        return Err(LineError::HashMismatch);
+    }
+    // From here on the line is exactly as some writer wrote it; check its place in the chain.
+    let prev_start = body_end - PREV_SUFFIX_LEN;
+    if &line[prev_start..prev_start + PREV_KEY.len()] != PREV_KEY || line[body_end - 1] != b'"' {
+        return Err(LineError::Format("the prev field is not where it belongs".into()));
+    }
+    let prev = hex_at(line, prev_start + PREV_KEY.len())
+        .ok_or_else(|| LineError::Format("prev is not 64 hex digits".into()))?;
+    let seq = read_seq(line)?;
+    if seq != expected_seq {
+        return Err(LineError::BadSequence {
+            expected: expected_seq,
+            found: seq,
+        });
+    }
+    if prev != expected_prev {
+        return Err(LineError::BrokenChain);
+    }
+    Ok(ChainLink { seq, prev, hash })
+}
+
+fn hex_at(line: &[u8], start: usize) -> Option<&str> {
+    let bytes = line.get(start..start + HEX_LEN)?;
+    if bytes
+        .iter()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
+}
+
+fn read_seq(line: &[u8]) -> Result<u64, LineError> {
+    let rest = line
+        .strip_prefix(SEQ_PREFIX)
+        .ok_or_else(|| LineError::Format("the line does not start with {\"v\":1,\"seq\":".into()))?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 || rest.get(digits) != Some(&b',') {
+        return Err(LineError::Format("seq is not a whole number".into()));
+    }
+    std::str::from_utf8(&rest[..digits])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| LineError::Format("seq is not a whole number".into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineIn<'a> {
+    v: u32,
+    seq: u64,
+    #[serde(borrow)]
+    at: std::borrow::Cow<'a, str>,
+    actor: String,
+    correlation_id: String,
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+    #[serde(borrow)]
+    prev: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    hash: std::borrow::Cow<'a, str>,
+}
+
+/// Check a line's place in the chain and parse it whole: its JSON, its schema version and its
+/// event. `line` excludes the trailing `\n`.
+pub fn decode(line: &[u8], expected_seq: u64, expected_prev: &str) -> Result<StoredEvent, LineError> {
+    let link = check_link(line, expected_seq, expected_prev)?;
+    let text = std::str::from_utf8(line).map_err(|_| LineError::NotUtf8)?;
+    let raw: LineIn = serde_json::from_str(text).map_err(|e| LineError::Format(e.to_string()))?;
+    if raw.v != SCHEMA_VERSION {
+        return Err(LineError::Format(format!(
+            "schema version {} is not one this cab reads (it reads {SCHEMA_VERSION})",
+            raw.v
+        )));
+    }
+    if raw.seq != link.seq || raw.prev != link.prev || raw.hash != link.hash {
+        return Err(LineError::Format(
+            "the parsed fields disagree with the line's chain fields".into(),
+        ));
+    }
+    let at = time::parse(&raw.at).map_err(|e| LineError::Format(format!("bad time: {e}")))?;
+    let kind = EventKind::from_parts(&raw.kind, raw.data.get()).map_err(LineError::Format)?;
+    Ok(StoredEvent {
+        seq: link.seq,
+        prev: link.prev.to_string(),
+        hash: link.hash.to_string(),
+        event: Event {
+            at,
+            actor: raw.actor,
+            correlation_id: raw.correlation_id,
+            kind,
+        },
+    })
+}
+
+/// Parse a line whose place in the chain was verified when it was first read: its hash is
+/// checked again, its `prev` is taken as written.
+pub fn decode_linked(line: &[u8], expected_seq: u64) -> Result<StoredEvent, LineError> {
+    let len = line.len();
+    if len < SEQ_PREFIX.len() + PREV_SUFFIX_LEN + HASH_SUFFIX_LEN {
+        return Err(LineError::NoHash);
+    }
+    let prev_at = len - HASH_SUFFIX_LEN - PREV_SUFFIX_LEN + PREV_KEY.len();
+    let prev = hex_at(line, prev_at)
+        .ok_or_else(|| LineError::Format("prev is not 64 hex digits".into()))?
+        .to_string();
+    decode(line, expected_seq, &prev)
+}
+
+/// The hash of the line's event as stored, for a client that re-encodes events it received
+/// (from a server) to check them against their recorded hashes.
+pub fn recompute_hash(stored: &StoredEvent) -> String {
+    let mut buf = Vec::with_capacity(512);
+    encode(&mut buf, stored.seq, &stored.prev, &stored.event)
+}

@@ -1,0 +1,8 @@
+//! The embedded store: an append-only, hash-chained JSON-lines file (docs/store-format.md).
+//! `line` encodes and checks one event per line; `file` owns locking, durability, catching up
+//! with other writers and the torn-tail quarantine.
+
+pub mod file;
+pub mod line;
+
+pub use file::{Appended, AppendError, DeploymentScan, FileStore, Replica, StoreError, TornTail, VerifyReport};
