@@ -24,7 +24,9 @@ impl Clock {
         time::parse(text).map(Clock::Fixed).map_err(|_| {
             Invalid::new(
                 "CAB_NOW",
-                format!("CAB_NOW must be an RFC 3339 time such as 2026-11-28T09:00:00Z, got {text:?}"),
+                format!(
+                    "CAB_NOW must be an RFC 3339 time such as 2026-11-28T09:00:00Z, got {text:?}"
+                ),
             )
         })
     }

@@ -34,6 +34,20 @@ pub struct Config {
     pub thresholds: ThresholdsConfig,
     #[serde(default)]
     pub promotion: PromotionConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Open the console read-only, as `--read-only` does.
+    #[serde(default)]
+    pub read_only: bool,
+    /// "default" or "monochrome".
+    pub theme: Option<String>,
+    #[serde(default)]
+    pub colors: crate::console::theme::ColorOverrides,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -120,7 +134,11 @@ impl Config {
 
     /// Who is acting in local mode: `CAB_USER` / `CAB_ROLES` over the config file's identity,
     /// and the login name when neither names a user.
-    pub fn actor(&self, env_user: Option<String>, env_roles: Option<String>) -> Result<Actor, Invalid> {
+    pub fn actor(
+        &self,
+        env_user: Option<String>,
+        env_roles: Option<String>,
+    ) -> Result<Actor, Invalid> {
         let user = env_user
             .filter(|u| !u.trim().is_empty())
             .or_else(|| self.identity.user.clone())
@@ -181,7 +199,8 @@ mod tests {
 
     #[test]
     fn environment_identity_overrides_the_file() {
-        let config = Config::parse("[identity]\nuser = \"file-user\"\nroles = [\"cab_member\"]\n").unwrap();
+        let config =
+            Config::parse("[identity]\nuser = \"file-user\"\nroles = [\"cab_member\"]\n").unwrap();
         let actor = config
             .actor(Some("env-user".into()), Some("security_reviewer".into()))
             .unwrap();

@@ -3,12 +3,13 @@
 //! `engine` holds the pure workflow rules; `store` the append-only, hash-chained JSON-lines file;
 //! `backend` the one interface the command line and the console talk to; `cli` the command line.
 
-pub mod engine;
-pub mod store;
-pub mod untrusted;
-pub mod clock;
-pub mod config;
 pub mod backend;
 pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod console;
 pub mod demo;
+pub mod engine;
 pub mod humanize;
+pub mod store;
+pub mod untrusted;

@@ -76,7 +76,10 @@ impl LocalBackend {
         Ok(replica)
     }
 
-    fn read<T>(&self, f: impl FnOnce(&State, DateTime<Utc>) -> Result<T, EngineError>) -> Result<T, BackendError> {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&State, DateTime<Utc>) -> Result<T, EngineError>,
+    ) -> Result<T, BackendError> {
         let replica = self.fresh()?;
         Ok(f(&replica.state, self.clock.now())?)
     }
@@ -117,7 +120,11 @@ impl LocalBackend {
 
 /// The request (and exception, if any) that the one event a command wrote is about.
 fn subject(stored: &[StoredEvent]) -> Result<(Uuid, Option<Uuid>), EngineError> {
-    let kind = &stored.first().ok_or_else(|| not_written("event"))?.event.kind;
+    let kind = &stored
+        .first()
+        .ok_or_else(|| not_written("event"))?
+        .event
+        .kind;
     let exception = match kind {
         EventKind::ExceptionRequested(e) => Some(e.exception.id),
         EventKind::ExceptionReviewed(e) => Some(e.exception_id),
@@ -143,7 +150,11 @@ fn view_of(state: &State, id: &Uuid, now: DateTime<Utc>) -> Result<RequestView, 
     Ok(query::request_view(state, request, now))
 }
 
-fn exception_view(state: &State, id: &Uuid, now: DateTime<Utc>) -> Result<ExceptionView, EngineError> {
+fn exception_view(
+    state: &State,
+    id: &Uuid,
+    now: DateTime<Utc>,
+) -> Result<ExceptionView, EngineError> {
     state
         .exception(id)
         .map(|e| ExceptionView::at(e, now))
@@ -169,7 +180,12 @@ impl Backend for LocalBackend {
         )
     }
 
-    fn decide(&self, request: &str, verdict: Verdict, rationale: &str) -> Result<RequestView, BackendError> {
+    fn decide(
+        &self,
+        request: &str,
+        verdict: Verdict,
+        rationale: &str,
+    ) -> Result<RequestView, BackendError> {
         self.execute(
             |state| {
                 Ok(Command::Decide {
@@ -205,7 +221,12 @@ impl Backend for LocalBackend {
         )
     }
 
-    fn review_exception(&self, exception: &str, review: Review, rationale: &str) -> Result<ExceptionView, BackendError> {
+    fn review_exception(
+        &self,
+        exception: &str,
+        review: Review,
+        rationale: &str,
+    ) -> Result<ExceptionView, BackendError> {
         self.execute(
             |state| {
                 Ok(Command::ReviewException {
@@ -241,7 +262,11 @@ impl Backend for LocalBackend {
         )
     }
 
-    fn requests(&self, filter: RequestFilter, deployment: Option<&str>) -> Result<Vec<RequestView>, BackendError> {
+    fn requests(
+        &self,
+        filter: RequestFilter,
+        deployment: Option<&str>,
+    ) -> Result<Vec<RequestView>, BackendError> {
         self.read(|state, now| Ok(query::requests(state, filter, deployment, now)))
     }
 
@@ -270,12 +295,19 @@ impl Backend for LocalBackend {
         }
         let now = self.clock.now();
         if *lock(&self.loaded) {
-            return self.read(|state, now| Ok(query::status(state, deployment, ring, &self.policy, now)));
+            return self
+                .read(|state, now| Ok(query::status(state, deployment, ring, &self.policy, now)));
         }
         // A one-shot question: read only this deployment's events, check the whole chain.
         let scan = self.store.scan_deployment(deployment)?;
         self.notice_torn(scan.torn);
-        Ok(query::status(&scan.state, deployment, ring, &self.policy, now))
+        Ok(query::status(
+            &scan.state,
+            deployment,
+            ring,
+            &self.policy,
+            now,
+        ))
     }
 
     fn counts(&self) -> Result<Counts, BackendError> {
@@ -294,6 +326,11 @@ impl Backend for LocalBackend {
             drop(replica);
             std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
         }
+    }
+
+    fn snapshot(&self) -> Result<(State, u64), BackendError> {
+        let replica = self.fresh()?;
+        Ok((replica.state.clone(), replica.head_seq()))
     }
 
     fn take_notices(&self) -> Vec<String> {

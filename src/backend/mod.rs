@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::engine::query::Counts;
 use crate::engine::{
     Actor, EngineError, ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView,
-    Review, StatusView, StoredEvent, Submission, Verdict,
+    Review, State, StatusView, StoredEvent, Submission, Verdict,
 };
 use crate::store::StoreError;
 
@@ -34,6 +34,9 @@ pub enum BackendError {
     /// The server did not accept the token.
     #[error("{0}")]
     Unauthorized(String),
+    /// Events that cannot follow each other: the source is not a store cab wrote.
+    #[error("{0}")]
+    Inconsistent(String),
 }
 
 /// Events after a sequence number, and the newest sequence number there is.
@@ -61,7 +64,12 @@ pub trait Backend: Send + Sync {
     fn submit(&self, submission: Submission) -> Result<RequestView, BackendError>;
 
     /// Approve (with or without conditions) or reject a request, by id or unique prefix.
-    fn decide(&self, request: &str, verdict: Verdict, rationale: &str) -> Result<RequestView, BackendError>;
+    fn decide(
+        &self,
+        request: &str,
+        verdict: Verdict,
+        rationale: &str,
+    ) -> Result<RequestView, BackendError>;
 
     fn request_exception(
         &self,
@@ -71,11 +79,20 @@ pub trait Backend: Send + Sync {
         expiry_days: Option<i64>,
     ) -> Result<ExceptionView, BackendError>;
 
-    fn review_exception(&self, exception: &str, review: Review, rationale: &str) -> Result<ExceptionView, BackendError>;
+    fn review_exception(
+        &self,
+        exception: &str,
+        review: Review,
+        rationale: &str,
+    ) -> Result<ExceptionView, BackendError>;
 
     fn cleanup(&self) -> Result<CleanupReport, BackendError>;
 
-    fn requests(&self, filter: RequestFilter, deployment: Option<&str>) -> Result<Vec<RequestView>, BackendError>;
+    fn requests(
+        &self,
+        filter: RequestFilter,
+        deployment: Option<&str>,
+    ) -> Result<Vec<RequestView>, BackendError>;
 
     /// One request with its decision, exceptions and event history.
     fn request(&self, id: &str) -> Result<RequestDetail, BackendError>;
@@ -88,6 +105,23 @@ pub trait Backend: Send + Sync {
 
     /// Events after `after`; when there are none yet, wait up to `wait` for one.
     fn events(&self, after: u64, wait: Duration) -> Result<EventPage, BackendError>;
+
+    /// The whole state and the sequence number it is at: where a console starts from before
+    /// following `events`. By default, every event replayed.
+    fn snapshot(&self) -> Result<(State, u64), BackendError> {
+        let page = self.events(0, Duration::ZERO)?;
+        let mut state = State::new();
+        for e in page.events {
+            let seq = e.seq;
+            state.apply(seq, e.event.kind).map_err(|err| {
+                BackendError::Inconsistent(format!(
+                    "event {seq} cannot follow the ones before it: {err}"
+                ))
+            })?;
+        }
+        let head = state.head().max(page.head);
+        Ok((state, head))
+    }
 
     /// Things the user should be told that are not errors (a torn line quarantined, say).
     /// Each is returned once.

@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
 
+    /// Open the console read-only: every action key then says so (for on-call use)
+    #[arg(long)]
+    pub read_only: bool,
+
     /// The store file [default: $XDG_DATA_HOME/cab/store.jsonl]
     #[arg(long, global = true, env = "CAB_STORE", value_name = "PATH")]
     pub store: Option<PathBuf>,
@@ -36,7 +40,13 @@ pub struct Cli {
     pub remote: Option<String>,
 
     /// The bearer token for --remote
-    #[arg(long, global = true, env = "CAB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
 
     /// The config file [default: $XDG_CONFIG_HOME/cab/config.toml]

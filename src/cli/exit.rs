@@ -24,6 +24,17 @@ pub enum CliError {
     Invalid(String),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Console(crate::console::ConsoleError),
+}
+
+impl From<crate::console::ConsoleError> for CliError {
+    fn from(e: crate::console::ConsoleError) -> Self {
+        match e {
+            crate::console::ConsoleError::Backend(e) => CliError::Backend(e),
+            other => CliError::Console(other),
+        }
+    }
 }
 
 impl From<EngineError> for CliError {
@@ -63,10 +74,13 @@ impl CliError {
             CliError::Backend(BackendError::Unsupported(_)) => INVALID,
             CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => INVALID,
             CliError::Backend(
-                BackendError::Store(_) | BackendError::Unreachable(_) | BackendError::Unauthorized(_),
+                BackendError::Store(_)
+                | BackendError::Unreachable(_)
+                | BackendError::Unauthorized(_)
+                | BackendError::Inconsistent(_),
             ) => FAILURE,
             CliError::Config(_) | CliError::Invalid(_) => INVALID,
-            CliError::Output(_) => FAILURE,
+            CliError::Output(_) | CliError::Console(_) => FAILURE,
         }
     }
 
@@ -77,13 +91,17 @@ impl CliError {
             CliError::Backend(BackendError::Store(StoreError::Corrupt { .. })) => "store_corrupt",
             CliError::Backend(BackendError::Store(StoreError::Missing { .. })) => "store_missing",
             CliError::Backend(BackendError::Store(StoreError::Io { .. })) => "io",
-            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => "store_not_empty",
+            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => {
+                "store_not_empty"
+            }
             CliError::Backend(BackendError::Unsupported(_)) => "unsupported",
             CliError::Backend(BackendError::Unreachable(_)) => "unreachable",
             CliError::Backend(BackendError::Unauthorized(_)) => "unauthorized",
+            CliError::Backend(BackendError::Inconsistent(_)) => "inconsistent",
             CliError::Config(_) => "invalid_config",
             CliError::Invalid(_) => "invalid_input",
             CliError::Output(_) => "io",
+            CliError::Console(_) => "terminal",
         }
     }
 

@@ -52,25 +52,50 @@ fn usage_error(e: clap::Error, wants_json: bool) -> ExitCode {
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
         let _ = e.print();
-        return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            exit::INVALID
-        } else {
-            exit::OK
-        });
+        return ExitCode::from(
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                exit::INVALID
+            } else {
+                exit::OK
+            },
+        );
     }
+    // Like every other error: one sentence on stderr (and in the JSON body), not clap's
+    // multi-line block with its usage summary.
+    let sentence = usage_sentence(&e);
+    eprintln!("cab: {}", untrusted::line(&sentence));
     if wants_json {
-        // The first line of clap's message is the sentence; the rest is usage help for people.
-        let rendered = e.render().to_string();
-        let sentence = rendered
-            .lines()
-            .next()
-            .unwrap_or("invalid usage")
-            .trim_start_matches("error: ")
-            .to_string();
         print_json_error("usage", &sentence, None);
     }
-    let _ = e.print();
     ExitCode::from(exit::INVALID)
+}
+
+/// clap's message as one line: its first line, with the details listed under it (missing
+/// arguments, possible values, tips) appended, and without the usage summary and help hint.
+fn usage_sentence(e: &clap::Error) -> String {
+    // `to_string` of the rendered message carries no terminal styling.
+    let rendered = e.render().to_string();
+    let mut sentence = String::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("Usage:") || line.starts_with("For more information")
+        {
+            continue;
+        }
+        let line = line.trim_start_matches("error: ");
+        if sentence.is_empty() {
+            sentence.push_str(line);
+        } else if sentence.ends_with(':') || line.starts_with('[') {
+            sentence.push(' ');
+            sentence.push_str(line);
+        } else {
+            sentence.push_str("; ");
+            sentence.push_str(line);
+        }
+    }
+    if sentence.is_empty() {
+        sentence.push_str("invalid usage; run `cab --help`");
+    }
+    sentence
 }
 
 fn report(err: &CliError, json_out: bool) {
@@ -158,7 +183,11 @@ impl Env {
     }
 
     /// Print a value as JSON, or the text for people.
-    fn print<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) -> Result<(), CliError> {
+    fn print<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> Result<(), CliError> {
         let out = if self.json {
             let mut s = json::to_string_pretty(value).map_err(io::Error::other)?;
             s.push('\n');
@@ -199,10 +228,15 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
         config,
     };
     let Some(command) = cli.command else {
-        return Err(CliError::Invalid(
-            "the console is not part of this build yet; run `cab --help` for the commands".into(),
-        ));
+        return console(&env, cli.demo, cli.read_only);
     };
+    if cli.demo || cli.read_only {
+        return Err(CliError::Invalid(format!(
+            "{} opens the console and does not go with a command; run `cab {}` alone",
+            if cli.demo { "--demo" } else { "--read-only" },
+            if cli.demo { "--demo" } else { "--read-only" },
+        )));
+    }
     let now = || env.clock.now();
     match command {
         Cmd::Submit(a) => {
@@ -231,6 +265,7 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
                         crate::engine::RequestFilter::Pending => {
                             "Nothing is waiting: no request is under review or needs an exception.\n".to_string()
                         }
+                        crate::engine::RequestFilter::All => "There are no requests yet.\n".to_string(),
                         other => format!("No request is {}.\n", other.as_str()),
                     }
                 } else {
@@ -365,6 +400,72 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
+/// How many requests `cab --demo` generates: enough for a realistic queue, instant to make.
+const CONSOLE_DEMO_REQUESTS: usize = 500;
+
+/// `cab` alone: the console on the configured backend; `cab --demo`: on a new demo store.
+fn console(env: &Env, demo: bool, read_only_flag: bool) -> Result<u8, CliError> {
+    use std::io::IsTerminal;
+    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
+        return Err(CliError::Invalid(
+            "the console needs a terminal (stdin and stdout are not one); scripts use the commands, see `cab --help`".into(),
+        ));
+    }
+    let console_config = &env.config.console;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = crate::console::Theme::from_settings(
+        console_config.theme.as_deref(),
+        &console_config.colors,
+        no_color,
+    )
+    .map_err(CliError::Invalid)?;
+    let (read_only, read_only_reason) = if read_only_flag {
+        (true, "opened with --read-only")
+    } else if console_config.read_only {
+        (true, "read_only = true in the config file")
+    } else {
+        (false, "")
+    };
+    let mut demo_dir = None;
+    let backend: std::sync::Arc<dyn Backend> = if demo {
+        let dir = tempfile::Builder::new()
+            .prefix("cab-demo-")
+            .tempdir()
+            .map_err(CliError::Output)?;
+        let store = FileStore::new(dir.path().join("store.jsonl"));
+        let policy = env.config.policy()?;
+        crate::demo::fill(&store, CONSOLE_DEMO_REQUESTS, 1, env.clock.now(), &policy)?;
+        // A first look should let you try every action: unless roles are set, you hold both.
+        let mut actor = env.config.actor(
+            std::env::var("CAB_USER").ok(),
+            std::env::var("CAB_ROLES").ok(),
+        )?;
+        if std::env::var_os("CAB_ROLES").is_none() && env.config.identity.roles.is_empty() {
+            actor.roles.insert(crate::engine::Role::CabMember);
+            actor.roles.insert(crate::engine::Role::SecurityReviewer);
+        }
+        demo_dir = Some(dir);
+        std::sync::Arc::new(LocalBackend::new(store, actor, policy, env.clock))
+    } else {
+        std::sync::Arc::from(env.backend()?)
+    };
+    crate::console::run(
+        backend,
+        crate::console::Options {
+            read_only,
+            read_only_reason,
+            theme,
+            clock: env.clock,
+        },
+    )?;
+    if demo_dir.is_some() {
+        eprintln!(
+            "cab: the demo store was temporary and is gone; keep one with `cab --store demo.jsonl demo`"
+        );
+    }
+    Ok(exit::OK)
+}
+
 fn exception(env: &Env, cmd: ExceptionCmd) -> Result<(), CliError> {
     let now = || env.clock.now();
     let backend = env.backend()?;
@@ -399,7 +500,9 @@ fn exception(env: &Env, cmd: ExceptionCmd) -> Result<(), CliError> {
             notices(backend.as_ref());
             let views = result?;
             env.print(&views, || {
-                if views.is_empty() {
+                if views.is_empty() && status == crate::engine::ExceptionFilter::All {
+                    "There are no exceptions yet.\n".to_string()
+                } else if views.is_empty() {
                     format!("No exception is {}.\n", status.as_str())
                 } else {
                     render::exception_table(&views, now())
@@ -423,7 +526,9 @@ fn review_exception(
         Review::Approve => "Approved",
         Review::Reject => "Rejected",
     };
-    env.print(&view, || render::exception_summary(verb, &view, env.clock.now()))
+    env.print(&view, || {
+        render::exception_summary(verb, &view, env.clock.now())
+    })
 }
 
 fn parse_score(text: &str) -> Result<f64, CliError> {
@@ -498,13 +603,16 @@ fn audit_output(records: &[AuditRecord], format: AuditFormat) -> Result<String, 
         }
         AuditFormat::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(AuditRecord::CSV_HEADER).map_err(io::Error::other)?;
+            w.write_record(AuditRecord::CSV_HEADER)
+                .map_err(io::Error::other)?;
             for r in records {
                 // CSV goes to terminals and spreadsheets: cells are cleaned like any text output.
                 let row = r.csv_row().map(|cell| untrusted::block(&cell).into_owned());
                 w.write_record(&row).map_err(io::Error::other)?;
             }
-            let bytes = w.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+            let bytes = w
+                .into_inner()
+                .map_err(|e| io::Error::other(e.to_string()))?;
             Ok(String::from_utf8(bytes).unwrap_or_default())
         }
     }

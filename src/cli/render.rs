@@ -31,8 +31,10 @@ impl Block {
     }
 
     fn row(&mut self, label: &str, value: impl AsRef<str>) -> &mut Self {
-        self.rows
-            .push((label.to_string(), untrusted::block(value.as_ref()).into_owned()));
+        self.rows.push((
+            label.to_string(),
+            untrusted::block(value.as_ref()).into_owned(),
+        ));
         self
     }
 
@@ -154,11 +156,7 @@ fn exception_block(e: &ExceptionView, now: DateTime<Utc>) -> Block {
         .row("deployment", &x.deployment_intent_id)
         .row(
             "status",
-            format!(
-                "{}{}",
-                x.status,
-                if e.is_active { " (active)" } else { "" }
-            ),
+            format!("{}{}", x.status, if e.is_active { " (active)" } else { "" }),
         )
         .row("expiry", expiry_text(e, now))
         .row(
@@ -244,7 +242,13 @@ fn indent(text: &str) -> String {
 /// `queue` and other request lists.
 pub fn request_table(views: &[RequestView], now: DateTime<Utc>) -> String {
     let mut t = Table::new(&[
-        "ID", "DEPLOYMENT", "RISK", "STATUS", "AGE", "REQUESTER", "TITLE",
+        "ID",
+        "DEPLOYMENT",
+        "RISK",
+        "STATUS",
+        "AGE",
+        "REQUESTER",
+        "TITLE",
     ])
     .limit(1, 40)
     .limit(5, 20)
@@ -267,7 +271,14 @@ pub fn request_table(views: &[RequestView], now: DateTime<Utc>) -> String {
 /// `exception list`.
 pub fn exception_table(views: &[ExceptionView], now: DateTime<Utc>) -> String {
     let mut t = Table::new(&[
-        "ID", "REQUEST", "DEPLOYMENT", "STATUS", "EXPIRES", "LEFT", "REQUESTED BY", "REVIEWED BY",
+        "ID",
+        "REQUEST",
+        "DEPLOYMENT",
+        "STATUS",
+        "EXPIRES",
+        "LEFT",
+        "REQUESTED BY",
+        "REVIEWED BY",
     ])
     .limit(2, 40);
     for v in views {
@@ -308,7 +319,11 @@ pub fn status(view: &StatusView, now: DateTime<Utc>) -> String {
     let mut b = Block::new(format!(
         "{}: {}",
         view.deployment_intent_id,
-        if view.eligible { "ELIGIBLE" } else { "NOT ELIGIBLE" }
+        if view.eligible {
+            "ELIGIBLE"
+        } else {
+            "NOT ELIGIBLE"
+        }
     ));
     b.row("reason", &view.reason);
     if let Some(ring) = view.ring {
@@ -331,7 +346,12 @@ pub fn status(view: &StatusView, now: DateTime<Utc>) -> String {
             if let Some(d) = &v.decision {
                 b.row(
                     "decision",
-                    format!("{} by {}, {}", d.decision, d.approver, when(d.decided_at, now)),
+                    format!(
+                        "{} by {}, {}",
+                        d.decision,
+                        d.approver,
+                        when(d.decided_at, now)
+                    ),
                 );
                 b.list("conditions", &d.conditions);
             }
@@ -368,7 +388,11 @@ pub fn gate(view: &StatusView) -> String {
     format!(
         "{}: {} ({})\n",
         untrusted::line(&view.deployment_intent_id),
-        if view.eligible { "eligible" } else { "not eligible" },
+        if view.eligible {
+            "eligible"
+        } else {
+            "not eligible"
+        },
         untrusted::line(&view.reason)
     )
 }

@@ -108,7 +108,11 @@ mod tests {
     fn hostile_cells_are_cleaned() {
         let mut t = Table::new(&["T"]);
         t.row(vec!["\u{1b}[2Jx\u{202E}".into()]);
-        assert!(!t.render().chars().any(|c| c != '\n' && untrusted::is_unsafe(c)));
+        assert!(
+            !t.render()
+                .chars()
+                .any(|c| c != '\n' && untrusted::is_unsafe(c))
+        );
     }
 
     #[test]

@@ -83,12 +83,7 @@ pub const CAB_MEMBERS: &[&str] = &[
 ];
 
 /// Security reviewers who approve or reject exceptions.
-pub const SECURITY_REVIEWERS: &[&str] = &[
-    "sam.okoye",
-    "laura.mendes",
-    "erik.johansson",
-    "mei.lin",
-];
+pub const SECURITY_REVIEWERS: &[&str] = &["sam.okoye", "laura.mendes", "erik.johansson", "mei.lin"];
 
 /// Who runs the periodic cleanup.
 pub const JANITOR: &str = "cab-cleanup-bot";

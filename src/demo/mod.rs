@@ -130,7 +130,10 @@ enum Life {
     NoException,
     ExceptionPending,
     /// Approved, expiring `days` after it was requested `age_days` ago.
-    ExceptionApproved { days: i64, age_hours: i64 },
+    ExceptionApproved {
+        days: i64,
+        age_hours: i64,
+    },
     ExceptionRejected,
 }
 
@@ -138,15 +141,36 @@ enum Life {
 /// kind of exception: (gate wanted, hours ago, what happens).
 const SHOWCASE: &[(Gate, i64, Life)] = &[
     (Gate::ManualReview, 3, Life::Pending),
-    (Gate::ExceptionRequired, 30, Life::ExceptionApproved { days: 3, age_hours: 30 }),
+    (
+        Gate::ExceptionRequired,
+        30,
+        Life::ExceptionApproved {
+            days: 3,
+            age_hours: 30,
+        },
+    ),
     (Gate::ExceptionRequired, 6, Life::ExceptionPending),
     (Gate::AutoApproved, 2, Life::Random),
     (Gate::ManualReview, 50, Life::Approve),
     (Gate::ManualReview, 26, Life::Conditional),
     (Gate::ManualReview, 70, Life::Reject),
     (Gate::ExceptionRequired, 20, Life::NoException),
-    (Gate::ExceptionRequired, 24 * 5, Life::ExceptionApproved { days: 30, age_hours: 24 * 5 }),
-    (Gate::ExceptionRequired, 24 * 20, Life::ExceptionApproved { days: 7, age_hours: 24 * 20 }),
+    (
+        Gate::ExceptionRequired,
+        24 * 5,
+        Life::ExceptionApproved {
+            days: 30,
+            age_hours: 24 * 5,
+        },
+    ),
+    (
+        Gate::ExceptionRequired,
+        24 * 20,
+        Life::ExceptionApproved {
+            days: 7,
+            age_hours: 24 * 20,
+        },
+    ),
     (Gate::ExceptionRequired, 24 * 3, Life::ExceptionRejected),
     (Gate::ManualReview, 9, Life::Pending),
 ];
@@ -217,7 +241,10 @@ impl<'a> Planner<'a> {
         let n: u32 = self.rng.random_range(2..40);
         match self.rng.random_range(0..14) {
             0 => format!("Bump {lib} to {}.{}.{}", n % 5 + 1, n, n * 3 % 17),
-            1 => format!("Enable {flag} for {}% of traffic", [1, 5, 10, 25, 50, 100][n as usize % 6]),
+            1 => format!(
+                "Enable {flag} for {}% of traffic",
+                [1, 5, 10, 25, 50, 100][n as usize % 6]
+            ),
             2 => format!("Migrate {table} to the new schema"),
             3 => "Rotate TLS certificates".to_string(),
             4 => format!("Scale node pool to {} nodes", n + 2),
@@ -288,7 +315,13 @@ impl<'a> Planner<'a> {
             .unwrap_or(Gate::AutoApproved)
     }
 
-    fn review_life(&mut self, req: usize, submitted: DateTime<Utc>, life: Life, budget: &mut usize) {
+    fn review_life(
+        &mut self,
+        req: usize,
+        submitted: DateTime<Utc>,
+        life: Life,
+        budget: &mut usize,
+    ) {
         let life = match life {
             Life::Random => match self.rng.random_range(0..100) {
                 0..70 => Life::Approve,
@@ -300,7 +333,11 @@ impl<'a> Planner<'a> {
         if life == Life::Pending {
             return;
         }
-        let decided = submitted + self.hours(1.0, 40.0).min(self.now - submitted - Duration::minutes(5)).max(Duration::minutes(20));
+        let decided = submitted
+            + self
+                .hours(1.0, 40.0)
+                .min(self.now - submitted - Duration::minutes(5))
+                .max(Duration::minutes(20));
         let approver = self.pick(data::CAB_MEMBERS);
         let (verdict, rationale) = match life {
             Life::Conditional => {
@@ -312,7 +349,10 @@ impl<'a> Planner<'a> {
                         conditions.push(c);
                     }
                 }
-                (Verdict::Approve { conditions }, self.pick(data::CONDITIONAL_RATIONALES))
+                (
+                    Verdict::Approve { conditions },
+                    self.pick(data::CONDITIONAL_RATIONALES),
+                )
             }
             Life::Reject => (Verdict::Reject, self.pick(data::REJECT_RATIONALES)),
             _ => (
@@ -503,7 +543,11 @@ impl Generator {
             planner.request(gate, submitted, Life::Random, &mut budget);
             if budget == before {
                 // The thresholds leave this gate no room: take the next gate that has some.
-                for g in [Gate::AutoApproved, Gate::ManualReview, Gate::ExceptionRequired] {
+                for g in [
+                    Gate::AutoApproved,
+                    Gate::ManualReview,
+                    Gate::ExceptionRequired,
+                ] {
                     planner.request(g, submitted, Life::Random, &mut budget);
                     if budget < before {
                         break;
@@ -515,7 +559,10 @@ impl Generator {
             }
         }
         for week in 1..=HISTORY_DAYS / 7 {
-            planner.at(now - Duration::days(7 * week) + Duration::hours(2), Step::Cleanup);
+            planner.at(
+                now - Duration::days(7 * week) + Duration::hours(2),
+                Step::Cleanup,
+            );
         }
         let mut actions = planner.actions;
         actions.sort_by_key(|a| a.at);
@@ -605,7 +652,11 @@ impl Generator {
                 reviewer,
                 Command::ReviewException {
                     exception_id: self.exception_ids[exc].unwrap_or_default(),
-                    review: if approve { Review::Approve } else { Review::Reject },
+                    review: if approve {
+                        Review::Approve
+                    } else {
+                        Review::Reject
+                    },
                     rationale: rationale.to_string(),
                 },
             ),

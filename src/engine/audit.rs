@@ -57,7 +57,9 @@ impl AuditRecord {
             self.kind.to_string(),
             self.request_id.to_string(),
             self.deployment_intent_id.clone(),
-            self.exception_id.map(|id| id.to_string()).unwrap_or_default(),
+            self.exception_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
             self.actor.clone(),
             self.outcome.clone(),
             self.rationale.clone(),
@@ -73,7 +75,13 @@ impl AuditRecord {
 /// The audit record of one stored event, if it is one the audit trail lists.
 pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
     let event = &stored.event;
-    let base = |kind, request_id, deployment: &str, exception_id, actor: &str, outcome: String, rationale: &str| AuditRecord {
+    let base = |kind,
+                request_id,
+                deployment: &str,
+                exception_id,
+                actor: &str,
+                outcome: String,
+                rationale: &str| AuditRecord {
         seq: stored.seq,
         at: time::format(event.at),
         kind,

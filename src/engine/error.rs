@@ -64,7 +64,8 @@ pub enum Refusal {
     NoExceptionNeeded { request_id: Uuid, status: String },
     #[error(
         "request {} already has a {status} exception {}; a new one can be requested only once it is rejected or expired",
-        short_id(request_id), short_id(exception_id)
+        short_id(request_id),
+        short_id(exception_id)
     )]
     ExceptionOpen {
         request_id: Uuid,

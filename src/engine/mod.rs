@@ -11,9 +11,14 @@ pub mod rules;
 pub mod state;
 pub mod time;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{EngineError, Invalid, Refusal};
 pub use event::{Event, EventKind, StoredEvent};
 pub use model::*;
-pub use query::{ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView, StatusView};
+pub use query::{
+    ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView, StatusView,
+};
 pub use rules::{Command, Ctx, IdSource, RandomIds, Review, Submission, Verdict};
 pub use state::State;

@@ -178,7 +178,11 @@ impl ExceptionFilter {
 }
 
 /// Exceptions matching a filter, oldest first.
-pub fn exceptions(state: &State, filter: ExceptionFilter, now: DateTime<Utc>) -> Vec<ExceptionView> {
+pub fn exceptions(
+    state: &State,
+    filter: ExceptionFilter,
+    now: DateTime<Utc>,
+) -> Vec<ExceptionView> {
     state
         .exceptions()
         .filter(|e| filter.matches(e, now))
@@ -270,9 +274,11 @@ fn judge(view: &RequestView, active: Option<&ExceptionView>) -> (bool, ReasonCod
                 r.thresholds.auto_approve_max()
             ),
         ),
-        (RequestStatus::Approved, Some(d)) => {
-            (true, ReasonCode::Approved, format!("approved {}", decided(d)))
-        }
+        (RequestStatus::Approved, Some(d)) => (
+            true,
+            ReasonCode::Approved,
+            format!("approved {}", decided(d)),
+        ),
         (RequestStatus::Conditional, Some(d)) => (
             true,
             ReasonCode::Conditional,
@@ -378,9 +384,7 @@ pub fn counts(state: &State, now: DateTime<Utc>) -> Counts {
     for r in state.requests() {
         match r.status {
             RequestStatus::UnderReview => counts.under_review += 1,
-            RequestStatus::ExceptionRequired
-                if RequestFilter::Pending.matches(state, r, now) =>
-            {
+            RequestStatus::ExceptionRequired if RequestFilter::Pending.matches(state, r, now) => {
                 counts.exception_required += 1
             }
             _ => {}

@@ -53,7 +53,9 @@ pub struct Submission {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Approve; with one or more conditions this is a conditional approval.
-    Approve { conditions: Vec<String> },
+    Approve {
+        conditions: Vec<String>,
+    },
     Reject,
 }
 

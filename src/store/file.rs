@@ -330,13 +330,15 @@ impl FileStore {
         let start = replica.offset;
         let tail = for_each_line(reader, start, |offset, bytes| {
             let seq = replica.head_seq() + 1;
-            let event = line::decode(bytes, seq, &replica.head_hash)
-                .map_err(|e| self.corrupt(seq, e))?;
+            let event =
+                line::decode(bytes, seq, &replica.head_hash).map_err(|e| self.corrupt(seq, e))?;
             replica.head_hash = event.hash;
-            replica
-                .state
-                .apply(seq, event.event.kind)
-                .map_err(|e| self.corrupt(seq, format!("the event contradicts the ones before it: {e}")))?;
+            replica.state.apply(seq, event.event.kind).map_err(|e| {
+                self.corrupt(
+                    seq,
+                    format!("the event contradicts the ones before it: {e}"),
+                )
+            })?;
             replica.line_starts.push(offset);
             replica.offset = offset + bytes.len() as u64 + 1;
             Ok(())
@@ -360,7 +362,8 @@ impl FileStore {
             return Ok(false);
         }
         let mut tail = [0u8; 64];
-        file.seek(SeekFrom::Start(end - 67)).map_err(self.io("read"))?;
+        file.seek(SeekFrom::Start(end - 67))
+            .map_err(self.io("read"))?;
         file.read_exact(&mut tail).map_err(self.io("read"))?;
         Ok(tail == replica.head_hash.as_bytes())
     }
@@ -380,11 +383,19 @@ impl FileStore {
             .unwrap_or_else(|| "store".into());
         let mut n = 0;
         let (qpath, mut qfile) = loop {
-            let suffix = if n == 0 { String::new() } else { format!(".{n}") };
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!(".{n}")
+            };
             let candidate = self
                 .path
                 .with_file_name(format!("{name}.torn-at-{}{suffix}", torn.offset));
-            match OpenOptions::new().write(true).create_new(true).open(&candidate) {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&candidate)
+            {
                 Ok(f) => break (candidate, f),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
                 Err(e) => return Err(self.io("quarantine the torn line of")(e)),
@@ -502,7 +513,15 @@ impl FileStore {
     }
 
     /// Every stored event after `after`, up to the replica's head.
-    pub fn events_after(&self, replica: &Replica, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+    pub fn events_after(
+        &self,
+        replica: &Replica,
+        after: u64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        // Nothing to read: do not open the file, which need not exist yet (an empty store).
+        if after >= replica.head_seq() {
+            return Ok(Vec::new());
+        }
         self.read_events(replica, after + 1..=replica.head_seq())
     }
 }
@@ -607,4 +626,3 @@ fn file_id(meta: &fs::Metadata) -> Option<(u64, u64)> {
 fn file_id(_meta: &fs::Metadata) -> Option<(u64, u64)> {
     None
 }
-

@@ -5,10 +5,7 @@
 //! where `H` is the SHA-256 (lowercase hex) of the line's bytes before `,"hash":"`, and `P` is
 //! the previous line's `H` (64 zeros for the first line).
 
-use std::fmt::Write as _;
-
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -39,9 +36,13 @@ pub enum LineError {
     NoHash,
     #[error("the line's content does not match its hash (it was changed after it was written)")]
     HashMismatch,
-    #[error("the line's previous-hash does not match the line before it (a line was removed, inserted or moved)")]
+    #[error(
+        "the line's previous-hash does not match the line before it (a line was removed, inserted or moved)"
+    )]
     BrokenChain,
-    #[error("sequence number {found} where {expected} was expected (a line was removed, inserted, duplicated or moved)")]
+    #[error(
+        "sequence number {found} where {expected} was expected (a line was removed, inserted, duplicated or moved)"
+    )]
     BadSequence { expected: u64, found: u64 },
     #[error("the line is not a valid event: {0}")]
     Format(String),
@@ -49,13 +50,31 @@ pub enum LineError {
 
 /// SHA-256 as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(HEX_LEN);
-    for byte in digest.iter() {
-        // Writing to a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
+    to_hex(&Sha256::digest(bytes))
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn to_hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 0xf) as usize]);
     }
-    hex
+    // Only ASCII hex digits were pushed.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Does `hex` (64 lowercase hex digits) spell out `digest`?
+fn hex_matches(hex: &str, digest: &[u8]) -> bool {
+    hex.len() == digest.len() * 2
+        && hex
+            .as_bytes()
+            .chunks_exact(2)
+            .zip(digest)
+            .all(|(pair, &b)| {
+                pair[0] == HEX[(b >> 4) as usize] && pair[1] == HEX[(b & 0xf) as usize]
+            })
 }
 
 /// Append one event as a line (with its `\n`) to `out`; returns the new line's hash.
@@ -110,13 +129,15 @@ pub fn check_link<'a>(
         return Err(LineError::NoHash);
     }
     let hash = hex_at(line, body_end + HASH_KEY.len()).ok_or(LineError::NoHash)?;
-    if sha256_hex(&line[..body_end]) != hash {
+    if !hex_matches(hash, &Sha256::digest(&line[..body_end])) {
         return Err(LineError::HashMismatch);
     }
     // From here on the line is exactly as some writer wrote it; check its place in the chain.
     let prev_start = body_end - PREV_SUFFIX_LEN;
     if &line[prev_start..prev_start + PREV_KEY.len()] != PREV_KEY || line[body_end - 1] != b'"' {
-        return Err(LineError::Format("the prev field is not where it belongs".into()));
+        return Err(LineError::Format(
+            "the prev field is not where it belongs".into(),
+        ));
     }
     let prev = hex_at(line, prev_start + PREV_KEY.len())
         .ok_or_else(|| LineError::Format("prev is not 64 hex digits".into()))?;
@@ -146,9 +167,9 @@ fn hex_at(line: &[u8], start: usize) -> Option<&str> {
 }
 
 fn read_seq(line: &[u8]) -> Result<u64, LineError> {
-    let rest = line
-        .strip_prefix(SEQ_PREFIX)
-        .ok_or_else(|| LineError::Format("the line does not start with {\"v\":1,\"seq\":".into()))?;
+    let rest = line.strip_prefix(SEQ_PREFIX).ok_or_else(|| {
+        LineError::Format("the line does not start with {\"v\":1,\"seq\":".into())
+    })?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 19 || rest.get(digits) != Some(&b',') {
         return Err(LineError::Format("seq is not a whole number".into()));
@@ -159,28 +180,100 @@ fn read_seq(line: &[u8]) -> Result<u64, LineError> {
         .ok_or_else(|| LineError::Format("seq is not a whole number".into()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LineIn<'a> {
+/// The fields of a line, parsed in one pass: `type` comes before `data` in every line, so the
+/// data is deserialized straight into its event's type.
+struct LineIn {
     v: u32,
     seq: u64,
-    #[serde(borrow)]
-    at: std::borrow::Cow<'a, str>,
+    at: String,
     actor: String,
     correlation_id: String,
-    #[serde(rename = "type", borrow)]
-    kind: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
-    #[serde(borrow)]
-    prev: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    hash: std::borrow::Cow<'a, str>,
+    kind: EventKind,
+    prev: String,
+    hash: String,
 }
+
+impl<'de> Deserialize<'de> for LineIn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(LineVisitor)
+    }
+}
+
+struct LineVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LineVisitor {
+    type Value = LineIn;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LineIn, A::Error> {
+        use serde::de::Error;
+        let (mut v, mut seq, mut at, mut actor, mut correlation_id) =
+            (None, None, None, None, None);
+        let (mut type_name, mut kind, mut prev, mut hash) = (None::<String>, None, None, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "v" => v = Some(map.next_value()?),
+                "seq" => seq = Some(map.next_value()?),
+                "at" => at = Some(map.next_value()?),
+                "actor" => actor = Some(map.next_value()?),
+                "correlation_id" => correlation_id = Some(map.next_value()?),
+                "type" => type_name = Some(map.next_value()?),
+                "data" => {
+                    let t = type_name
+                        .as_deref()
+                        .ok_or_else(|| A::Error::custom("data comes before type"))?;
+                    kind = Some(match t {
+                        "request_submitted" => EventKind::RequestSubmitted(map.next_value()?),
+                        "request_decided" => EventKind::RequestDecided(map.next_value()?),
+                        "exception_requested" => EventKind::ExceptionRequested(map.next_value()?),
+                        "exception_reviewed" => EventKind::ExceptionReviewed(map.next_value()?),
+                        "exception_expired" => EventKind::ExceptionExpired(map.next_value()?),
+                        other => {
+                            return Err(A::Error::custom(format!("unknown event type {other:?}")));
+                        }
+                    });
+                }
+                "prev" => prev = Some(map.next_value()?),
+                "hash" => hash = Some(map.next_value()?),
+                other => return Err(A::Error::unknown_field(other, FIELDS)),
+            }
+        }
+        let missing = |f: &'static str| A::Error::missing_field(f);
+        Ok(LineIn {
+            v: v.ok_or_else(|| missing("v"))?,
+            seq: seq.ok_or_else(|| missing("seq"))?,
+            at: at.ok_or_else(|| missing("at"))?,
+            actor: actor.ok_or_else(|| missing("actor"))?,
+            correlation_id: correlation_id.ok_or_else(|| missing("correlation_id"))?,
+            kind: kind.ok_or_else(|| missing("data"))?,
+            prev: prev.ok_or_else(|| missing("prev"))?,
+            hash: hash.ok_or_else(|| missing("hash"))?,
+        })
+    }
+}
+
+const FIELDS: &[&str] = &[
+    "v",
+    "seq",
+    "at",
+    "actor",
+    "correlation_id",
+    "type",
+    "data",
+    "prev",
+    "hash",
+];
 
 /// Check a line's place in the chain and parse it whole: its JSON, its schema version and its
 /// event. `line` excludes the trailing `\n`.
-pub fn decode(line: &[u8], expected_seq: u64, expected_prev: &str) -> Result<StoredEvent, LineError> {
+pub fn decode(
+    line: &[u8],
+    expected_seq: u64,
+    expected_prev: &str,
+) -> Result<StoredEvent, LineError> {
     let link = check_link(line, expected_seq, expected_prev)?;
     let text = std::str::from_utf8(line).map_err(|_| LineError::NotUtf8)?;
     let raw: LineIn = serde_json::from_str(text).map_err(|e| LineError::Format(e.to_string()))?;
@@ -196,16 +289,15 @@ pub fn decode(line: &[u8], expected_seq: u64, expected_prev: &str) -> Result<Sto
         ));
     }
     let at = time::parse(&raw.at).map_err(|e| LineError::Format(format!("bad time: {e}")))?;
-    let kind = EventKind::from_parts(&raw.kind, raw.data.get()).map_err(LineError::Format)?;
     Ok(StoredEvent {
         seq: link.seq,
-        prev: link.prev.to_string(),
-        hash: link.hash.to_string(),
+        prev: raw.prev,
+        hash: raw.hash,
         event: Event {
             at,
             actor: raw.actor,
             correlation_id: raw.correlation_id,
-            kind,
+            kind: raw.kind,
         },
     })
 }

@@ -5,4 +5,6 @@
 pub mod file;
 pub mod line;
 
-pub use file::{Appended, AppendError, DeploymentScan, FileStore, Replica, StoreError, TornTail, VerifyReport};
+pub use file::{
+    AppendError, Appended, DeploymentScan, FileStore, Replica, StoreError, TornTail, VerifyReport,
+};

@@ -36,7 +36,11 @@ impl<F: Formatter> Formatter for SafeFormatter<F> {
     fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_array(w)
     }
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_array_value(w, first)
     }
     fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -48,7 +52,11 @@ impl<F: Formatter> Formatter for SafeFormatter<F> {
     fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
         self.0.end_object(w)
     }
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         self.0.begin_object_key(w, first)
     }
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -60,7 +68,10 @@ impl<F: Formatter> Formatter for SafeFormatter<F> {
 }
 
 /// Compact, safe JSON appended to `out`.
-pub fn write_compact<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+pub fn write_compact<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> serde_json::Result<()> {
     let mut ser = Serializer::with_formatter(out, SafeFormatter(CompactFormatter));
     value.serialize(&mut ser)
 }
@@ -91,7 +102,10 @@ mod tests {
         let json = to_string(hostile).unwrap();
         assert!(json.is_ascii(), "{json}");
         assert!(json.contains("\\u202e") && json.contains("\\u200b") && json.contains("\\u007f"));
-        assert!(json.contains("\\udb40\\udc41"), "supplementary characters use surrogate pairs: {json}");
+        assert!(
+            json.contains("\\udb40\\udc41"),
+            "supplementary characters use surrogate pairs: {json}"
+        );
         let back: String = serde_json::from_str(&json).unwrap();
         assert_eq!(back, hostile);
     }

@@ -101,6 +101,9 @@ mod tests {
 
     #[test]
     fn safe_text_is_borrowed_unchanged() {
-        assert!(matches!(line("payments-api r4821 — ünïcode ✓"), Cow::Borrowed(_)));
+        assert!(matches!(
+            line("payments-api r4821 — ünïcode ✓"),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -1,0 +1,5 @@
+//! Layers above the panes: forms, the confirmation, the help overlay. The topmost gets the keys.
+
+pub mod confirm;
+pub mod form;
+pub mod help;

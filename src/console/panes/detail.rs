@@ -1,0 +1,288 @@
+//! The detail pane: one request in full. Its risk against both thresholds (a gauge whose
+//! colours are the gates, with markers at the thresholds), the factor breakdown as bars, the
+//! evidence, correlation id and requester, the decision, its exceptions, and the timeline of its
+//! events (who, what, when; relative and absolute).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::console::app::{App, History};
+use crate::console::theme::Theme;
+use crate::engine::{ApprovalRequest, Gate, Thresholds, time};
+use crate::humanize::{countdown, relative};
+use crate::untrusted;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
+    let block = Block::bordered()
+        .title(Line::styled(" Detail ", theme.title))
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        });
+    let inner_width = area.width.saturating_sub(2) as usize;
+    let lines = match app.selected_request().and_then(|id| app.state.request(&id)) {
+        Some(request) => lines(app, request, theme, inner_width),
+        None => vec![Line::styled(
+            if app.loaded {
+                "No request selected."
+            } else {
+                "Loading…"
+            },
+            theme.label,
+        )],
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((app.detail_scroll, 0)),
+        area,
+    );
+}
+
+fn field(label: &str, value: String, theme: &Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{label:<12}"), theme.label),
+        Span::raw(value),
+    ])
+}
+
+fn lines(app: &App, r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let now = app.now;
+    let clean = |s: &str| untrusted::line(s).into_owned();
+    let mut out = vec![Line::styled(
+        clean(r.title.as_deref().unwrap_or("(no title)")),
+        theme.title,
+    )];
+    out.push(field("deployment", clean(&r.deployment_intent_id), theme));
+    out.push(Line::from(vec![
+        Span::styled(format!("{:<12}", "status"), theme.label),
+        Span::styled(r.status.to_string(), theme.status(r.status)),
+        Span::styled(format!("  (gate {})", r.gate.as_str()), theme.dim),
+    ]));
+    out.push(Line::raw(""));
+    out.push(Line::from(vec![
+        Span::styled(format!("{:<12}", "risk"), theme.label),
+        Span::styled(
+            r.risk_score.to_string(),
+            theme
+                .gate(r.gate)
+                .add_modifier(ratatui::style::Modifier::BOLD),
+        ),
+        Span::styled(
+            format!(
+                "  auto ≤ {} · review ≤ {} · exception above",
+                r.thresholds.auto_approve_max(),
+                r.thresholds.manual_review_max()
+            ),
+            theme.dim,
+        ),
+    ]));
+    let gauge_width = width.saturating_sub(2).clamp(10, 60);
+    out.push(gauge(
+        r.risk_score.value(),
+        &r.thresholds,
+        gauge_width,
+        theme,
+    ));
+    out.push(scale(&r.thresholds, gauge_width, theme));
+    if !r.risk_factors.is_empty() {
+        out.push(Line::raw(""));
+        out.push(Line::styled("factors", theme.label));
+        let name_width = r
+            .risk_factors
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(24);
+        let max = r
+            .risk_factors
+            .values()
+            .fold(20.0_f64, |m, v| m.max(*v))
+            .max(f64::MIN_POSITIVE);
+        let bar_width = width.saturating_sub(name_width + 12).clamp(4, 30);
+        for (name, value) in &r.risk_factors {
+            let filled = ((value.max(0.0) / max) * bar_width as f64).round() as usize;
+            out.push(Line::from(vec![
+                Span::styled(
+                    format!(
+                        "  {:<name_width$} ",
+                        crate::cli::table::truncate(&clean(name), name_width)
+                    ),
+                    theme.label,
+                ),
+                Span::styled("█".repeat(filled.min(bar_width)), theme.gate(r.gate)),
+                Span::styled(
+                    "░".repeat(bar_width - filled.min(bar_width)),
+                    theme.bar_empty,
+                ),
+                Span::raw(format!(" {value}")),
+            ]));
+        }
+    }
+    out.push(Line::raw(""));
+    out.push(field("evidence", clean(&r.evidence_package_id), theme));
+    out.push(field("correlation", clean(&r.correlation_id), theme));
+    out.push(field(
+        "requested",
+        format!(
+            "by {} {} · {}",
+            clean(&r.requested_by),
+            relative(r.submitted_at, now),
+            time::format_secs(r.submitted_at)
+        ),
+        theme,
+    ));
+    out.push(field("id", r.id.to_string(), theme));
+
+    out.push(Line::raw(""));
+    match app.state.decision(&r.id) {
+        Some(d) => {
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<12}", "decision"), theme.label),
+                Span::styled(d.decision.to_string(), theme.status(d.decision.status())),
+                Span::raw(format!(
+                    " by {} {} · {}",
+                    clean(&d.approver),
+                    relative(d.decided_at, now),
+                    time::format_secs(d.decided_at)
+                )),
+            ]));
+            out.push(field("rationale", clean(&d.rationale), theme));
+            for c in &d.conditions {
+                out.push(field("condition", format!("• {}", clean(c)), theme));
+            }
+        }
+        None => out.push(field("decision", "none yet".into(), theme)),
+    }
+
+    let exceptions: Vec<_> = app.state.exceptions_for(&r.id).collect();
+    if !exceptions.is_empty() {
+        out.push(Line::raw(""));
+        out.push(Line::styled("exceptions", theme.label));
+        for e in exceptions {
+            let status = e.status_at(now);
+            let expiry = if e.is_expired(now) {
+                format!("expired {}", relative(e.expires_at, now))
+            } else {
+                format!("expires in {}", countdown(e.expires_at, now))
+            };
+            let style = if e.is_active(now) {
+                theme.approved
+            } else {
+                theme.dim
+            };
+            out.push(Line::from(vec![
+                Span::raw(format!("  {} ", e.short_id())),
+                Span::styled(
+                    if e.is_active(now) {
+                        "active".to_string()
+                    } else {
+                        status.to_string()
+                    },
+                    style,
+                ),
+                Span::styled(format!("  {expiry}"), theme.dim),
+            ]));
+        }
+    }
+
+    out.push(Line::raw(""));
+    out.push(Line::styled("timeline", theme.label));
+    match app.histories.get(&r.id) {
+        Some(History::Loaded(events)) => {
+            for e in events {
+                out.push(Line::from(vec![
+                    Span::styled(format!("  #{:<6}", e.seq), theme.dim),
+                    Span::raw(format!("{:<14}", relative(e.event.at, now))),
+                    Span::styled(format!("{} ", clean(&e.event.actor)), theme.key),
+                    Span::raw(clean(&e.event.kind.summary())),
+                    Span::styled(format!("  {}", time::format_secs(e.event.at)), theme.dim),
+                ]));
+            }
+        }
+        Some(History::Failed(e)) => out.push(Line::styled(
+            format!("  cannot load: {}", clean(e)),
+            theme.error,
+        )),
+        _ => out.push(Line::styled("  loading…", theme.dim)),
+    }
+    out
+}
+
+/// The score as a bar across 0..100 whose cells take the colour of the gate their value falls
+/// in, with a marker at each threshold.
+pub fn gauge(score: f64, thresholds: &Thresholds, width: usize, theme: &Theme) -> Line<'static> {
+    let markers = marker_cells(thresholds, width);
+    let mut spans = Vec::with_capacity(width + 2);
+    spans.push(Span::styled("▕", theme.dim));
+    for i in 0..width {
+        let value = (i as f64 + 0.5) / width as f64 * 100.0;
+        let gate_style = theme.gate(gate_of(value, thresholds));
+        let style: Style;
+        let symbol = if markers.contains(&i) {
+            style = if value <= score {
+                gate_style
+            } else {
+                theme.label
+            };
+            "┃"
+        } else if value <= score {
+            style = gate_style;
+            "█"
+        } else {
+            style = theme.bar_empty;
+            "░"
+        };
+        spans.push(Span::styled(symbol, style));
+    }
+    spans.push(Span::styled("▏", theme.dim));
+    Line::from(spans)
+}
+
+/// Labels under the gauge: 0, each threshold under its marker, 100.
+fn scale(thresholds: &Thresholds, width: usize, theme: &Theme) -> Line<'static> {
+    let mut text = vec![' '; width + 2];
+    let mut put = |at: usize, label: &str| {
+        let start = at.min((width + 2).saturating_sub(label.len()));
+        for (i, c) in label.chars().enumerate() {
+            if let Some(slot) = text.get_mut(start + i) {
+                *slot = c;
+            }
+        }
+    };
+    put(0, "0");
+    let markers = marker_cells(thresholds, width);
+    let labels = [
+        format!("{}", thresholds.auto_approve_max()),
+        format!("{}", thresholds.manual_review_max()),
+    ];
+    for (cell, label) in markers.iter().zip(&labels) {
+        put(cell + 1, label);
+    }
+    put(width + 2 - 3, "100");
+    Line::styled(text.into_iter().collect::<String>(), theme.dim)
+}
+
+fn marker_cells(thresholds: &Thresholds, width: usize) -> [usize; 2] {
+    let cell = |v: f64| (((v / 100.0) * width as f64) as usize).min(width.saturating_sub(1));
+    [
+        cell(thresholds.auto_approve_max()),
+        cell(thresholds.manual_review_max()),
+    ]
+}
+
+fn gate_of(value: f64, t: &Thresholds) -> Gate {
+    if value <= t.auto_approve_max() {
+        Gate::AutoApproved
+    } else if value <= t.manual_review_max() {
+        Gate::ManualReview
+    } else {
+        Gate::ExceptionRequired
+    }
+}

@@ -1,0 +1,289 @@
+//! The queue pane: requests as a table (short id, deployment, title, risk coloured by gate,
+//! status, age, requester), filtered and sorted. Only the visible window of rows is built, so a
+//! store of 100,000 requests draws as fast as one of ten.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use uuid::Uuid;
+
+use crate::console::app::{App, SortKey, StatusFilter};
+use crate::console::layout::scroll_into_view;
+use crate::console::theme::Theme;
+use crate::engine::query::RequestFilter;
+use crate::engine::{ApprovalRequest, RequestStatus, State};
+use crate::untrusted;
+
+/// The ids of the requests the queue lists, in order.
+pub fn rows(
+    state: &State,
+    now: DateTime<Utc>,
+    me: &str,
+    status: StatusFilter,
+    needle: &str,
+    sort: SortKey,
+) -> Vec<Uuid> {
+    let matcher = Matcher::new(needle);
+    let mut rows: Vec<&ApprovalRequest> = state
+        .requests()
+        .filter(|r| match status {
+            StatusFilter::Pending => RequestFilter::Pending.matches(state, r, now),
+            StatusFilter::Decided => matches!(
+                r.status,
+                RequestStatus::AutoApproved
+                    | RequestStatus::Approved
+                    | RequestStatus::Conditional
+                    | RequestStatus::Rejected
+            ),
+            StatusFilter::All => true,
+            StatusFilter::Mine => r.requested_by == me,
+        })
+        .filter(|r| matcher.matches_request(r))
+        .collect();
+    match sort {
+        // Highest risk first; among equals, who waited longest.
+        SortKey::Risk => rows.sort_by(|a, b| {
+            b.risk_score
+                .value()
+                .total_cmp(&a.risk_score.value())
+                .then(a.submitted_at.cmp(&b.submitted_at))
+        }),
+        SortKey::Age => rows.sort_by_key(|r| r.submitted_at),
+        SortKey::Deployment => rows.sort_by(|a, b| {
+            a.deployment_intent_id
+                .cmp(&b.deployment_intent_id)
+                .then(a.submitted_at.cmp(&b.submitted_at))
+        }),
+    }
+    rows.into_iter().map(|r| r.id).collect()
+}
+
+/// Case-insensitive substring search without allocating per row.
+pub struct Matcher {
+    needle: Vec<u8>,
+    ascii: bool,
+    lower: String,
+}
+
+impl Matcher {
+    pub fn new(needle: &str) -> Self {
+        let trimmed = needle.trim();
+        Matcher {
+            needle: trimmed.as_bytes().to_ascii_lowercase(),
+            ascii: trimmed.is_ascii(),
+            lower: trimmed.to_lowercase(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.needle.is_empty()
+    }
+
+    pub fn matches(&self, hay: &str) -> bool {
+        if self.needle.is_empty() {
+            return true;
+        }
+        if self.ascii {
+            let hay = hay.as_bytes();
+            hay.len() >= self.needle.len()
+                && hay
+                    .windows(self.needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(&self.needle))
+        } else {
+            hay.to_lowercase().contains(&self.lower)
+        }
+    }
+
+    fn matches_request(&self, r: &ApprovalRequest) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let mut buf = Uuid::encode_buffer();
+        self.matches(&r.deployment_intent_id)
+            || r.title.as_deref().is_some_and(|t| self.matches(t))
+            || self.matches(&r.requested_by)
+            || self.matches(r.id.hyphenated().encode_lower(&mut buf))
+    }
+}
+
+/// A status as a few words for a narrow column.
+pub fn status_label(status: RequestStatus) -> &'static str {
+    match status {
+        RequestStatus::AutoApproved => "auto-approved",
+        RequestStatus::UnderReview => "under review",
+        RequestStatus::Approved => "approved",
+        RequestStatus::Conditional => "conditional",
+        RequestStatus::Rejected => "rejected",
+        RequestStatus::ExceptionRequired => "needs exception",
+    }
+}
+
+/// "45s", "12m", "3h", "2d", "5w": an age that fits four columns.
+pub fn compact_age(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - at).num_seconds().max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s if s < 14 * 86_400 => format!("{}d", s / 86_400),
+        s => format!("{}w", s / (7 * 86_400)),
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
+    let total = app.state.request_count();
+    let mut title = vec![
+        Span::styled(" Queue ", theme.title),
+        Span::styled(
+            format!(
+                "{} · sort {} · {}",
+                app.status_filter.label(),
+                app.sort.label(),
+                app.queue.len()
+            ),
+            theme.label,
+        ),
+    ];
+    if !app.filter.is_empty() || app.filtering {
+        title.push(Span::styled(
+            format!(" · /{}", untrusted::line(app.filter.text())),
+            theme.key,
+        ));
+    }
+    title.push(Span::raw(" "));
+    let block = Block::bordered()
+        .title(Line::from(title))
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        });
+    if app.queue.is_empty() {
+        let text = empty_text(app, total);
+        frame.render_widget(
+            Paragraph::new(text)
+                .style(theme.label)
+                .wrap(Wrap { trim: true })
+                .block(block),
+            area,
+        );
+        return;
+    }
+    let visible = area.height.saturating_sub(3) as usize;
+    let offset = scroll_into_view(app.queue_index, app.queue_offset, visible);
+    let end = (offset + visible).min(app.queue.len());
+    let rows = app.queue[offset..end].iter().filter_map(|id| {
+        let r = app.state.request(id)?;
+        let selected = Some(*id) == app.selected_request();
+        let row = Row::new(vec![
+            Cell::from(r.short_id()),
+            Cell::from(untrusted::line(&r.deployment_intent_id).into_owned()),
+            Cell::from(untrusted::line(r.title.as_deref().unwrap_or("")).into_owned()),
+            Cell::from(Line::from(r.risk_score.to_string()).right_aligned())
+                .style(theme.gate(r.gate)),
+            Cell::from(status_label(r.status)).style(theme.status(r.status)),
+            Cell::from(compact_age(r.submitted_at, app.now)),
+            Cell::from(untrusted::line(&r.requested_by).into_owned()),
+        ]);
+        Some(if selected && focused {
+            row.style(theme.selected)
+        } else if selected {
+            row.style(theme.label.add_modifier(ratatui::style::Modifier::BOLD))
+        } else {
+            row
+        })
+    });
+    let header = Row::new([
+        "ID",
+        "DEPLOYMENT",
+        "TITLE",
+        "RISK",
+        "STATUS",
+        "AGE",
+        "REQUESTER",
+    ])
+    .style(theme.label.add_modifier(ratatui::style::Modifier::BOLD));
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Max(26),
+        Constraint::Fill(1),
+        Constraint::Length(5),
+        Constraint::Length(15),
+        Constraint::Length(4),
+        Constraint::Max(16),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .block(block),
+        area,
+    );
+}
+
+fn empty_text(app: &App, total: usize) -> Vec<Line<'static>> {
+    if !app.loaded {
+        return vec![Line::raw("Loading…")];
+    }
+    if total == 0 {
+        return vec![
+            Line::raw("The store is empty: no request has been submitted yet."),
+            Line::raw(""),
+            Line::raw("Submit one from a shell or a pipeline:"),
+            Line::raw("  cab submit --deployment payments-api-r42 --evidence EP-1 --risk 62"),
+            Line::raw(""),
+            Line::raw("or look around with demo data: cab --demo"),
+        ];
+    }
+    if !app.filter.is_empty() {
+        return vec![Line::raw(format!(
+            "No {} request matches “{}”. Esc clears the filter.",
+            app.status_filter.label(),
+            untrusted::line(app.filter.text())
+        ))];
+    }
+    match app.status_filter {
+        StatusFilter::Pending => vec![
+            Line::raw("Nothing is waiting for a decision."),
+            Line::raw(format!(
+                "{total} request{} in the store; f shows decided, all and your own.",
+                if total == 1 { "" } else { "s" }
+            )),
+        ],
+        other => vec![Line::raw(format!(
+            "No {} request. f switches the list.",
+            other.label()
+        ))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matcher_ignores_ascii_case_and_finds_substrings() {
+        let m = Matcher::new("PAY");
+        assert!(m.matches("checkout-payments"));
+        assert!(!m.matches("ledger"));
+        assert!(Matcher::new("").matches("anything"));
+    }
+
+    #[test]
+    fn matcher_handles_non_ascii_needles() {
+        assert!(Matcher::new("ZOË").matches("zoë.martin"));
+    }
+
+    #[test]
+    fn compact_age_fits_four_columns() {
+        let now = crate::engine::time::parse("2026-11-28T12:00:00Z").unwrap();
+        let ago = |s: i64| compact_age(now - chrono::Duration::seconds(s), now);
+        assert_eq!(ago(30), "30s");
+        assert_eq!(ago(600), "10m");
+        assert_eq!(ago(7200), "2h");
+        assert_eq!(ago(3 * 86_400), "3d");
+        assert_eq!(ago(30 * 86_400), "4w");
+    }
+}

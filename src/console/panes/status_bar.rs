@@ -1,0 +1,75 @@
+//! The status bar: where the data lives, who you are, what is waiting, the last message; and
+//! below it the keys that work here, from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::console::app::{App, Level};
+use crate::console::keymap;
+use crate::console::theme::Theme;
+use crate::untrusted;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let c = app.counts;
+    let mut spans = vec![
+        Span::styled(untrusted::line(&app.location).into_owned(), theme.label),
+        Span::styled(" │ ", theme.dim),
+        Span::styled(untrusted::line(&app.me.name).into_owned(), theme.key),
+        Span::styled(format!(" [{}]", app.me.roles_text()), theme.label),
+        Span::styled(" │ ", theme.dim),
+        Span::styled(format!("{} under review", c.under_review), theme.pending),
+        Span::styled(" · ", theme.dim),
+        Span::styled(
+            format!("{} need exception", c.exception_required),
+            theme.exception_required,
+        ),
+        Span::styled(" · ", theme.dim),
+        Span::raw(format!("{} exceptions pending", c.exceptions_pending)),
+        Span::styled(" · ", theme.dim),
+        Span::styled(
+            format!("{} expiring soon", c.expiring_soon),
+            if c.expiring_soon > 0 {
+                theme.urgent
+            } else {
+                theme.label
+            },
+        ),
+    ];
+    if app.read_only {
+        spans.push(Span::styled(" │ ", theme.dim));
+        spans.push(Span::styled("READ-ONLY", theme.warning));
+    }
+    if let Some(e) = &app.sync_error {
+        spans.push(Span::styled(" │ ", theme.dim));
+        spans.push(Span::styled(
+            format!("not up to date: {}", untrusted::line(e)),
+            theme.error,
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), top);
+
+    let line = match &app.message {
+        Some(m) => {
+            let style = match m.level {
+                Level::Info => theme.label,
+                Level::Success => theme.success,
+                Level::Warning => theme.warning,
+                Level::Error => theme.error,
+            };
+            Line::styled(untrusted::line(&m.text).into_owned(), style)
+        }
+        None => {
+            let mut spans = Vec::new();
+            for (label, help) in keymap::hints(&app.contexts()) {
+                spans.push(Span::styled(label, theme.key));
+                spans.push(Span::styled(format!(" {help}  "), theme.dim));
+            }
+            Line::from(spans)
+        }
+    };
+    frame.render_widget(Paragraph::new(line), bottom);
+}
