@@ -104,8 +104,8 @@ pub struct Binding {
     pub label: &'static str,
     pub action: Action,
     pub help: &'static str,
-    /// Shown in the status bar's hint line for its context.
-    pub hint: bool,
+    /// The word shown in the status bar's hint line, for the keys worth a hint.
+    pub hint: Option<&'static str>,
 }
 
 const fn b(
@@ -114,7 +114,7 @@ const fn b(
     label: &'static str,
     action: Action,
     help: &'static str,
-    hint: bool,
+    hint: Option<&'static str>,
 ) -> Binding {
     Binding {
         context,
@@ -129,297 +129,46 @@ const fn b(
 use Action as A;
 use Context as C;
 
+#[rustfmt::skip]
 pub static KEYMAP: &[Binding] = &[
-    b(C::Global, &[k('q'), ctrl('c')], "q", A::Quit, "quit", true),
-    b(C::Global, &[k('?')], "?", A::Help, "help: every key", true),
-    b(
-        C::Global,
-        &[code(KeyCode::Tab)],
-        "Tab",
-        A::NextPane,
-        "next pane",
-        true,
-    ),
-    b(
-        C::Global,
-        &[code(KeyCode::BackTab)],
-        "S-Tab",
-        A::PrevPane,
-        "previous pane",
-        false,
-    ),
-    b(
-        C::Global,
-        &[code(KeyCode::Up), k('k')],
-        "↑/k",
-        A::Up,
-        "move up",
-        false,
-    ),
-    b(
-        C::Global,
-        &[code(KeyCode::Down), k('j')],
-        "↓/j",
-        A::Down,
-        "move down",
-        false,
-    ),
-    b(
-        C::Global,
-        &[code(KeyCode::PageUp), ctrl('u')],
-        "PgUp",
-        A::PageUp,
-        "page up",
-        false,
-    ),
-    b(
-        C::Global,
-        &[code(KeyCode::PageDown), ctrl('d')],
-        "PgDn",
-        A::PageDown,
-        "page down",
-        false,
-    ),
-    b(
-        C::Global,
-        &[k('g'), code(KeyCode::Home)],
-        "g",
-        A::Top,
-        "first row",
-        false,
-    ),
-    b(
-        C::Global,
-        &[k('G'), code(KeyCode::End)],
-        "G",
-        A::Bottom,
-        "last row",
-        false,
-    ),
-    b(
-        C::Global,
-        &[k('/')],
-        "/",
-        A::Filter,
-        "filter by deployment, title, requester or id",
-        true,
-    ),
-    b(
-        C::Global,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        A::Cancel,
-        "clear the filter or the message",
-        false,
-    ),
-    b(
-        C::Queue,
-        &[k('s')],
-        "s",
-        A::CycleSort,
-        "sort by risk, age, deployment",
-        true,
-    ),
-    b(
-        C::Queue,
-        &[k('f')],
-        "f",
-        A::CycleStatus,
-        "show pending, decided, all, mine",
-        true,
-    ),
-    b(
-        C::Queue,
-        &[code(KeyCode::Enter)],
-        "Enter",
-        A::Open,
-        "open the request in the detail pane",
-        false,
-    ),
-    b(
-        C::Queue,
-        &[k('a')],
-        "a",
-        A::Approve,
-        "approve the request",
-        true,
-    ),
-    b(
-        C::Queue,
-        &[k('c')],
-        "c",
-        A::Conditional,
-        "approve with conditions",
-        true,
-    ),
-    b(
-        C::Queue,
-        &[k('r')],
-        "r",
-        A::Reject,
-        "reject the request",
-        true,
-    ),
-    b(
-        C::Queue,
-        &[k('x')],
-        "x",
-        A::RequestException,
-        "request a security exception",
-        true,
-    ),
-    b(
-        C::Detail,
-        &[k('a')],
-        "a",
-        A::Approve,
-        "approve the request",
-        true,
-    ),
-    b(
-        C::Detail,
-        &[k('c')],
-        "c",
-        A::Conditional,
-        "approve with conditions",
-        true,
-    ),
-    b(
-        C::Detail,
-        &[k('r')],
-        "r",
-        A::Reject,
-        "reject the request",
-        true,
-    ),
-    b(
-        C::Detail,
-        &[k('x')],
-        "x",
-        A::RequestException,
-        "request a security exception",
-        true,
-    ),
-    b(
-        C::Exceptions,
-        &[k('a')],
-        "a",
-        A::ReviewApprove,
-        "approve the exception",
-        true,
-    ),
-    b(
-        C::Exceptions,
-        &[k('r')],
-        "r",
-        A::ReviewReject,
-        "reject the exception",
-        true,
-    ),
-    b(
-        C::Filter,
-        &[code(KeyCode::Enter)],
-        "Enter",
-        A::ApplyFilter,
-        "keep the filter, back to the list",
-        true,
-    ),
-    b(
-        C::Filter,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        A::ClearFilter,
-        "clear the filter",
-        true,
-    ),
-    b(
-        C::Form,
-        &[ctrl('s')],
-        "C-s",
-        A::Submit,
-        "submit (asks for confirmation)",
-        true,
-    ),
-    b(
-        C::Form,
-        &[code(KeyCode::Tab)],
-        "Tab",
-        A::NextField,
-        "next field",
-        true,
-    ),
-    b(
-        C::Form,
-        &[code(KeyCode::BackTab)],
-        "S-Tab",
-        A::PrevField,
-        "previous field",
-        false,
-    ),
-    b(
-        C::Form,
-        &[code(KeyCode::Enter)],
-        "Enter",
-        A::AddItem,
-        "add the typed item to a list / next field",
-        true,
-    ),
-    b(
-        C::Form,
-        &[ctrl('d')],
-        "C-d",
-        A::RemoveItem,
-        "remove the highlighted list item",
-        true,
-    ),
-    b(
-        C::Form,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        A::Cancel,
-        "cancel: nothing is recorded",
-        true,
-    ),
-    b(
-        C::Confirm,
-        &[k('y'), code(KeyCode::Enter)],
-        "y",
-        A::Confirm,
-        "record it",
-        true,
-    ),
-    b(
-        C::Confirm,
-        &[k('n'), code(KeyCode::Esc)],
-        "n/Esc",
-        A::Cancel,
-        "back, nothing recorded",
-        true,
-    ),
-    b(
-        C::Help,
-        &[code(KeyCode::Esc), k('?'), k('q')],
-        "Esc",
-        A::Cancel,
-        "close help",
-        true,
-    ),
-    b(
-        C::Help,
-        &[code(KeyCode::Up), k('k')],
-        "↑/k",
-        A::Up,
-        "scroll up",
-        false,
-    ),
-    b(
-        C::Help,
-        &[code(KeyCode::Down), k('j')],
-        "↓/j",
-        A::Down,
-        "scroll down",
-        false,
-    ),
+    b(C::Global, &[k('q'), ctrl('c')], "q", A::Quit, "quit", Some("quit")),
+    b(C::Global, &[k('?')], "?", A::Help, "help: every key", Some("help")),
+    b(C::Global, &[code(KeyCode::Tab)], "Tab", A::NextPane, "next pane", Some("pane")),
+    b(C::Global, &[code(KeyCode::BackTab)], "S-Tab", A::PrevPane, "previous pane", None),
+    b(C::Global, &[code(KeyCode::Up), k('k')], "↑/k", A::Up, "move up", None),
+    b(C::Global, &[code(KeyCode::Down), k('j')], "↓/j", A::Down, "move down", None),
+    b(C::Global, &[code(KeyCode::PageUp), ctrl('u')], "PgUp", A::PageUp, "page up", None),
+    b(C::Global, &[code(KeyCode::PageDown), ctrl('d')], "PgDn", A::PageDown, "page down", None),
+    b(C::Global, &[k('g'), code(KeyCode::Home)], "g", A::Top, "first row", None),
+    b(C::Global, &[k('G'), code(KeyCode::End)], "G", A::Bottom, "last row", None),
+    b(C::Global, &[k('/')], "/", A::Filter, "filter by deployment, title, requester or id", Some("filter")),
+    b(C::Global, &[code(KeyCode::Esc)], "Esc", A::Cancel, "clear the filter or the message", None),
+    b(C::Queue, &[k('s')], "s", A::CycleSort, "sort by risk, age, deployment", Some("sort")),
+    b(C::Queue, &[k('f')], "f", A::CycleStatus, "show pending, decided, all, mine", Some("show")),
+    b(C::Queue, &[code(KeyCode::Enter)], "Enter", A::Open, "open the request in the detail pane", None),
+    b(C::Queue, &[k('a')], "a", A::Approve, "approve the request", Some("approve")),
+    b(C::Queue, &[k('c')], "c", A::Conditional, "approve with conditions", Some("conditions")),
+    b(C::Queue, &[k('r')], "r", A::Reject, "reject the request", Some("reject")),
+    b(C::Queue, &[k('x')], "x", A::RequestException, "request a security exception", Some("exception")),
+    b(C::Detail, &[k('a')], "a", A::Approve, "approve the request", Some("approve")),
+    b(C::Detail, &[k('c')], "c", A::Conditional, "approve with conditions", Some("conditions")),
+    b(C::Detail, &[k('r')], "r", A::Reject, "reject the request", Some("reject")),
+    b(C::Detail, &[k('x')], "x", A::RequestException, "request a security exception", Some("exception")),
+    b(C::Exceptions, &[k('a')], "a", A::ReviewApprove, "approve the exception", Some("approve")),
+    b(C::Exceptions, &[k('r')], "r", A::ReviewReject, "reject the exception", Some("reject")),
+    b(C::Filter, &[code(KeyCode::Enter)], "Enter", A::ApplyFilter, "keep the filter, back to the list", Some("keep")),
+    b(C::Filter, &[code(KeyCode::Esc)], "Esc", A::ClearFilter, "clear the filter", Some("clear")),
+    b(C::Form, &[ctrl('s')], "C-s", A::Submit, "submit (asks for confirmation)", Some("submit")),
+    b(C::Form, &[code(KeyCode::Tab)], "Tab", A::NextField, "next field", Some("next field")),
+    b(C::Form, &[code(KeyCode::BackTab)], "S-Tab", A::PrevField, "previous field", None),
+    b(C::Form, &[code(KeyCode::Enter)], "Enter", A::AddItem, "add the typed item to a list, or go to the next field", Some("add item")),
+    b(C::Form, &[ctrl('d')], "C-d", A::RemoveItem, "remove the highlighted list item (↑↓ to pick it)", Some("remove item")),
+    b(C::Form, &[code(KeyCode::Esc)], "Esc", A::Cancel, "cancel: nothing is recorded", Some("cancel")),
+    b(C::Confirm, &[k('y'), code(KeyCode::Enter)], "y", A::Confirm, "record it", Some("record it")),
+    b(C::Confirm, &[k('n'), code(KeyCode::Esc)], "n/Esc", A::Cancel, "back: nothing is recorded", Some("back")),
+    b(C::Help, &[code(KeyCode::Esc), k('?'), k('q')], "Esc", A::Cancel, "close help", Some("close")),
+    b(C::Help, &[code(KeyCode::Up), k('k')], "↑/k", A::Up, "scroll up", None),
+    b(C::Help, &[code(KeyCode::Down), k('j')], "↓/j", A::Down, "scroll down", None),
 ];
 
 /// Compare keys the way terminals send them: an upper-case letter may come with SHIFT.
@@ -452,19 +201,16 @@ pub fn hints(contexts: &[Context]) -> Vec<(&'static str, &'static str)> {
     let mut seen: Vec<&'static str> = Vec::new();
     let mut out = Vec::new();
     for ctx in contexts {
-        for b in bindings(*ctx).filter(|b| b.hint) {
-            if !seen.contains(&b.label) {
+        for b in bindings(*ctx) {
+            if let Some(hint) = b.hint
+                && !seen.contains(&b.label)
+            {
                 seen.push(b.label);
-                out.push((b.label, short_help(b.help)));
+                out.push((b.label, hint));
             }
         }
     }
     out
-}
-
-/// The first words of a help text, for hints.
-fn short_help(help: &'static str) -> &'static str {
-    help.split([':', '(', ',']).next().unwrap_or(help).trim()
 }
 
 #[cfg(test)]
@@ -534,7 +280,7 @@ mod tests {
     #[test]
     fn hints_come_from_the_keymap_without_duplicates() {
         let hints = hints(&[C::Queue, C::Global]);
-        assert!(hints.contains(&("a", "approve the request")));
+        assert!(hints.contains(&("a", "approve")));
         let labels: Vec<_> = hints.iter().map(|h| h.0).collect();
         let mut unique = labels.clone();
         unique.dedup();

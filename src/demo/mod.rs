@@ -322,6 +322,7 @@ impl<'a> Planner<'a> {
         life: Life,
         budget: &mut usize,
     ) {
+        let by_chance = life == Life::Random;
         let life = match life {
             Life::Random => match self.rng.random_range(0..100) {
                 0..70 => Life::Approve,
@@ -333,11 +334,13 @@ impl<'a> Planner<'a> {
         if life == Life::Pending {
             return;
         }
-        let decided = submitted
-            + self
-                .hours(1.0, 40.0)
-                .min(self.now - submitted - Duration::minutes(5))
-                .max(Duration::minutes(20));
+        let decided = submitted + self.hours(1.0, 60.0);
+        if decided > self.now && by_chance {
+            return; // still waiting for the CAB
+        }
+        let decided = decided
+            .min(self.now - Duration::minutes(5))
+            .max(submitted + Duration::minutes(20));
         let approver = self.pick(data::CAB_MEMBERS);
         let (verdict, rationale) = match life {
             Life::Conditional => {
@@ -397,7 +400,8 @@ impl<'a> Planner<'a> {
         let age = self.now - submitted;
         let (days, approve) = match life {
             Life::NoException => return,
-            Life::Random if self.rng.random_bool(0.15) => return,
+            // Only a recent high-risk request may still be without an exception.
+            Life::Random if age < Duration::days(2) && self.rng.random_bool(0.5) => return,
             Life::ExceptionApproved { days, .. } => (days, Some(true)),
             Life::ExceptionRejected => (7, Some(false)),
             Life::ExceptionPending => (14, None),
@@ -532,11 +536,11 @@ impl Generator {
         while budget > 0 {
             // Denser towards the present, as a queue that grows with the organisation.
             let u: f64 = planner.rng.random_range(0.0..1.0);
-            let ago = (span * u.powf(1.3)).max(300.0) as i64;
+            let ago = (span * u * u).max(300.0) as i64;
             let submitted = now - Duration::seconds(ago);
             let gate = match planner.rng.random_range(0..100) {
-                0..55 => Gate::AutoApproved,
-                55..85 => Gate::ManualReview,
+                0..60 => Gate::AutoApproved,
+                60..93 => Gate::ManualReview,
                 _ => Gate::ExceptionRequired,
             };
             let before = budget;

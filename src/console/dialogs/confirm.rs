@@ -86,11 +86,12 @@ impl Confirm {
         let height = (wrapped as u16 + 2).min(area.height);
         let popup = centered(area, width, height);
         frame.render_widget(Clear, popup);
+        let title = crate::cli::table::truncate(
+            &untrusted::line(&self.title),
+            width.saturating_sub(4) as usize,
+        );
         let block = Block::bordered()
-            .title(Line::styled(
-                format!(" {} ", untrusted::line(&self.title)),
-                theme.title,
-            ))
+            .title(Line::styled(format!(" {title} "), theme.title))
             .border_style(theme.border_focused);
         frame.render_widget(
             Paragraph::new(lines)

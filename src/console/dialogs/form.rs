@@ -347,10 +347,10 @@ impl Form {
                     (
                         "expires".to_string(),
                         format!(
-                            "{} ({}, after {days} day{})",
+                            "{days} day{} after it is recorded (about {}, {})",
+                            if days == 1 { "" } else { "s" },
                             time::format_secs(expires),
                             relative(expires, now),
-                            if days == 1 { "" } else { "s" }
                         ),
                     ),
                 ];

@@ -62,7 +62,6 @@ fn lines(app: &App, r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Lin
     out.push(Line::from(vec![
         Span::styled(format!("{:<12}", "status"), theme.label),
         Span::styled(r.status.to_string(), theme.status(r.status)),
-        Span::styled(format!("  (gate {})", r.gate.as_str()), theme.dim),
     ]));
     out.push(Line::raw(""));
     out.push(Line::from(vec![

@@ -45,6 +45,15 @@ fn is_urgent(e: &SecurityException, now: DateTime<Utc>) -> bool {
     e.is_active(now) && e.expires_at - now <= Duration::hours(EXPIRING_SOON_HOURS)
 }
 
+/// "in 2d 4h" or "expired": fits a narrow column.
+fn expiry_cell(e: &SecurityException, now: DateTime<Utc>) -> String {
+    if e.is_expired(now) {
+        "expired".to_string()
+    } else {
+        format!("in {}", countdown(e.expires_at, now))
+    }
+}
+
 /// "expires in 2d 4h", "expired 3 days ago".
 pub fn expiry_text(e: &SecurityException, now: DateTime<Utc>) -> String {
     if e.is_expired(now) {
@@ -118,8 +127,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
             Cell::from(e.short_id()),
             Cell::from(untrusted::line(&e.deployment_intent_id).into_owned()),
             Cell::from(status_text(e, now)),
-            Cell::from(expiry_text(e, now)),
-            Cell::from(untrusted::line(&e.requested_by).into_owned()),
+            Cell::from(expiry_cell(e, now)),
         ])
         .style(style);
         Some(if Some(*id) == selected && focused {
@@ -130,14 +138,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
             row
         })
     });
-    let header = Row::new(["ID", "DEPLOYMENT", "STATUS", "EXPIRY", "REQUESTER"])
+    let header = Row::new(["ID", "DEPLOYMENT", "STATUS", "EXPIRES"])
         .style(theme.label.add_modifier(Modifier::BOLD));
     let widths = [
         Constraint::Length(8),
         Constraint::Fill(1),
         Constraint::Length(8),
-        Constraint::Length(20),
-        Constraint::Max(14),
+        Constraint::Length(10),
     ];
     frame.render_widget(
         Table::new(rows, widths)

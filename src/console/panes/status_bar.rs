@@ -15,11 +15,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let c = app.counts;
+    let roles: Vec<&str> = app
+        .me
+        .roles
+        .iter()
+        .filter(|r| **r != crate::engine::Role::Requester)
+        .map(|r| r.as_str())
+        .collect();
     let mut spans = vec![
-        Span::styled(untrusted::line(&app.location).into_owned(), theme.label),
-        Span::styled(" │ ", theme.dim),
         Span::styled(untrusted::line(&app.me.name).into_owned(), theme.key),
-        Span::styled(format!(" [{}]", app.me.roles_text()), theme.label),
+        Span::styled(
+            if roles.is_empty() {
+                " (requester)".to_string()
+            } else {
+                format!(" ({})", roles.join(", "))
+            },
+            theme.label,
+        ),
         Span::styled(" │ ", theme.dim),
         Span::styled(format!("{} under review", c.under_review), theme.pending),
         Span::styled(" · ", theme.dim),
@@ -50,6 +62,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.error,
         ));
     }
+    spans.push(Span::styled(" │ ", theme.dim));
+    spans.push(Span::styled(
+        untrusted::line(&app.location).into_owned(),
+        theme.label,
+    ));
     frame.render_widget(Paragraph::new(Line::from(spans)), top);
 
     let line = match &app.message {
