@@ -14,6 +14,9 @@ pub mod panes;
 pub mod theme;
 pub mod view;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::{self, Stdout, stdout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

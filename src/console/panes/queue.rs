@@ -165,7 +165,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
         frame.render_widget(
             Paragraph::new(text)
                 .style(theme.label)
-                .wrap(Wrap { trim: true })
+                .wrap(Wrap { trim: false })
                 .block(block),
             area,
         );

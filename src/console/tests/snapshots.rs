@@ -1,0 +1,173 @@
+//! What the console looks like, at 120x40 and 80x24: every pane, dialog, the help overlay and
+//! the empty state, as insta snapshots of ratatui's TestBackend. Review changes with
+//! `cargo insta review` (or by reading the .snap.new files).
+
+use crossterm::event::KeyCode;
+use insta::assert_snapshot;
+
+use super::*;
+use crate::console::app::Pane;
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+fn at(size: (u16, u16)) -> (App, Fixture, Ids) {
+    let (f, ids) = standard();
+    let app = app_over(&f, people().carol, size.0, size.1);
+    (app, f, ids)
+}
+
+fn name(what: &str, size: (u16, u16)) -> String {
+    format!("{what}_{}x{}", size.0, size.1)
+}
+
+fn focus(app: &mut App, f: &Fixture, pane: Pane) {
+    while app.pane != pane {
+        let effects = press(app, KeyCode::Tab);
+        deliver_histories(app, f, effects);
+    }
+}
+
+#[test]
+fn queue_pane() {
+    for size in SIZES {
+        let (app, _, _) = at(size);
+        assert_snapshot!(name("queue", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn detail_pane() {
+    for size in SIZES {
+        let (mut app, f, _) = at(size);
+        let effects = press(&mut app, KeyCode::Down); // the openssl request: under review
+        deliver_histories(&mut app, &f, effects);
+        focus(&mut app, &f, Pane::Detail);
+        assert_snapshot!(name("detail", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn exceptions_pane() {
+    for size in SIZES {
+        let (mut app, f, _) = at(size);
+        focus(&mut app, &f, Pane::Exceptions);
+        assert_snapshot!(name("exceptions", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn wide_terminals_show_the_panes_side_by_side() {
+    let (app, _, _) = at((180, 40));
+    assert_snapshot!("side_by_side_180x40", draw(&app).backend());
+}
+
+#[test]
+fn approve_form() {
+    for size in SIZES {
+        let (mut app, _, _) = at(size);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "Canary results within SLO; rollback tested");
+        assert_snapshot!(name("form_approve", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn conditional_form_with_conditions_and_an_inline_error() {
+    for size in SIZES {
+        let (mut app, _, _) = at(size);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('c'));
+        type_text(&mut app, "Canary at 5% for 2 hours");
+        press(&mut app, KeyCode::Enter);
+        type_text(&mut app, "Owning team on call during rollout");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Tab); // leave the rationale empty: its error shows
+        press(&mut app, KeyCode::Tab);
+        assert_snapshot!(name("form_conditional", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn exception_request_form_with_days_out_of_range() {
+    for size in SIZES {
+        let (mut f, _) = standard();
+        let id = f.submit(
+            &people().erik,
+            0,
+            "dns-zones-r0042",
+            "Move zones to the new provider",
+            91.0,
+        );
+        let mut app = app_over(&f, people().carol, size.0, size.1);
+        while app.selected_request() != Some(id) {
+            press(&mut app, KeyCode::Down);
+        }
+        press(&mut app, KeyCode::Char('x'));
+        type_text(&mut app, "Provider contract ends Friday");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "Rollback runbook tested");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "0"); // 300 days
+        assert_snapshot!(name("form_exception", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn exception_review_form() {
+    for size in SIZES {
+        let (f, _) = standard();
+        let mut app = app_over(&f, people().sam, size.0, size.1);
+        focus(&mut app, &f, Pane::Exceptions);
+        press(&mut app, KeyCode::Char('a'));
+        type_text(&mut app, "Controls are adequate for two weeks");
+        assert_snapshot!(name("form_review", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn confirmation_shows_what_will_be_recorded() {
+    for size in SIZES {
+        let (mut app, _, _) = at(size);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('c'));
+        type_text(&mut app, "Canary at 5% for 2 hours");
+        press(&mut app, KeyCode::Enter);
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "Acceptable with a staged rollout");
+        ctrl(&mut app, 's');
+        assert_snapshot!(name("confirm", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn help_overlay() {
+    for size in SIZES {
+        let (mut app, _, _) = at(size);
+        press(&mut app, KeyCode::Char('?'));
+        assert_snapshot!(name("help", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn empty_store() {
+    for size in SIZES {
+        let app = app_over(&Fixture::new(), people().carol, size.0, size.1);
+        assert_snapshot!(name("empty", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn refusal_message_in_the_status_bar() {
+    let (mut app, _, _) = at((120, 40));
+    press(&mut app, KeyCode::Char('a')); // the first row needs an exception
+    assert_snapshot!("refusal_120x40", draw(&app).backend());
+}
+
+#[test]
+fn terminal_too_small() {
+    let (mut app, _, _) = at((120, 40));
+    app.update(Msg::Resize(50, 12));
+    assert_snapshot!("too_small_50x12", draw(&app).backend());
+}

@@ -1,0 +1,576 @@
+//! Key handling and data flow, as unit tests on the update function: no terminal, no store.
+
+use crossterm::event::KeyCode;
+
+use super::*;
+use crate::backend::EventPage;
+use crate::console::app::{Level, Modal, Pane, SortKey, StatusFilter, UiCommand};
+
+fn standard_app() -> (App, Fixture, Ids) {
+    let (f, ids) = standard();
+    let app = app_over(&f, people().carol, 120, 40);
+    (app, f, ids)
+}
+
+/// Select a request in the queue by moving down until it is selected.
+fn select(app: &mut App, id: Uuid) {
+    press(app, KeyCode::Home);
+    for _ in 0..app.queue.len() {
+        if app.selected_request() == Some(id) {
+            return;
+        }
+        press(app, KeyCode::Down);
+    }
+    panic!("request {id} is not in the queue");
+}
+
+fn message(app: &App) -> String {
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_pending_queue_lists_requests_under_review_and_those_needing_an_exception_by_risk() {
+    let (app, _, ids) = standard_app();
+    // Under review: openssl 62, flag 55.5, carol's own 51; exception without an active one:
+    // schema 82.5 (pending exception). The urgent request has an active exception: not pending.
+    assert_eq!(
+        app.queue,
+        vec![ids.schema, ids.openssl, ids.flag, ids.carols_own]
+    );
+}
+
+#[test]
+fn j_and_k_move_the_selection_and_stop_at_the_ends() {
+    let (mut app, _, ids) = standard_app();
+    assert_eq!(app.selected_request(), Some(ids.schema));
+    press(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected_request(), Some(ids.openssl));
+    press(&mut app, KeyCode::Char('k'));
+    press(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.selected_request(), Some(ids.schema));
+    press(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected_request(), Some(ids.carols_own));
+}
+
+#[test]
+fn the_selection_survives_a_refresh_that_adds_rows_above_it() {
+    let (mut app, mut f, ids) = standard_app();
+    select(&mut app, ids.flag);
+    let before = app.state.head();
+    f.submit(
+        &people().erik,
+        0,
+        "fraud-scoring-r0007",
+        "Raise rate limit",
+        74.0,
+    );
+    let events = f.events[before as usize..].to_vec();
+    app.update(Msg::Events(EventPage {
+        head: f.state.head(),
+        events,
+    }));
+    assert_eq!(app.queue.len(), 5, "the new request is listed");
+    assert_eq!(
+        app.selected_request(),
+        Some(ids.flag),
+        "the same request stays selected"
+    );
+}
+
+#[test]
+fn a_decided_request_leaves_the_queue_and_the_selection_moves_to_the_next_row() {
+    let (mut app, mut f, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    let index = app.queue_index;
+    let before = f.state.head();
+    f.run(
+        &people().carol,
+        0,
+        decide(ids.openssl, Verdict::Approve { conditions: vec![] }, "ok"),
+    );
+    app.update(Msg::Events(EventPage {
+        head: f.state.head(),
+        events: f.events[before as usize..].to_vec(),
+    }));
+    assert!(!app.queue.contains(&ids.openssl));
+    assert_eq!(app.queue_index, index);
+    assert_eq!(app.selected_request(), Some(ids.flag));
+}
+
+#[test]
+fn events_already_applied_are_ignored() {
+    let (mut app, f, _) = standard_app();
+    let state_before = app.state.clone();
+    app.update(Msg::Events(EventPage {
+        head: f.state.head(),
+        events: f.events.clone(),
+    }));
+    assert_eq!(app.state, state_before);
+    assert!(app.sync_error.is_none());
+}
+
+#[test]
+fn approving_goes_form_then_confirmation_then_exactly_one_command() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    assert!(press(&mut app, KeyCode::Char('a')).is_empty());
+    assert!(matches!(app.modals.last(), Some(Modal::Form(_))));
+    type_text(&mut app, "Canary results within SLO");
+    assert!(
+        ctrl(&mut app, 's').is_empty(),
+        "submitting only asks for confirmation"
+    );
+    let Some(Modal::Confirm(confirm)) = app.modals.last() else {
+        panic!("a confirmation is shown");
+    };
+    assert!(
+        confirm
+            .rows
+            .contains(&("rationale".into(), "Canary results within SLO".into()))
+    );
+    assert!(confirm.rows.contains(&("approver".into(), "carol".into())));
+    assert!(
+        confirm
+            .rows
+            .contains(&("decision".into(), "approved".into()))
+    );
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Execute(UiCommand::Decide {
+            request: ids.openssl,
+            verdict: Verdict::Approve { conditions: vec![] },
+            rationale: "Canary results within SLO".into(),
+        })]
+    );
+    assert!(
+        app.modals.is_empty(),
+        "form and confirmation close together"
+    );
+    assert!(app.busy);
+}
+
+#[test]
+fn an_empty_rationale_cannot_be_submitted() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "   ");
+    let effects = ctrl(&mut app, 's');
+    assert!(effects.is_empty());
+    let Some(Modal::Form(form)) = app.modals.last() else {
+        panic!("the form stays open");
+    };
+    assert!(
+        form.problem
+            .as_deref()
+            .unwrap_or("")
+            .contains("Rationale must not be empty")
+    );
+}
+
+#[test]
+fn conditions_can_be_added_and_removed_before_a_conditional_approval() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.flag);
+    press(&mut app, KeyCode::Char('c'));
+    type_text(&mut app, "Canary at 5% for 2 hours");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "Deploy after 20:00 UTC");
+    press(&mut app, KeyCode::Enter);
+    type_text(&mut app, "typo");
+    press(&mut app, KeyCode::Enter);
+    ctrl(&mut app, 'd'); // removes the highlighted, last added item
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Acceptable with a staged rollout");
+    ctrl(&mut app, 's');
+    let effects = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        effects,
+        vec![Effect::Execute(UiCommand::Decide {
+            request: ids.flag,
+            verdict: Verdict::Approve {
+                conditions: vec![
+                    "Canary at 5% for 2 hours".into(),
+                    "Deploy after 20:00 UTC".into()
+                ]
+            },
+            rationale: "Acceptable with a staged rollout".into(),
+        })]
+    );
+}
+
+#[test]
+fn a_conditional_approval_needs_at_least_one_condition() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.flag);
+    press(&mut app, KeyCode::Char('c'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "fine");
+    assert!(ctrl(&mut app, 's').is_empty());
+    assert!(matches!(app.modals.last(), Some(Modal::Form(_))));
+}
+
+#[test]
+fn exception_days_are_checked_as_typed_and_letters_are_ignored() {
+    // A new high-risk request: the fixture's others already have an open exception.
+    let (mut f, _) = standard();
+    let id = f.submit(
+        &people().erik,
+        0,
+        "dns-zones-r0042",
+        "Move zones to the new provider",
+        91.0,
+    );
+    let mut app = app_over(&f, people().carol, 120, 40);
+    select(&mut app, id);
+    press(&mut app, KeyCode::Char('x'));
+    type_text(&mut app, "Provider contract ends Friday");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "Rollback runbook tested");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Tab); // days, prefilled with 30
+    let days_error = |app: &App| match app.modals.last() {
+        Some(Modal::Form(form)) => form.fields[2].error(),
+        _ => panic!("the form is open"),
+    };
+    assert_eq!(days_error(&app), None, "the default of 30 days is valid");
+    press(&mut app, KeyCode::Backspace);
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "0");
+    assert!(days_error(&app).unwrap().contains("1 to 90"));
+    press(&mut app, KeyCode::Backspace);
+    type_text(&mut app, "9x1");
+    assert!(
+        days_error(&app).unwrap().contains("1 to 90"),
+        "91 is refused, x ignored"
+    );
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(days_error(&app), None);
+    ctrl(&mut app, 's');
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Execute(UiCommand::RequestException {
+            request: id,
+            justification: "Provider contract ends Friday".into(),
+            controls: vec!["Rollback runbook tested".into()],
+            days: 9,
+        })]
+    );
+}
+
+#[test]
+fn esc_cancels_a_form_and_from_a_confirmation_goes_back_to_the_form() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ok");
+    ctrl(&mut app, 's');
+    assert!(press(&mut app, KeyCode::Esc).is_empty());
+    assert!(
+        matches!(app.modals.last(), Some(Modal::Form(_))),
+        "back to the form"
+    );
+    assert!(press(&mut app, KeyCode::Esc).is_empty());
+    assert!(app.modals.is_empty());
+    assert!(message(&app).contains("nothing was recorded"));
+}
+
+#[test]
+fn approving_a_request_that_needs_an_exception_says_which_rule_refuses_it() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.schema);
+    press(&mut app, KeyCode::Char('a'));
+    assert!(app.modals.is_empty());
+    assert!(
+        message(&app).contains("needs a security exception"),
+        "{}",
+        message(&app)
+    );
+}
+
+#[test]
+fn a_user_without_the_cab_member_role_is_told_so() {
+    let (f, ids) = standard();
+    let mut app = app_over(&f, people().erik, 120, 40);
+    select(&mut app, ids.openssl);
+    press(&mut app, KeyCode::Char('a'));
+    assert!(app.modals.is_empty());
+    assert!(
+        message(&app).contains("cab_member role"),
+        "{}",
+        message(&app)
+    );
+}
+
+#[test]
+fn deciding_your_own_request_is_refused_as_separation_of_duties() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.carols_own);
+    press(&mut app, KeyCode::Char('r'));
+    assert!(app.modals.is_empty());
+    assert!(
+        message(&app).contains("separation of duties"),
+        "{}",
+        message(&app)
+    );
+}
+
+#[test]
+fn every_action_key_says_the_console_is_read_only() {
+    let (f, ids) = standard();
+    let mut app = app_over(&f, people().carol, 120, 40);
+    app.read_only = true;
+    select(&mut app, ids.openssl);
+    for key in ['a', 'c', 'r', 'x'] {
+        app.message = None;
+        press(&mut app, KeyCode::Char(key));
+        assert!(app.modals.is_empty());
+        assert!(
+            message(&app).contains("read-only"),
+            "key {key}: {}",
+            message(&app)
+        );
+    }
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.pane, Pane::Exceptions);
+    press(&mut app, KeyCode::Char('a'));
+    assert!(message(&app).contains("read-only"));
+}
+
+#[test]
+fn a_form_whose_request_is_decided_meanwhile_says_so_and_records_nothing() {
+    let (mut app, mut f, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "looks good");
+    let before = f.state.head();
+    let martin = actor("martin", &[Role::CabMember]);
+    f.run(
+        &martin,
+        0,
+        decide(ids.openssl, Verdict::Reject, "collides with the freeze"),
+    );
+    app.update(Msg::Events(EventPage {
+        head: f.state.head(),
+        events: f.events[before as usize..].to_vec(),
+    }));
+    let Some(Modal::Form(form)) = app.modals.last() else {
+        panic!("the form stays open so the user sees why");
+    };
+    let stale = form.stale.clone().unwrap_or_default();
+    assert!(
+        stale.contains("martin") && stale.contains("rejected"),
+        "{stale}"
+    );
+    assert!(ctrl(&mut app, 's').is_empty(), "nothing can be submitted");
+}
+
+#[test]
+fn a_confirmation_open_when_the_request_is_decided_records_nothing() {
+    let (mut app, mut f, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "looks good");
+    ctrl(&mut app, 's');
+    let before = f.state.head();
+    let martin = actor("martin", &[Role::CabMember]);
+    f.run(&martin, 0, decide(ids.openssl, Verdict::Reject, "no"));
+    app.update(Msg::Events(EventPage {
+        head: f.state.head(),
+        events: f.events[before as usize..].to_vec(),
+    }));
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert!(effects.is_empty());
+    assert!(message(&app).contains("not recorded"));
+}
+
+#[test]
+fn the_filter_narrows_the_queue_as_typed_and_esc_clears_it() {
+    let (mut app, _, ids) = standard_app();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "CHECKOUT");
+    assert_eq!(app.queue, vec![ids.openssl]);
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.filtering);
+    assert_eq!(app.queue, vec![ids.openssl], "Enter keeps the filter");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.queue.len(), 4);
+}
+
+#[test]
+fn the_filter_matches_titles_requesters_and_ids() {
+    let (mut app, _, ids) = standard_app();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "smart-retry");
+    assert_eq!(app.queue, vec![ids.flag]);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "dana");
+    assert_eq!(app.queue, vec![ids.schema, ids.openssl]);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, &ids.flag.to_string()[..8]);
+    assert_eq!(app.queue, vec![ids.flag]);
+}
+
+#[test]
+fn s_cycles_the_sort_between_risk_age_and_deployment() {
+    let (mut app, _, ids) = standard_app();
+    assert_eq!(app.sort, SortKey::Risk);
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.sort, SortKey::Age);
+    assert_eq!(
+        app.queue,
+        vec![ids.schema, ids.openssl, ids.flag, ids.carols_own]
+    );
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.sort, SortKey::Deployment);
+    assert_eq!(
+        app.queue,
+        vec![ids.openssl, ids.flag, ids.schema, ids.carols_own]
+    );
+    press(&mut app, KeyCode::Char('s'));
+    assert_eq!(app.sort, SortKey::Risk);
+}
+
+#[test]
+fn f_switches_between_pending_decided_all_and_mine() {
+    let (mut app, _, ids) = standard_app();
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.status_filter, StatusFilter::Decided);
+    assert!(app.queue.contains(&ids.approved) && app.queue.contains(&ids.rejected));
+    assert!(!app.queue.contains(&ids.openssl));
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.status_filter, StatusFilter::All);
+    assert_eq!(app.queue.len(), app.state.request_count());
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.status_filter, StatusFilter::Mine);
+    assert_eq!(app.queue, vec![ids.carols_own]);
+}
+
+#[test]
+fn the_exceptions_pane_lists_pending_first_and_reviews_the_selected_one() {
+    let (f, ids) = standard();
+    let mut app = app_over(&f, people().sam, 120, 40);
+    assert_eq!(
+        app.exceptions,
+        vec![ids.pending_exception, ids.urgent_exception]
+    );
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.pane, Pane::Exceptions);
+    press(&mut app, KeyCode::Char('r'));
+    type_text(&mut app, "Controls do not cover data exposure");
+    ctrl(&mut app, 's');
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Execute(UiCommand::Review {
+            exception: ids.pending_exception,
+            review: Review::Reject,
+            rationale: "Controls do not cover data exposure".into(),
+        })]
+    );
+}
+
+#[test]
+fn a_security_reviewer_cannot_review_an_exception_on_their_own_request() {
+    let (mut f, _) = standard();
+    let sam = people().sam;
+    let own = f.submit(&sam, 3, "vault-config-r0009", "Rotate root token", 80.0);
+    f.run(
+        &sam,
+        2,
+        exception(own, "Token leaked", &["Audit logging"], 3),
+    );
+    let mut app = app_over(&f, sam, 120, 40);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    let mine = app
+        .exceptions
+        .iter()
+        .position(|e| app.state.exception(e).is_some_and(|x| x.request_id == own))
+        .unwrap();
+    for _ in 0..mine {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Char('a'));
+    assert!(app.modals.is_empty());
+    assert!(
+        message(&app).contains("separation of duties"),
+        "{}",
+        message(&app)
+    );
+}
+
+#[test]
+fn help_opens_with_question_mark_and_closes_with_esc() {
+    let (mut app, _, _) = standard_app();
+    press(&mut app, KeyCode::Char('?'));
+    assert!(matches!(app.modals.last(), Some(Modal::Help { .. })));
+    press(&mut app, KeyCode::Char('a'));
+    assert!(
+        matches!(app.modals.last(), Some(Modal::Help { .. })),
+        "help has the keys"
+    );
+    press(&mut app, KeyCode::Esc);
+    assert!(app.modals.is_empty());
+}
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let (mut app, _, _) = standard_app();
+    assert_eq!(press(&mut app, KeyCode::Char('q')), vec![Effect::Quit]);
+    press(&mut app, KeyCode::Char('a'));
+    assert_eq!(
+        ctrl(&mut app, 'c'),
+        vec![Effect::Quit],
+        "Ctrl+C quits even from a form"
+    );
+}
+
+#[test]
+fn selecting_a_request_fetches_its_history_once() {
+    let (mut app, _, ids) = standard_app();
+    let effects = press(&mut app, KeyCode::Down);
+    assert_eq!(effects, vec![Effect::FetchHistory(ids.openssl)]);
+    press(&mut app, KeyCode::Up);
+    let again = press(&mut app, KeyCode::Down);
+    assert!(
+        again.is_empty(),
+        "a loading or loaded history is not fetched again"
+    );
+}
+
+#[test]
+fn a_finished_command_is_reported_and_a_refusal_shown_as_an_error() {
+    let (mut app, _, _) = standard_app();
+    app.busy = true;
+    app.update(Msg::Done(Err(
+        "not recorded: request 1a2b was already decided".into(),
+    )));
+    assert!(!app.busy);
+    let m = app.message.clone().unwrap();
+    assert_eq!(m.level, Level::Error);
+    assert!(m.text.contains("already decided"));
+}
+
+#[test]
+fn tab_cycles_the_three_panes() {
+    let (mut app, _, _) = standard_app();
+    let mut seen = vec![app.pane];
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Tab);
+        seen.push(app.pane);
+    }
+    assert_eq!(
+        seen,
+        vec![Pane::Queue, Pane::Detail, Pane::Exceptions, Pane::Queue]
+    );
+}
