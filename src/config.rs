@@ -182,6 +182,12 @@ mod tests {
         let text = include_str!("../config.example.toml");
         let config = Config::parse(text).expect("config.example.toml must stay valid");
         assert!(config.identity.user.is_some());
+        crate::console::Theme::from_settings(
+            config.console.theme.as_deref(),
+            &config.console.colors,
+            false,
+        )
+        .expect("the example's theme and colours must be valid");
     }
 
     #[test]
