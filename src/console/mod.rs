@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste, Event};
 use crossterm::execute;
+use crossterm::terminal::{Clear, ClearType};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use thiserror::Error;
@@ -67,9 +68,11 @@ struct Screen {
 impl Screen {
     fn enter() -> io::Result<Self> {
         let terminal = ratatui::try_init()?;
-        let mut screen = Screen { terminal };
-        execute!(stdout(), EnableBracketedPaste)?;
-        screen.terminal.clear()?;
+        let screen = Screen { terminal };
+        // Clear without `Terminal::clear`, which asks the terminal where its cursor is and
+        // fails after two seconds when no answer comes (a slow link, a terminal that does not
+        // answer): the first frame is drawn whole onto the cleared screen either way.
+        execute!(stdout(), EnableBracketedPaste, Clear(ClearType::All))?;
         Ok(screen)
     }
 }

@@ -20,7 +20,8 @@ pub struct RiskScore(f64);
 impl RiskScore {
     pub fn new(value: f64) -> Result<Self, Invalid> {
         if value.is_finite() && (0.0..=100.0).contains(&value) {
-            Ok(RiskScore(value))
+            // -0.0 is 0; keep it from ever reading "-0".
+            Ok(RiskScore(value + 0.0))
         } else {
             Err(Invalid::new(
                 "risk_score",

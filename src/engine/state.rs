@@ -313,7 +313,13 @@ fn resolve(
     all: impl Iterator<Item = Uuid>,
     contains: impl Fn(&Uuid) -> bool,
 ) -> Result<Uuid, EngineError> {
-    let wanted = given.trim().to_ascii_lowercase();
+    // Ids are compared without their hyphens, so a prefix may be typed with or without them.
+    let wanted: String = given
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
     if let Ok(uuid) = Uuid::parse_str(&wanted) {
         return if contains(&uuid) {
             Ok(uuid)
@@ -336,11 +342,7 @@ fn resolve(
     let mut found = None;
     let mut buf = Uuid::encode_buffer();
     for uuid in all {
-        if uuid
-            .hyphenated()
-            .encode_lower(&mut buf)
-            .starts_with(&wanted)
-        {
+        if uuid.simple().encode_lower(&mut buf).starts_with(&wanted) {
             if let Some(first) = found {
                 return Err(super::error::Invalid::new(
                     "id",

@@ -62,12 +62,29 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.error,
         ));
     }
-    spans.push(Span::styled(" │ ", theme.dim));
-    spans.push(Span::styled(
-        untrusted::line(&app.location).into_owned(),
-        theme.label,
-    ));
-    frame.render_widget(Paragraph::new(Line::from(spans)), top);
+    // Where the data lives is never cut off: when the line is too long, the counts give way
+    // (ending in "…") and the location keeps the right end of the bar, whole if it fits beside
+    // the user.
+    let head = Line::from(spans);
+    let tail = Line::from(vec![
+        Span::styled(" │ ", theme.dim),
+        Span::styled(untrusted::line(&app.location).into_owned(), theme.label),
+    ]);
+    if head.width() + tail.width() <= top.width as usize {
+        let mut line = head;
+        line.spans.extend(tail.spans);
+        frame.render_widget(Paragraph::new(line), top);
+    } else {
+        let user = head.spans.iter().take(2).map(Span::width).sum::<usize>() as u16;
+        let tail_width = (tail.width() as u16).min(top.width.saturating_sub(user + 1));
+        let [left, right] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(tail_width)]).areas(top);
+        frame.render_widget(Paragraph::new(head), left);
+        if left.width > 0 {
+            frame.buffer_mut()[(left.right() - 1, left.y)].set_symbol("…");
+        }
+        frame.render_widget(Paragraph::new(tail), right);
+    }
 
     let line = match &app.message {
         Some(m) => {
