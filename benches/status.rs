@@ -147,10 +147,16 @@ fn main() {
     }
 }
 
+/// Reads only a window of the file: the benchmark process must stay small, because a child's
+/// peak memory (ru_maxrss) counts the pages it shares with its parent right after fork.
 fn pick_deployment(store: &Path, at: f64) -> Option<String> {
-    let text = std::fs::read(store).ok()?;
-    let start = (text.len() as f64 * at) as usize;
-    let rest = &text[start..];
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(store).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start((len as f64 * at) as u64)).ok()?;
+    let mut window = vec![0u8; 64 * 1024];
+    let n = file.read(&mut window).ok()?;
+    let rest = &window[..n];
     let key = b"\"deployment_intent_id\":\"";
     let pos = rest.windows(key.len()).position(|w| w == key)? + key.len();
     let end = rest[pos..].iter().position(|&b| b == b'"')?;

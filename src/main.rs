@@ -3,3 +3,6 @@
 fn main() -> std::process::ExitCode {
     cab::cli::run()
 }
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -3,7 +3,9 @@
 //! how a replay notices a store whose events could not have been written by the rules.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -19,7 +21,7 @@ use super::model::{
 #[error("{0}")]
 pub struct ApplyError(pub String);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RequestEntry {
     request: ApprovalRequest,
     decision: Option<Decision>,
@@ -29,20 +31,97 @@ struct RequestEntry {
     history: Vec<u64>,
 }
 
+/// Records sit behind `Arc`s, so cloning a State (a console's copy of its backend's) copies
+/// pointers and indexes, not every string; a record is copied only when it changes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
-    requests: Vec<RequestEntry>,
+    requests: Vec<Arc<RequestEntry>>,
     request_index: HashMap<Uuid, usize>,
-    exceptions: Vec<SecurityException>,
+    exceptions: Vec<Arc<SecurityException>>,
     exception_index: HashMap<Uuid, usize>,
     /// The most recently submitted request of each deployment.
-    latest_by_deployment: HashMap<String, usize>,
+    latest_by_deployment: HashMap<Arc<str>, usize>,
     head: u64,
+}
+
+/// The state as plain data (records in order), for the store's checkpoint; the indexes are
+/// rebuilt when it is read back.
+#[derive(Serialize)]
+struct PartsOut<'a> {
+    requests: &'a [Arc<RequestEntry>],
+    exceptions: &'a [Arc<SecurityException>],
+    head: u64,
+}
+
+#[derive(Deserialize)]
+struct PartsIn {
+    requests: Vec<Arc<RequestEntry>>,
+    exceptions: Vec<Arc<SecurityException>>,
+    head: u64,
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PartsOut {
+            requests: &self.requests,
+            exceptions: &self.exceptions,
+            head: self.head,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for State {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let parts = PartsIn::deserialize(d)?;
+        State::from_parts(parts).map_err(serde::de::Error::custom)
+    }
 }
 
 impl State {
     pub fn new() -> Self {
         State::default()
+    }
+
+    fn from_parts(parts: PartsIn) -> Result<State, String> {
+        let mut state = State {
+            requests: parts.requests,
+            exceptions: parts.exceptions,
+            head: parts.head,
+            ..State::default()
+        };
+        state.request_index.reserve(state.requests.len());
+        for (i, entry) in state.requests.iter().enumerate() {
+            if entry
+                .exceptions
+                .iter()
+                .any(|&x| x >= state.exceptions.len())
+            {
+                return Err(format!(
+                    "request {} names an exception that is not there",
+                    entry.request.id
+                ));
+            }
+            state.request_index.insert(entry.request.id, i);
+            let deployment = entry.request.deployment_intent_id.as_str();
+            match state.latest_by_deployment.get_mut(deployment) {
+                Some(latest) => *latest = i,
+                None => {
+                    state.latest_by_deployment.insert(Arc::from(deployment), i);
+                }
+            }
+        }
+        state.exception_index.reserve(state.exceptions.len());
+        for (i, exception) in state.exceptions.iter().enumerate() {
+            if !state.request_index.contains_key(&exception.request_id) {
+                return Err(format!(
+                    "exception {} names a request that is not there",
+                    exception.id
+                ));
+            }
+            state.exception_index.insert(exception.id, i);
+        }
+        Ok(state)
     }
 
     /// Replay events from the start.
@@ -108,14 +187,22 @@ impl State {
                 }
                 let index = self.requests.len();
                 self.request_index.insert(request.id, index);
-                self.latest_by_deployment
-                    .insert(request.deployment_intent_id.clone(), index);
-                self.requests.push(RequestEntry {
+                match self
+                    .latest_by_deployment
+                    .get_mut(request.deployment_intent_id.as_str())
+                {
+                    Some(latest) => *latest = index,
+                    None => {
+                        self.latest_by_deployment
+                            .insert(Arc::from(request.deployment_intent_id.as_str()), index);
+                    }
+                }
+                self.requests.push(Arc::new(RequestEntry {
                     request,
                     decision: e.decision,
                     exceptions: Vec::new(),
                     history: vec![seq],
-                });
+                }));
             }
             EventKind::RequestDecided(e) => {
                 let decision = e.decision;
@@ -165,7 +252,7 @@ impl State {
                 entry.exceptions.push(index);
                 entry.history.push(seq);
                 self.exception_index.insert(exception.id, index);
-                self.exceptions.push(exception);
+                self.exceptions.push(Arc::new(exception));
             }
             EventKind::ExceptionReviewed(e) => {
                 let exception = self.exception_mut(&e.exception_id)?;
@@ -212,7 +299,7 @@ impl State {
             .request_index
             .get(id)
             .ok_or_else(|| ApplyError(format!("request {id} is not known")))?;
-        Ok(&mut self.requests[index])
+        Ok(Arc::make_mut(&mut self.requests[index]))
     }
 
     fn exception_mut(&mut self, id: &Uuid) -> Result<&mut SecurityException, ApplyError> {
@@ -220,7 +307,7 @@ impl State {
             .exception_index
             .get(id)
             .ok_or_else(|| ApplyError(format!("exception {id} is not known")))?;
-        Ok(&mut self.exceptions[index])
+        Ok(Arc::make_mut(&mut self.exceptions[index]))
     }
 
     // ----- reading -----
@@ -240,7 +327,7 @@ impl State {
 
     /// All exceptions in the order they were requested.
     pub fn exceptions(&self) -> impl DoubleEndedIterator<Item = &SecurityException> + '_ {
-        self.exceptions.iter()
+        self.exceptions.iter().map(|e| &**e)
     }
 
     pub fn request(&self, id: &Uuid) -> Option<&ApprovalRequest> {
@@ -256,7 +343,7 @@ impl State {
     }
 
     pub fn exception(&self, id: &Uuid) -> Option<&SecurityException> {
-        self.exception_index.get(id).map(|&i| &self.exceptions[i])
+        self.exception_index.get(id).map(|&i| &*self.exceptions[i])
     }
 
     /// The exceptions of one request, oldest first.
@@ -266,7 +353,7 @@ impl State {
             .map(|&i| self.requests[i].exceptions.as_slice())
             .unwrap_or(&[])
             .iter()
-            .map(|&i| &self.exceptions[i])
+            .map(|&i| &*self.exceptions[i])
     }
 
     /// Sequence numbers of the events that concern one request, in order.
@@ -298,7 +385,7 @@ impl State {
         resolve(
             "exception",
             id,
-            self.exceptions.iter().map(|e| e.id),
+            self.exceptions.iter().map(|e| &**e).map(|e| e.id),
             |uuid| self.exception_index.contains_key(uuid),
         )
     }

@@ -15,25 +15,42 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(text.trim()).map(|t| t.with_timezone(&Utc))
 }
 
+/// RFC 3339 text in human-readable formats (JSON); seconds and nanoseconds in binary ones
+/// (the store's checkpoint), where parsing text would be most of the cost.
 pub mod rfc3339 {
     use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format(*at))
+        if s.is_human_readable() {
+            s.serialize_str(&super::format(*at))
+        } else {
+            (at.timestamp(), at.timestamp_subsec_nanos()).serialize(s)
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::parse(&text).map_err(serde::de::Error::custom)
+        if d.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            super::parse(&text).map_err(serde::de::Error::custom)
+        } else {
+            let (secs, nanos) = <(i64, u32)>::deserialize(d)?;
+            DateTime::from_timestamp(secs, nanos)
+                .ok_or_else(|| serde::de::Error::custom("time out of range"))
+        }
     }
 }
 
 pub mod rfc3339_option {
     use chrono::{DateTime, Utc};
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return at
+                .map(|at| (at.timestamp(), at.timestamp_subsec_nanos()))
+                .serialize(s);
+        }
         match at {
             Some(at) => s.serialize_str(&super::format(*at)),
             None => s.serialize_none(),
@@ -41,6 +58,14 @@ pub mod rfc3339_option {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        if !d.is_human_readable() {
+            return <Option<(i64, u32)>>::deserialize(d)?
+                .map(|(secs, nanos)| {
+                    DateTime::from_timestamp(secs, nanos)
+                        .ok_or_else(|| serde::de::Error::custom("time out of range"))
+                })
+                .transpose();
+        }
         let text = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
         text.map(|t| super::parse(&t).map_err(serde::de::Error::custom))
             .transpose()

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use memchr::memmem;
 use thiserror::Error;
 
+use super::checkpoint::{self, CheckpointPolicy};
 use super::line::{self, GENESIS};
 use crate::engine::{Event, State, StoredEvent};
 use crate::untrusted::json;
@@ -63,6 +64,10 @@ pub struct Replica {
     file_id: Option<(u64, u64)>,
     /// A torn last line seen by the latest read, if any.
     pub torn: Option<TornTail>,
+    /// The sequence number of the last checkpoint read or written.
+    checkpoint_seq: u64,
+    /// Lines taken from a checkpoint when this replica was first read.
+    restored: u64,
 }
 
 impl Replica {
@@ -83,6 +88,11 @@ impl Replica {
 
     pub fn is_empty(&self) -> bool {
         self.line_starts.is_empty()
+    }
+
+    /// How many lines were taken from a checkpoint rather than replayed (0 for none).
+    pub fn restored_lines(&self) -> u64 {
+        self.restored
     }
 }
 
@@ -109,13 +119,33 @@ pub struct DeploymentScan {
 #[derive(Debug, Clone)]
 pub struct FileStore {
     path: PathBuf,
+    checkpoints: Option<CheckpointPolicy>,
 }
 
 const READ_CHUNK: usize = 1 << 20;
 
 impl FileStore {
+    /// The store at `path`, with checkpoints in the platform cache folder (see
+    /// [`CheckpointPolicy::from_env`]).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileStore { path: path.into() }
+        FileStore {
+            path: path.into(),
+            checkpoints: CheckpointPolicy::from_env(),
+        }
+    }
+
+    /// The same store with other checkpoints, or none.
+    pub fn with_checkpoints(mut self, policy: Option<CheckpointPolicy>) -> Self {
+        self.checkpoints = policy;
+        self
+    }
+
+    /// The store's path made absolute: what names it in a checkpoint.
+    fn absolute(&self) -> String {
+        std::path::absolute(&self.path)
+            .unwrap_or_else(|_| self.path.clone())
+            .to_string_lossy()
+            .into_owned()
     }
 
     pub fn path(&self) -> &Path {
@@ -312,6 +342,15 @@ impl FileStore {
     /// Read and verify everything appended after the replica's prefix. If the prefix itself is
     /// no longer what the replica read (the file was replaced or truncated), start over.
     fn catch_up(&self, file: &File, replica: &mut Replica) -> Result<(), StoreError> {
+        self.catch_up_with(file, replica, true)
+    }
+
+    fn catch_up_with(
+        &self,
+        file: &File,
+        replica: &mut Replica,
+        checkpoints: bool,
+    ) -> Result<(), StoreError> {
         let meta = file.metadata().map_err(self.io("read"))?;
         let id = file_id(&meta);
         if !replica.is_empty()
@@ -320,6 +359,12 @@ impl FileStore {
                 || !self.prefix_intact(file, replica)?)
         {
             *replica = Replica::new();
+        }
+        if checkpoints
+            && replica.is_empty()
+            && let Some(restored) = self.restore(meta.len(), id)
+        {
+            *replica = restored;
         }
         replica.file_id = id;
         replica.torn = None;
@@ -351,7 +396,88 @@ impl FileStore {
                 len: tail,
             });
         }
+        if checkpoints {
+            self.maybe_checkpoint(replica);
+        }
         Ok(())
+    }
+
+    /// A replica from the store's checkpoint, if it has one that still holds: same file, the
+    /// checkpoint's head hash where it says, and an intact hash chain up to it.
+    fn restore(&self, len: u64, id: Option<(u64, u64)>) -> Option<Replica> {
+        let policy = self.checkpoints.as_ref()?;
+        let loaded = checkpoint::load(&policy.file_for(&self.path))?;
+        let header = &loaded.header;
+        let lines = header.line_starts.len() as u64;
+        if header.file_id != id
+            || header.store != self.absolute()
+            || header.offset > len
+            || lines == 0
+        {
+            return None;
+        }
+        // Decode the state while the store's prefix is checked: two cores, half the wait.
+        let (state, intact) = std::thread::scope(|s| {
+            let chain = s.spawn(|| self.chain_intact(header.offset, lines, &header.head_hash));
+            let state = loaded.state();
+            (state, chain.join().unwrap_or(false))
+        });
+        let state = state?;
+        if !intact || state.head() != lines {
+            return None;
+        }
+        let header = loaded.header;
+        Some(Replica {
+            state,
+            offset: header.offset,
+            head_hash: header.head_hash,
+            line_starts: header.line_starts,
+            file_id: id,
+            torn: None,
+            checkpoint_seq: lines,
+            restored: lines,
+        })
+    }
+
+    /// Do the first `lines` lines, ending at `until`, form an intact hash chain ending in
+    /// `head_hash`? Hashing only, no parsing.
+    fn chain_intact(&self, until: u64, lines: u64, head_hash: &str) -> bool {
+        let Ok(file) = File::open(&self.path) else {
+            return false;
+        };
+        let mut prev = GENESIS.to_string();
+        let mut seq = 0u64;
+        let mut end = 0u64;
+        let result = for_each_line((&file).take(until), 0, |offset, bytes| {
+            seq += 1;
+            let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
+            prev.clear();
+            prev.push_str(link.hash);
+            end = offset + bytes.len() as u64 + 1;
+            Ok(())
+        });
+        matches!(result, Ok(0)) && seq == lines && end == until && prev == head_hash
+    }
+
+    /// Write a new checkpoint when enough has been read since the last one. A cache: failures
+    /// are ignored.
+    fn maybe_checkpoint(&self, replica: &mut Replica) {
+        let Some(policy) = &self.checkpoints else {
+            return;
+        };
+        let head = replica.head_seq();
+        if head < policy.every || head - replica.checkpoint_seq < policy.every {
+            return;
+        }
+        replica.checkpoint_seq = head;
+        let header = checkpoint::Header {
+            store: self.absolute(),
+            file_id: replica.file_id,
+            offset: replica.offset,
+            head_hash: replica.head_hash.clone(),
+            line_starts: replica.line_starts.clone(),
+        };
+        let _ = checkpoint::save(&policy.file_for(&self.path), &header, &replica.state);
     }
 
     /// Do the bytes just before the replica's offset still end with its head hash?
@@ -426,7 +552,8 @@ impl FileStore {
             path: self.path.clone(),
         })?;
         let mut replica = Replica::new();
-        self.catch_up(&file, &mut replica)?;
+        // Verification replays everything: a checkpoint is never taken on trust here.
+        self.catch_up_with(&file, &mut replica, false)?;
         Ok(VerifyReport {
             events: replica.head_seq(),
             head_hash: replica.head_hash.clone(),

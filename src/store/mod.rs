@@ -2,9 +2,11 @@
 //! `line` encodes and checks one event per line; `file` owns locking, durability, catching up
 //! with other writers and the torn-tail quarantine.
 
+pub mod checkpoint;
 pub mod file;
 pub mod line;
 
+pub use checkpoint::CheckpointPolicy;
 pub use file::{
     AppendError, Appended, DeploymentScan, FileStore, Replica, StoreError, TornTail, VerifyReport,
 };
