@@ -15,6 +15,7 @@ use super::input::TextInput;
 use super::keymap::{self, Action, Context};
 use super::layout;
 use super::panes::{exceptions, queue};
+use super::search::SearchIndex;
 use super::theme::Theme;
 use crate::backend::EventPage;
 use crate::engine::query::{self, Counts};
@@ -224,6 +225,8 @@ pub struct App {
     pub queue_offset: usize,
     pub exception_offset: usize,
     pub theme: Theme,
+    /// What `/` searches, built when first needed.
+    search: SearchIndex,
 }
 
 /// Ids for a dry run of the rules: never stored.
@@ -274,6 +277,7 @@ impl App {
             queue_offset: 0,
             exception_offset: 0,
             theme,
+            search: SearchIndex::default(),
         }
     }
 
@@ -337,6 +341,7 @@ impl App {
             }
             Msg::Snapshot { state, head } => {
                 self.state = *state;
+                self.search = SearchIndex::default();
                 self.head = head;
                 self.loaded = true;
                 self.sync_error = None;
@@ -426,8 +431,12 @@ impl App {
     /// or at the same position when it is not (so deciding a request moves on to the next).
     pub fn recompute(&mut self) {
         let needle = self.filter.text().to_string();
+        if !needle.trim().is_empty() {
+            self.search.update(&self.state);
+        }
         self.queue = queue::rows(
             &self.state,
+            &self.search,
             self.now,
             &self.me.name,
             self.status_filter,
@@ -436,7 +445,7 @@ impl App {
         );
         self.queue_index = reselect(&self.queue, self.queue_selected, self.queue_index);
         self.queue_selected = self.selected_request();
-        self.exceptions = exceptions::rows(&self.state, self.now, &needle);
+        self.exceptions = exceptions::rows(&self.state, &self.search, self.now, &needle);
         self.exception_index = reselect(
             &self.exceptions,
             self.exception_selected,

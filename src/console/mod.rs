@@ -11,6 +11,7 @@ pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
+pub mod search;
 pub mod theme;
 pub mod view;
 

@@ -119,8 +119,11 @@ pub fn requests(
     deployment: Option<&str>,
     now: DateTime<Utc>,
 ) -> Vec<RequestView> {
-    state
-        .requests()
+    let candidates: Box<dyn Iterator<Item = &ApprovalRequest>> = match filter {
+        RequestFilter::Pending => Box::new(state.awaiting()),
+        _ => Box::new(state.requests()),
+    };
+    candidates
         .filter(|r| deployment.is_none_or(|d| r.deployment_intent_id == d))
         .filter(|r| filter.matches(state, r, now))
         .map(|r| request_view(state, r, now))
@@ -381,7 +384,7 @@ pub const EXPIRING_SOON_HOURS: i64 = 72;
 
 pub fn counts(state: &State, now: DateTime<Utc>) -> Counts {
     let mut counts = Counts::default();
-    for r in state.requests() {
+    for r in state.awaiting() {
         match r.status {
             RequestStatus::UnderReview => counts.under_review += 1,
             RequestStatus::ExceptionRequired if RequestFilter::Pending.matches(state, r, now) => {

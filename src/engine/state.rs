@@ -2,7 +2,7 @@
 //! `apply` is the only way in; it refuses an event that contradicts what came before, which is
 //! how a replay notices a store whose events could not have been written by the rules.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,9 @@ pub struct State {
     exception_index: HashMap<Uuid, usize>,
     /// The most recently submitted request of each deployment.
     latest_by_deployment: HashMap<Arc<str>, usize>,
+    /// Requests under review or needing an exception, in submission order: what the pending
+    /// queue is drawn from, without looking at every request.
+    awaiting: BTreeSet<usize>,
     head: u64,
 }
 
@@ -111,6 +114,13 @@ impl State {
                 }
             }
         }
+        state.awaiting = state
+            .requests
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| awaits(e.request.status))
+            .map(|(i, _)| i)
+            .collect();
         state.exception_index.reserve(state.exceptions.len());
         for (i, exception) in state.exceptions.iter().enumerate() {
             if !state.request_index.contains_key(&exception.request_id) {
@@ -197,6 +207,9 @@ impl State {
                             .insert(Arc::from(request.deployment_intent_id.as_str()), index);
                     }
                 }
+                if awaits(request.status) {
+                    self.awaiting.insert(index);
+                }
                 self.requests.push(Arc::new(RequestEntry {
                     request,
                     decision: e.decision,
@@ -206,7 +219,8 @@ impl State {
             }
             EventKind::RequestDecided(e) => {
                 let decision = e.decision;
-                let entry = self.entry_mut(&decision.request_id)?;
+                let index = self.index_of(&decision.request_id)?;
+                let entry = Arc::make_mut(&mut self.requests[index]);
                 if let Some(existing) = &entry.decision {
                     return Err(ApplyError(format!(
                         "request {} is decided a second time (first: {} by {})",
@@ -224,6 +238,7 @@ impl State {
                 entry.request.status = decision.decision.status();
                 entry.decision = Some(decision);
                 entry.history.push(seq);
+                self.awaiting.remove(&index);
             }
             EventKind::ExceptionRequested(e) => {
                 let exception = e.exception;
@@ -294,6 +309,13 @@ impl State {
         Ok(())
     }
 
+    fn index_of(&self, id: &Uuid) -> Result<usize, ApplyError> {
+        self.request_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| ApplyError(format!("request {id} is not known")))
+    }
+
     fn entry_mut(&mut self, id: &Uuid) -> Result<&mut RequestEntry, ApplyError> {
         let index = *self
             .request_index
@@ -323,6 +345,20 @@ impl State {
     /// All requests in the order they were submitted.
     pub fn requests(&self) -> impl DoubleEndedIterator<Item = &ApprovalRequest> + '_ {
         self.requests.iter().map(|e| &e.request)
+    }
+
+    /// Requests under review or needing an exception (active or not), in submission order.
+    pub fn awaiting(&self) -> impl DoubleEndedIterator<Item = &ApprovalRequest> + '_ {
+        self.awaiting.iter().map(|&i| &self.requests[i].request)
+    }
+
+    /// The same, with each request's position in submission order (as in `requests()`).
+    pub fn awaiting_indexed(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (usize, &ApprovalRequest)> + '_ {
+        self.awaiting
+            .iter()
+            .map(|&i| (i, &self.requests[i].request))
     }
 
     /// All exceptions in the order they were requested.
@@ -389,6 +425,14 @@ impl State {
             |uuid| self.exception_index.contains_key(uuid),
         )
     }
+}
+
+/// Statuses that await an action: a CAB decision, or a security exception.
+fn awaits(status: RequestStatus) -> bool {
+    matches!(
+        status,
+        RequestStatus::UnderReview | RequestStatus::ExceptionRequired
+    )
 }
 
 /// Minimum length of an id prefix: long enough that a typo rarely lands on another record.

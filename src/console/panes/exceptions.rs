@@ -10,9 +10,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 use uuid::Uuid;
 
-use super::queue::Matcher;
 use crate::console::app::App;
 use crate::console::layout::{exceptions_split, scroll_into_view};
+use crate::console::search::{Needle, SearchIndex};
 use crate::console::theme::Theme;
 use crate::engine::query::EXPIRING_SOON_HOURS;
 use crate::engine::{ExceptionStatus, SecurityException, State, short_id, time};
@@ -21,19 +21,16 @@ use crate::untrusted;
 
 /// The ids of the exceptions listed, most urgent first: pending (oldest first), then active
 /// (soonest expiry first), then rejected and expired (newest first).
-pub fn rows(state: &State, now: DateTime<Utc>, needle: &str) -> Vec<Uuid> {
-    let matcher = Matcher::new(needle);
+pub fn rows(state: &State, search: &SearchIndex, now: DateTime<Utc>, needle: &str) -> Vec<Uuid> {
+    let needle = Needle::new(needle);
+    let text = search.exceptions();
     let mut rows: Vec<&SecurityException> = state
         .exceptions()
-        .filter(|e| {
-            matcher.is_empty()
-                || matcher.matches(&e.deployment_intent_id)
-                || matcher.matches(&e.requested_by)
-                || matcher.matches(&e.id.to_string())
-                || matcher.matches(&e.request_id.to_string())
-        })
+        .enumerate()
+        .filter(|(i, _)| needle.is_empty() || text.get(*i).is_some_and(|t| needle.in_lowercase(t)))
+        .map(|(_, e)| e)
         .collect();
-    rows.sort_by_key(|e| match e.status_at(now) {
+    rows.sort_by_cached_key(|e| match e.status_at(now) {
         ExceptionStatus::Pending => (0, e.requested_at.timestamp(), 0),
         ExceptionStatus::Approved => (1, e.expires_at.timestamp(), 0),
         _ => (2, -e.requested_at.timestamp(), 0),

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::console::app::{App, SortKey, StatusFilter};
 use crate::console::layout::scroll_into_view;
+use crate::console::search::{Needle, SearchIndex};
 use crate::console::theme::Theme;
 use crate::engine::query::RequestFilter;
 use crate::engine::{ApprovalRequest, RequestStatus, State};
@@ -19,15 +20,23 @@ use crate::untrusted;
 /// The ids of the requests the queue lists, in order.
 pub fn rows(
     state: &State,
+    search: &SearchIndex,
     now: DateTime<Utc>,
     me: &str,
     status: StatusFilter,
     needle: &str,
     sort: SortKey,
 ) -> Vec<Uuid> {
-    let matcher = Matcher::new(needle);
-    let mut rows: Vec<&ApprovalRequest> = state
-        .requests()
+    let needle = Needle::new(needle);
+    let text = search.requests();
+    // The pending queue is drawn from the requests awaiting action, not from all of them.
+    let candidates: Box<dyn Iterator<Item = (usize, &ApprovalRequest)>> = match status {
+        StatusFilter::Pending => Box::new(state.awaiting_indexed()),
+        _ => Box::new(state.requests().enumerate()),
+    };
+    let mut rows: Vec<&ApprovalRequest> = candidates
+        .filter(|(i, _)| needle.is_empty() || text.get(*i).is_some_and(|t| needle.in_lowercase(t)))
+        .map(|(_, r)| r)
         .filter(|r| match status {
             StatusFilter::Pending => RequestFilter::Pending.matches(state, r, now),
             StatusFilter::Decided => matches!(
@@ -40,7 +49,6 @@ pub fn rows(
             StatusFilter::All => true,
             StatusFilter::Mine => r.requested_by == me,
         })
-        .filter(|r| matcher.matches_request(r))
         .collect();
     match sort {
         // Highest risk first; among equals, who waited longest.
@@ -58,54 +66,6 @@ pub fn rows(
         }),
     }
     rows.into_iter().map(|r| r.id).collect()
-}
-
-/// Case-insensitive substring search without allocating per row.
-pub struct Matcher {
-    needle: Vec<u8>,
-    ascii: bool,
-    lower: String,
-}
-
-impl Matcher {
-    pub fn new(needle: &str) -> Self {
-        let trimmed = needle.trim();
-        Matcher {
-            needle: trimmed.as_bytes().to_ascii_lowercase(),
-            ascii: trimmed.is_ascii(),
-            lower: trimmed.to_lowercase(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.needle.is_empty()
-    }
-
-    pub fn matches(&self, hay: &str) -> bool {
-        if self.needle.is_empty() {
-            return true;
-        }
-        if self.ascii {
-            let hay = hay.as_bytes();
-            hay.len() >= self.needle.len()
-                && hay
-                    .windows(self.needle.len())
-                    .any(|w| w.eq_ignore_ascii_case(&self.needle))
-        } else {
-            hay.to_lowercase().contains(&self.lower)
-        }
-    }
-
-    fn matches_request(&self, r: &ApprovalRequest) -> bool {
-        if self.is_empty() {
-            return true;
-        }
-        let mut buf = Uuid::encode_buffer();
-        self.matches(&r.deployment_intent_id)
-            || r.title.as_deref().is_some_and(|t| self.matches(t))
-            || self.matches(&r.requested_by)
-            || self.matches(r.id.hyphenated().encode_lower(&mut buf))
-    }
 }
 
 /// A status as a few words for a narrow column.
@@ -262,19 +222,6 @@ fn empty_text(app: &App, total: usize) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn matcher_ignores_ascii_case_and_finds_substrings() {
-        let m = Matcher::new("PAY");
-        assert!(m.matches("checkout-payments"));
-        assert!(!m.matches("ledger"));
-        assert!(Matcher::new("").matches("anything"));
-    }
-
-    #[test]
-    fn matcher_handles_non_ascii_needles() {
-        assert!(Matcher::new("ZOË").matches("zoë.martin"));
-    }
 
     #[test]
     fn compact_age_fits_four_columns() {
