@@ -1,7 +1,12 @@
-//! The backend over a store file on this machine: the engine's rules applied under the store's
-//! lock, against state replayed from the file. Identity comes from the environment or config.
+//! The store file on this machine as a backend: the engine's rules applied under the store's
+//! lock, against state replayed from the file.
+//!
+//! [`LocalStore`] serves any number of users (the HTTP server shares one); each call names who
+//! acts, and may carry an idempotency key. [`LocalBackend`] is one user's view of it, the
+//! [`Backend`] the command line and the console use, with identity from the environment or the
+//! config file.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -9,24 +14,14 @@ use uuid::Uuid;
 
 use super::{Backend, BackendError, CleanupReport, EventPage};
 use crate::clock::Clock;
+use crate::engine::event::Idempotency;
 use crate::engine::query::{self, Counts};
 use crate::engine::rules::{self, Command, Ctx, IdSource, RandomIds};
 use crate::engine::{
-    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Policy, RequestDetail,
+    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, Policy, RequestDetail,
     RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict,
 };
 use crate::store::{AppendError, FileStore, Replica, TornTail};
-
-pub struct LocalBackend {
-    store: FileStore,
-    replica: Mutex<Replica>,
-    /// Whether the replica has been read at least once (a one-shot status can skip it).
-    loaded: Mutex<bool>,
-    actor: Actor,
-    policy: Policy,
-    clock: Clock,
-    notices: Mutex<Vec<String>>,
-}
 
 /// How often a waiting `events` call looks at the file again.
 const POLL: Duration = Duration::from_millis(100);
@@ -37,25 +32,39 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl LocalBackend {
-    pub fn new(store: FileStore, actor: Actor, policy: Policy, clock: Clock) -> Self {
-        LocalBackend {
+/// One store, for many users.
+pub struct LocalStore {
+    store: FileStore,
+    replica: Mutex<Replica>,
+    /// Whether the replica has been read at least once (a one-shot status can skip it).
+    loaded: Mutex<bool>,
+    policy: Policy,
+    clock: Clock,
+    notices: Mutex<Vec<String>>,
+}
+
+impl LocalStore {
+    pub fn new(store: FileStore, policy: Policy, clock: Clock) -> Self {
+        LocalStore {
             store,
             replica: Mutex::new(Replica::new()),
             loaded: Mutex::new(false),
-            actor,
             policy,
             clock,
             notices: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn store(&self) -> &FileStore {
+    pub fn file(&self) -> &FileStore {
         &self.store
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     fn notice_torn(&self, torn: Option<TornTail>) {
@@ -84,28 +93,49 @@ impl LocalBackend {
         Ok(f(&replica.state, self.clock.now())?)
     }
 
-    /// Judge a command under the store's exclusive lock and append its events. `command` builds
-    /// the command from the up-to-date state (so id prefixes resolve against it); `view` then
-    /// reads the answer from the state that includes the new events.
+    /// Judge a command under the store's exclusive lock and append its events. `command`
+    /// builds the command from the up-to-date state (so id prefixes resolve against it);
+    /// `view` then reads the answer from the state that includes the new events. With an
+    /// idempotency key seen before (same user), nothing is written and `view` reads the answer
+    /// from the events that first request wrote.
     fn execute<T>(
         &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
         command: impl Fn(&State) -> Result<Command, EngineError>,
         view: impl FnOnce(&State, &[StoredEvent], DateTime<Utc>) -> Result<T, EngineError>,
     ) -> Result<T, BackendError> {
         let mut replica = lock(&self.replica);
         let mut ids = RandomIds;
         let mut now = self.clock.now();
+        let mut replay: Option<Vec<u64>> = None;
         let appended = self
             .store
-            .append(&mut replica, |state| {
+            .append(&mut replica, |r| {
+                if let Some(idem) = idempotency
+                    && let Some((seqs, fingerprint)) = r.idempotent(&actor.name, &idem.key)
+                {
+                    if fingerprint != idem.fingerprint {
+                        return Err(EngineError::Invalid(Invalid::new(
+                            "Idempotency-Key",
+                            "this Idempotency-Key was already used for a different request; use a new key for a new request",
+                        )));
+                    }
+                    replay = Some(seqs.to_vec());
+                    return Ok((Vec::new(), ()));
+                }
                 now = self.clock.now();
                 let ctx = Ctx {
-                    actor: &self.actor,
+                    actor,
                     now,
                     policy: &self.policy,
                 };
-                let cmd = command(state)?;
-                let events = rules::handle(state, &cmd, &ctx, &mut ids as &mut dyn IdSource)?;
+                let cmd = command(&r.state)?;
+                let mut events =
+                    rules::handle(&r.state, &cmd, &ctx, &mut ids as &mut dyn IdSource)?;
+                for event in &mut events {
+                    event.idempotency = idempotency.cloned();
+                }
                 Ok::<_, EngineError>((events, ()))
             })
             .map_err(|e| match e {
@@ -114,7 +144,235 @@ impl LocalBackend {
             })?;
         *lock(&self.loaded) = true;
         lock(&self.notices).extend(appended.notices);
-        Ok(view(&replica.state, &appended.stored, now)?)
+        let stored = match replay {
+            Some(seqs) => self.store.read_events(&replica, seqs)?,
+            None => appended.stored,
+        };
+        Ok(view(&replica.state, &stored, now)?)
+    }
+
+    pub fn submit(
+        &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
+        submission: Submission,
+    ) -> Result<RequestView, BackendError> {
+        self.execute(
+            actor,
+            idempotency,
+            |_| Ok(Command::Submit(submission.clone())),
+            |state, stored, now| view_of(state, &subject(stored)?.0, now),
+        )
+    }
+
+    pub fn decide(
+        &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
+        request: &str,
+        verdict: Verdict,
+        rationale: &str,
+    ) -> Result<RequestView, BackendError> {
+        self.execute(
+            actor,
+            idempotency,
+            |state| {
+                Ok(Command::Decide {
+                    request_id: state.resolve_request(request)?,
+                    verdict: verdict.clone(),
+                    rationale: rationale.to_string(),
+                })
+            },
+            |state, stored, now| view_of(state, &subject(stored)?.0, now),
+        )
+    }
+
+    pub fn request_exception(
+        &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
+        request: &str,
+        justification: &str,
+        compensating_controls: Vec<String>,
+        expiry_days: Option<i64>,
+    ) -> Result<ExceptionView, BackendError> {
+        self.execute(
+            actor,
+            idempotency,
+            |state| {
+                Ok(Command::RequestException {
+                    request_id: state.resolve_request(request)?,
+                    justification: justification.to_string(),
+                    compensating_controls: compensating_controls.clone(),
+                    expiry_days,
+                })
+            },
+            |state, stored, now| match subject(stored)?.1 {
+                Some(id) => exception_view(state, &id, now),
+                None => Err(not_written("exception")),
+            },
+        )
+    }
+
+    pub fn review_exception(
+        &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
+        exception: &str,
+        review: Review,
+        rationale: &str,
+    ) -> Result<ExceptionView, BackendError> {
+        self.execute(
+            actor,
+            idempotency,
+            |state| {
+                Ok(Command::ReviewException {
+                    exception_id: state.resolve_exception(exception)?,
+                    review,
+                    rationale: rationale.to_string(),
+                })
+            },
+            |state, stored, now| match subject(stored)?.1 {
+                Some(id) => exception_view(state, &id, now),
+                None => Err(not_written("exception")),
+            },
+        )
+    }
+
+    pub fn cleanup(
+        &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<CleanupReport, BackendError> {
+        self.execute(
+            actor,
+            idempotency,
+            |_| Ok(Command::Cleanup),
+            |state, stored, now| {
+                let exceptions = stored
+                    .iter()
+                    .filter_map(|e| match &e.event.kind {
+                        EventKind::ExceptionExpired(x) => state.exception(&x.exception_id),
+                        _ => None,
+                    })
+                    .map(|x| ExceptionView::at(x, now))
+                    .collect::<Vec<_>>();
+                Ok(CleanupReport {
+                    recorded: exceptions.len(),
+                    exceptions,
+                })
+            },
+        )
+    }
+
+    pub fn requests(
+        &self,
+        filter: RequestFilter,
+        deployment: Option<&str>,
+    ) -> Result<Vec<RequestView>, BackendError> {
+        self.read(|state, now| Ok(query::requests(state, filter, deployment, now)))
+    }
+
+    pub fn request(&self, id: &str) -> Result<RequestDetail, BackendError> {
+        let replica = self.fresh()?;
+        let now = self.clock.now();
+        let request_id = replica.state.resolve_request(id)?;
+        let view = view_of(&replica.state, &request_id, now)?;
+        let history = self
+            .store
+            .read_events(&replica, replica.state.history(&request_id).iter().copied())?;
+        Ok(RequestDetail { view, history })
+    }
+
+    pub fn exceptions(&self, filter: ExceptionFilter) -> Result<Vec<ExceptionView>, BackendError> {
+        self.read(|state, now| Ok(query::exceptions(state, filter, now)))
+    }
+
+    pub fn status(&self, deployment: &str, ring: Option<u32>) -> Result<StatusView, BackendError> {
+        if deployment.trim().is_empty() {
+            return Err(EngineError::Invalid(Invalid::new(
+                "deployment_intent_id",
+                "the deployment id must not be empty",
+            ))
+            .into());
+        }
+        if *lock(&self.loaded) {
+            return self
+                .read(|state, now| Ok(query::status(state, deployment, ring, &self.policy, now)));
+        }
+        // A one-shot question: read only this deployment's events, check the whole chain.
+        let now = self.clock.now();
+        let scan = self.store.scan_deployment(deployment)?;
+        self.notice_torn(scan.torn);
+        Ok(query::status(
+            &scan.state,
+            deployment,
+            ring,
+            &self.policy,
+            now,
+        ))
+    }
+
+    pub fn counts(&self) -> Result<Counts, BackendError> {
+        self.read(|state, now| Ok(query::counts(state, now)))
+    }
+
+    /// The newest sequence number, after catching up.
+    pub fn head(&self) -> Result<u64, BackendError> {
+        Ok(self.fresh()?.head_seq())
+    }
+
+    /// Up to `limit` events after `after`; when there are none yet, wait up to `wait`.
+    pub fn events(
+        &self,
+        after: u64,
+        wait: Duration,
+        limit: usize,
+    ) -> Result<EventPage, BackendError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let replica = self.fresh()?;
+            let head = replica.head_seq();
+            if head > after || Instant::now() >= deadline {
+                let last = head.min(after.saturating_add(limit as u64));
+                let events = self.store.read_events(&replica, after + 1..=last)?;
+                return Ok(EventPage { events, head });
+            }
+            drop(replica);
+            std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+        }
+    }
+
+    pub fn snapshot(&self) -> Result<(State, u64), BackendError> {
+        let replica = self.fresh()?;
+        Ok((replica.state.clone(), replica.head_seq()))
+    }
+
+    pub fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.notices))
+    }
+}
+
+/// One user's view of a local store: what the command line and the console use.
+pub struct LocalBackend {
+    store: Arc<LocalStore>,
+    actor: Actor,
+}
+
+impl LocalBackend {
+    pub fn new(store: FileStore, actor: Actor, policy: Policy, clock: Clock) -> Self {
+        LocalBackend {
+            store: Arc::new(LocalStore::new(store, policy, clock)),
+            actor,
+        }
+    }
+
+    pub fn store(&self) -> &FileStore {
+        self.store.file()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        self.store.policy()
     }
 }
 
@@ -166,7 +424,7 @@ fn exception_view(
 
 impl Backend for LocalBackend {
     fn location(&self) -> String {
-        format!("store {}", self.store.path().display())
+        format!("store {}", self.store.file().path().display())
     }
 
     fn whoami(&self) -> Result<Actor, BackendError> {
@@ -174,10 +432,7 @@ impl Backend for LocalBackend {
     }
 
     fn submit(&self, submission: Submission) -> Result<RequestView, BackendError> {
-        self.execute(
-            |_| Ok(Command::Submit(submission.clone())),
-            |state, stored, now| view_of(state, &subject(stored)?.0, now),
-        )
+        self.store.submit(&self.actor, None, submission)
     }
 
     fn decide(
@@ -186,16 +441,8 @@ impl Backend for LocalBackend {
         verdict: Verdict,
         rationale: &str,
     ) -> Result<RequestView, BackendError> {
-        self.execute(
-            |state| {
-                Ok(Command::Decide {
-                    request_id: state.resolve_request(request)?,
-                    verdict: verdict.clone(),
-                    rationale: rationale.to_string(),
-                })
-            },
-            |state, stored, now| view_of(state, &subject(stored)?.0, now),
-        )
+        self.store
+            .decide(&self.actor, None, request, verdict, rationale)
     }
 
     fn request_exception(
@@ -205,19 +452,13 @@ impl Backend for LocalBackend {
         compensating_controls: Vec<String>,
         expiry_days: Option<i64>,
     ) -> Result<ExceptionView, BackendError> {
-        self.execute(
-            |state| {
-                Ok(Command::RequestException {
-                    request_id: state.resolve_request(request)?,
-                    justification: justification.to_string(),
-                    compensating_controls: compensating_controls.clone(),
-                    expiry_days,
-                })
-            },
-            |state, stored, now| match subject(stored)?.1 {
-                Some(id) => exception_view(state, &id, now),
-                None => Err(not_written("exception")),
-            },
+        self.store.request_exception(
+            &self.actor,
+            None,
+            request,
+            justification,
+            compensating_controls,
+            expiry_days,
         )
     }
 
@@ -227,39 +468,12 @@ impl Backend for LocalBackend {
         review: Review,
         rationale: &str,
     ) -> Result<ExceptionView, BackendError> {
-        self.execute(
-            |state| {
-                Ok(Command::ReviewException {
-                    exception_id: state.resolve_exception(exception)?,
-                    review,
-                    rationale: rationale.to_string(),
-                })
-            },
-            |state, stored, now| match subject(stored)?.1 {
-                Some(id) => exception_view(state, &id, now),
-                None => Err(not_written("exception")),
-            },
-        )
+        self.store
+            .review_exception(&self.actor, None, exception, review, rationale)
     }
 
     fn cleanup(&self) -> Result<CleanupReport, BackendError> {
-        self.execute(
-            |_| Ok(Command::Cleanup),
-            |state, stored, now| {
-                let exceptions = stored
-                    .iter()
-                    .filter_map(|e| match &e.event.kind {
-                        EventKind::ExceptionExpired(x) => state.exception(&x.exception_id),
-                        _ => None,
-                    })
-                    .map(|x| ExceptionView::at(x, now))
-                    .collect::<Vec<_>>();
-                Ok(CleanupReport {
-                    recorded: exceptions.len(),
-                    exceptions,
-                })
-            },
-        )
+        self.store.cleanup(&self.actor, None)
     }
 
     fn requests(
@@ -267,73 +481,34 @@ impl Backend for LocalBackend {
         filter: RequestFilter,
         deployment: Option<&str>,
     ) -> Result<Vec<RequestView>, BackendError> {
-        self.read(|state, now| Ok(query::requests(state, filter, deployment, now)))
+        self.store.requests(filter, deployment)
     }
 
     fn request(&self, id: &str) -> Result<RequestDetail, BackendError> {
-        let replica = self.fresh()?;
-        let now = self.clock.now();
-        let request_id = replica.state.resolve_request(id)?;
-        let view = view_of(&replica.state, &request_id, now)?;
-        let history = self
-            .store
-            .read_events(&replica, replica.state.history(&request_id).iter().copied())?;
-        Ok(RequestDetail { view, history })
+        self.store.request(id)
     }
 
     fn exceptions(&self, filter: ExceptionFilter) -> Result<Vec<ExceptionView>, BackendError> {
-        self.read(|state, now| Ok(query::exceptions(state, filter, now)))
+        self.store.exceptions(filter)
     }
 
     fn status(&self, deployment: &str, ring: Option<u32>) -> Result<StatusView, BackendError> {
-        if deployment.trim().is_empty() {
-            return Err(EngineError::Invalid(crate::engine::Invalid::new(
-                "deployment_intent_id",
-                "the deployment id must not be empty",
-            ))
-            .into());
-        }
-        let now = self.clock.now();
-        if *lock(&self.loaded) {
-            return self
-                .read(|state, now| Ok(query::status(state, deployment, ring, &self.policy, now)));
-        }
-        // A one-shot question: read only this deployment's events, check the whole chain.
-        let scan = self.store.scan_deployment(deployment)?;
-        self.notice_torn(scan.torn);
-        Ok(query::status(
-            &scan.state,
-            deployment,
-            ring,
-            &self.policy,
-            now,
-        ))
+        self.store.status(deployment, ring)
     }
 
     fn counts(&self) -> Result<Counts, BackendError> {
-        self.read(|state, now| Ok(query::counts(state, now)))
+        self.store.counts()
     }
 
     fn events(&self, after: u64, wait: Duration) -> Result<EventPage, BackendError> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let replica = self.fresh()?;
-            let head = replica.head_seq();
-            if head > after || Instant::now() >= deadline {
-                let events = self.store.events_after(&replica, after)?;
-                return Ok(EventPage { events, head });
-            }
-            drop(replica);
-            std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
-        }
+        self.store.events(after, wait, usize::MAX)
     }
 
     fn snapshot(&self) -> Result<(State, u64), BackendError> {
-        let replica = self.fresh()?;
-        Ok((replica.state.clone(), replica.head_seq()))
+        self.store.snapshot()
     }
 
     fn take_notices(&self) -> Vec<String> {
-        std::mem::take(&mut *lock(&self.notices))
+        self.store.take_notices()
     }
 }

@@ -16,7 +16,7 @@ use crate::store::StoreError;
 
 pub mod local;
 
-pub use local::LocalBackend;
+pub use local::{LocalBackend, LocalStore};
 
 #[derive(Debug, Error)]
 pub enum BackendError {

@@ -15,7 +15,19 @@ pub struct Event {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub correlation_id: String,
+    /// The client's `Idempotency-Key` when the command came over HTTP with one: kept with the
+    /// event, so a retry is recognised even after a restart and never writes twice.
+    pub idempotency: Option<Idempotency>,
     pub kind: EventKind,
+}
+
+/// An idempotency key and a fingerprint of the request it came with (method, path, body), so
+/// that reusing a key for a different request is refused rather than answered wrongly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Idempotency {
+    pub key: String,
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +212,8 @@ pub(crate) struct EnvelopeOut<'a> {
     pub at: String,
     pub actor: &'a str,
     pub correlation_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<&'a Idempotency>,
     #[serde(flatten)]
     pub kind: &'a EventKind,
     pub prev: &'a str,
@@ -215,6 +229,7 @@ impl Serialize for StoredEvent {
             at: time::format(self.event.at),
             actor: &self.event.actor,
             correlation_id: &self.event.correlation_id,
+            idempotency: self.event.idempotency.as_ref(),
             kind: &self.event.kind,
             prev: &self.prev,
             hash: Some(&self.hash),
@@ -232,6 +247,8 @@ struct EnvelopeIn {
     at: DateTime<Utc>,
     actor: String,
     correlation_id: String,
+    #[serde(default)]
+    idempotency: Option<Idempotency>,
     #[serde(rename = "type")]
     kind: String,
     data: serde_json::Value,
@@ -255,6 +272,7 @@ impl<'de> Deserialize<'de> for StoredEvent {
                 at: raw.at,
                 actor: raw.actor,
                 correlation_id: raw.correlation_id,
+                idempotency: raw.idempotency,
                 kind,
             },
         })

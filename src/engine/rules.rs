@@ -207,6 +207,7 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
         at: ctx.now,
         actor: ctx.actor.name.clone(),
         correlation_id,
+        idempotency: None,
         kind: EventKind::RequestSubmitted(RequestSubmitted { request, decision }),
     })
 }
@@ -268,6 +269,7 @@ fn decide(
         at: ctx.now,
         actor: ctx.actor.name.clone(),
         correlation_id: request.correlation_id.clone(),
+        idempotency: None,
         kind: EventKind::RequestDecided(RequestDecided {
             deployment_intent_id: request.deployment_intent_id.clone(),
             decision,
@@ -333,6 +335,7 @@ fn request_exception(
         at: ctx.now,
         actor: ctx.actor.name.clone(),
         correlation_id: request.correlation_id.clone(),
+        idempotency: None,
         kind: EventKind::ExceptionRequested(ExceptionRequested { exception }),
     })
 }
@@ -400,6 +403,7 @@ fn review_exception(
         at: ctx.now,
         actor: ctx.actor.name.clone(),
         correlation_id: request.correlation_id.clone(),
+        idempotency: None,
         kind: EventKind::ExceptionReviewed(ExceptionReviewed {
             exception_id,
             request_id: request.id,
@@ -431,6 +435,7 @@ fn cleanup(state: &State, ctx: &Ctx) -> Vec<Event> {
                 .request(&e.request_id)
                 .map(|r| r.correlation_id.clone())
                 .unwrap_or_default(),
+            idempotency: None,
             kind: EventKind::ExceptionExpired(ExceptionExpired {
                 exception_id: e.id,
                 request_id: e.request_id,

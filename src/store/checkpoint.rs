@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::State;
 
 /// Written first in every checkpoint file; another value means another format.
-const MAGIC: &[u8; 8] = b"cabckp02";
+const MAGIC: &[u8; 8] = b"cabckp03";
 
 /// When and where checkpoints are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,8 @@ pub struct Header {
     pub head_hash: String,
     /// Start offset of every line replayed.
     pub line_starts: Vec<u64>,
+    /// Idempotency keys seen: user, key, the events written, the request's fingerprint.
+    pub keys: Vec<(String, String, Vec<u64>, String)>,
 }
 
 /// A checkpoint file read into memory: its header, and its state still to be decoded.

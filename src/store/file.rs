@@ -5,6 +5,7 @@
 //! up-to-date state, append the resulting lines with one write, and fsync before they return.
 //! Readers take a shared lock, so they never see half of a line that is being written.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -68,6 +69,9 @@ pub struct Replica {
     checkpoint_seq: u64,
     /// Lines taken from a checkpoint when this replica was first read.
     restored: u64,
+    /// Idempotency keys seen, by user and key: the events they wrote and the fingerprint of
+    /// the request that wrote them.
+    keys: HashMap<(String, String), (Vec<u64>, String)>,
 }
 
 impl Replica {
@@ -93,6 +97,24 @@ impl Replica {
     /// How many lines were taken from a checkpoint rather than replayed (0 for none).
     pub fn restored_lines(&self) -> u64 {
         self.restored
+    }
+
+    /// The events an earlier request with this user's idempotency key wrote, and that
+    /// request's fingerprint.
+    pub fn idempotent(&self, user: &str, key: &str) -> Option<(&[u64], &str)> {
+        self.keys
+            .get(&(user.to_string(), key.to_string()))
+            .map(|(seqs, fingerprint)| (seqs.as_slice(), fingerprint.as_str()))
+    }
+
+    fn remember(&mut self, seq: u64, event: &Event) {
+        if let Some(idem) = &event.idempotency {
+            self.keys
+                .entry((event.actor.clone(), idem.key.clone()))
+                .or_insert_with(|| (Vec::new(), idem.fingerprint.clone()))
+                .0
+                .push(seq);
+        }
     }
 }
 
@@ -237,10 +259,10 @@ impl FileStore {
     pub fn append<T, E>(
         &self,
         replica: &mut Replica,
-        mut judge: impl FnMut(&State) -> Result<(Vec<Event>, T), E>,
+        mut judge: impl FnMut(&Replica) -> Result<(Vec<Event>, T), E>,
     ) -> Result<Appended<T>, AppendError<E>> {
         if replica.is_empty() && !self.path.exists() {
-            let (events, value) = judge(&replica.state).map_err(AppendError::Refused)?;
+            let (events, value) = judge(replica).map_err(AppendError::Refused)?;
             if events.is_empty() {
                 return Ok(Appended {
                     stored: Vec::new(),
@@ -251,7 +273,7 @@ impl FileStore {
         }
         let file = self.open_exclusive()?;
         self.catch_up(&file, replica)?;
-        let (events, value) = judge(&replica.state).map_err(AppendError::Refused)?;
+        let (events, value) = judge(replica).map_err(AppendError::Refused)?;
         let mut notices = Vec::new();
         if events.is_empty() {
             return Ok(Appended {
@@ -300,6 +322,7 @@ impl FileStore {
         file.write_all(&buf).map_err(self.io("append to"))?;
         file.sync_data().map_err(self.io("sync"))?;
         for event in &stored {
+            replica.remember(event.seq, &event.event);
             replica
                 .state
                 .apply(event.seq, event.event.kind.clone())
@@ -378,6 +401,7 @@ impl FileStore {
             let event =
                 line::decode(bytes, seq, &replica.head_hash).map_err(|e| self.corrupt(seq, e))?;
             replica.head_hash = event.hash;
+            replica.remember(seq, &event.event);
             replica.state.apply(seq, event.event.kind).map_err(|e| {
                 self.corrupt(
                     seq,
@@ -436,6 +460,11 @@ impl FileStore {
             torn: None,
             checkpoint_seq: lines,
             restored: lines,
+            keys: header
+                .keys
+                .into_iter()
+                .map(|(user, key, seqs, fingerprint)| ((user, key), (seqs, fingerprint)))
+                .collect(),
         })
     }
 
@@ -476,6 +505,13 @@ impl FileStore {
             offset: replica.offset,
             head_hash: replica.head_hash.clone(),
             line_starts: replica.line_starts.clone(),
+            keys: replica
+                .keys
+                .iter()
+                .map(|((user, key), (seqs, fingerprint))| {
+                    (user.clone(), key.clone(), seqs.clone(), fingerprint.clone())
+                })
+                .collect(),
         };
         let _ = checkpoint::save(&policy.file_for(&self.path), &header, &replica.state);
     }
@@ -618,12 +654,17 @@ impl FileStore {
         replica: &Replica,
         seqs: impl IntoIterator<Item = u64>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut file = File::open(&self.path).map_err(self.io("open"))?;
+        // Opened only when there is a line to read: an empty store need not exist yet.
+        let mut file: Option<File> = None;
         let mut out = Vec::new();
         let mut buf = Vec::new();
         for seq in seqs {
             let Some(&start) = replica.line_starts.get((seq as usize).wrapping_sub(1)) else {
                 continue;
+            };
+            let file = match &mut file {
+                Some(f) => f,
+                None => file.insert(File::open(&self.path).map_err(self.io("open"))?),
             };
             let end = replica
                 .line_starts

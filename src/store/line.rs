@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::engine::event::Idempotency;
 use crate::engine::event::{EnvelopeOut, SCHEMA_VERSION};
 use crate::engine::{Event, EventKind, StoredEvent, time};
 use crate::untrusted::json;
@@ -86,6 +87,7 @@ pub fn encode(out: &mut Vec<u8>, seq: u64, prev: &str, event: &Event) -> String 
         at: time::format(event.at),
         actor: &event.actor,
         correlation_id: &event.correlation_id,
+        idempotency: event.idempotency.as_ref(),
         kind: &event.kind,
         prev,
         hash: None,
@@ -188,6 +190,7 @@ struct LineIn {
     at: String,
     actor: String,
     correlation_id: String,
+    idempotency: Option<Idempotency>,
     kind: EventKind,
     prev: String,
     hash: String,
@@ -213,6 +216,7 @@ impl<'de> serde::de::Visitor<'de> for LineVisitor {
         let (mut v, mut seq, mut at, mut actor, mut correlation_id) =
             (None, None, None, None, None);
         let (mut type_name, mut kind, mut prev, mut hash) = (None::<String>, None, None, None);
+        let mut idempotency = None;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
                 "v" => v = Some(map.next_value()?),
@@ -220,6 +224,7 @@ impl<'de> serde::de::Visitor<'de> for LineVisitor {
                 "at" => at = Some(map.next_value()?),
                 "actor" => actor = Some(map.next_value()?),
                 "correlation_id" => correlation_id = Some(map.next_value()?),
+                "idempotency" => idempotency = Some(map.next_value()?),
                 "type" => type_name = Some(map.next_value()?),
                 "data" => {
                     let t = type_name
@@ -248,6 +253,7 @@ impl<'de> serde::de::Visitor<'de> for LineVisitor {
             at: at.ok_or_else(|| missing("at"))?,
             actor: actor.ok_or_else(|| missing("actor"))?,
             correlation_id: correlation_id.ok_or_else(|| missing("correlation_id"))?,
+            idempotency,
             kind: kind.ok_or_else(|| missing("data"))?,
             prev: prev.ok_or_else(|| missing("prev"))?,
             hash: hash.ok_or_else(|| missing("hash"))?,
@@ -261,6 +267,7 @@ const FIELDS: &[&str] = &[
     "at",
     "actor",
     "correlation_id",
+    "idempotency",
     "type",
     "data",
     "prev",
@@ -297,6 +304,7 @@ pub fn decode(
             at,
             actor: raw.actor,
             correlation_id: raw.correlation_id,
+            idempotency: raw.idempotency,
             kind: raw.kind,
         },
     })
