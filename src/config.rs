@@ -36,6 +36,38 @@ pub struct Config {
     pub promotion: PromotionConfig,
     #[serde(default)]
     pub console: ConsoleConfig,
+    #[serde(default)]
+    pub remote: RemoteConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// The server a client uses instead of a local store; `--remote`/`CAB_REMOTE` and
+/// `--token`/`CAB_TOKEN` override these.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    pub url: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `cab serve`: where it listens, and who may use it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub users: Vec<ServerUser>,
+}
+
+/// One user of a server: roles, and the SHA-256 (lowercase hex) of their token, never the token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerUser {
+    pub name: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub token_sha256: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -11,5 +11,7 @@ pub mod console;
 pub mod demo;
 pub mod engine;
 pub mod humanize;
+pub mod remote;
+pub mod server;
 pub mod store;
 pub mod untrusted;

@@ -37,6 +37,13 @@ pub enum BackendError {
     /// Events that cannot follow each other: the source is not a store cab wrote.
     #[error("{0}")]
     Inconsistent(String),
+    /// The server refused or failed, with its status and error body.
+    #[error("{message}")]
+    Remote {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 /// Events after a sequence number, and the newest sequence number there is.
@@ -121,6 +128,21 @@ pub trait Backend: Send + Sync {
         }
         let head = state.head().max(page.head);
         Ok((state, head))
+    }
+
+    /// Every event there is, in order (page by page where the backend pages).
+    fn all_events(&self) -> Result<Vec<StoredEvent>, BackendError> {
+        let mut events: Vec<StoredEvent> = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.events(after, Duration::ZERO)?;
+            let got = page.events.len();
+            after = page.events.last().map_or(after, |e| e.seq);
+            events.extend(page.events);
+            if after >= page.head || got == 0 {
+                return Ok(events);
+            }
+        }
     }
 
     /// Things the user should be told that are not errors (a torn line quarantined, say).

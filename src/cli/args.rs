@@ -118,9 +118,24 @@ pub enum Cmd {
     },
     /// Serve the HTTP API over this store
     Serve {
-        /// Address to listen on
-        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
-        listen: String,
+        /// Address to listen on [default: [server] listen in the config, else 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Tokens for `cab serve`
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Mint a token for a server user: prints the token once, and the config block with its hash
+    New {
+        /// The user's name
+        name: String,
+        /// A role: cab_member or security_reviewer (repeatable; everyone may submit)
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
     },
 }
 

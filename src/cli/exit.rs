@@ -66,6 +66,32 @@ impl From<crate::demo::DemoError> for CliError {
     }
 }
 
+/// The server's error code as a static string, for the codes cab's server sends.
+fn remote_code(code: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "invalid_input",
+        "body_too_large",
+        "not_found",
+        "missing_role",
+        "separation_of_duties",
+        "already_decided",
+        "exception_required",
+        "wrong_state",
+        "exception_open",
+        "already_reviewed",
+        "exception_expired",
+        "store_corrupt",
+        "internal",
+        "timeout",
+        "method_not_allowed",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == code)
+        .copied()
+        .unwrap_or("server_error")
+}
+
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -79,6 +105,11 @@ impl CliError {
                 | BackendError::Unauthorized(_)
                 | BackendError::Inconsistent(_),
             ) => FAILURE,
+            CliError::Backend(BackendError::Remote { status, .. }) => match status {
+                400 | 404 | 413 => INVALID,
+                403 | 409 => REFUSED,
+                _ => FAILURE,
+            },
             CliError::Config(_) | CliError::Invalid(_) => INVALID,
             CliError::Output(_) | CliError::Console(_) => FAILURE,
         }
@@ -98,6 +129,7 @@ impl CliError {
             CliError::Backend(BackendError::Unreachable(_)) => "unreachable",
             CliError::Backend(BackendError::Unauthorized(_)) => "unauthorized",
             CliError::Backend(BackendError::Inconsistent(_)) => "inconsistent",
+            CliError::Backend(BackendError::Remote { code, .. }) => remote_code(code),
             CliError::Config(_) => "invalid_config",
             CliError::Invalid(_) => "invalid_input",
             CliError::Output(_) => "io",

@@ -22,7 +22,7 @@ use crate::engine::audit::{self, AuditRecord};
 use crate::engine::{Review, Submission, Verdict, time};
 use crate::store::FileStore;
 use crate::untrusted::{self, json};
-use args::{AuditCmd, AuditFormat, Cli, Cmd, ExceptionCmd};
+use args::{AuditCmd, AuditFormat, Cli, Cmd, ExceptionCmd, TokenCmd};
 use exit::CliError;
 
 /// Run the command line with the process's arguments; the exit code to end with.
@@ -137,6 +137,7 @@ struct Env {
     config: Config,
     store_path: Option<PathBuf>,
     remote: Option<String>,
+    token: Option<String>,
 }
 
 impl Env {
@@ -162,13 +163,21 @@ impl Env {
     }
 
     fn backend(&self) -> Result<Box<dyn Backend>, CliError> {
-        if let Some(url) = &self.remote {
-            return Err(crate::backend::BackendError::Unsupported(format!(
-                "this build of cab cannot use a server yet (--remote {url}); use a local store with --store"
-            ))
-            .into());
+        if let Some(remote) = self.remote()? {
+            return Ok(Box::new(remote));
         }
         Ok(Box::new(self.local()?))
+    }
+
+    /// The server client, when a server is named (`--remote`, `CAB_REMOTE`, `[remote] url`).
+    fn remote(&self) -> Result<Option<crate::remote::RemoteBackend>, CliError> {
+        match &self.remote {
+            Some(url) => Ok(Some(crate::remote::RemoteBackend::new(
+                url,
+                self.token.clone(),
+            )?)),
+            None => Ok(None),
+        }
     }
 
     /// Commands that work on a store file only.
@@ -224,7 +233,16 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
             .filter(|p| !p.as_os_str().is_empty())
             .or_else(|| config.store.clone())
             .or_else(config::default_store_path),
-        remote: cli.remote.clone().filter(|r| !r.trim().is_empty()),
+        remote: cli
+            .remote
+            .clone()
+            .filter(|r| !r.trim().is_empty())
+            .or_else(|| config.remote.url.clone()),
+        token: cli
+            .token
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| config.remote.token.clone()),
         config,
     };
     let Some(command) = cli.command else {
@@ -330,6 +348,9 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
             env.print(&report, || render::cleanup(&report, now()))?;
         }
         Cmd::Verify => {
+            if let Some(remote) = env.remote()? {
+                return verify_remote(&env, &remote);
+            }
             let store = env.local_only("verify")?;
             let report = store.verify()?;
             #[derive(Serialize)]
@@ -368,10 +389,10 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
         Cmd::Audit(AuditCmd::Export { format, since }) => {
             let since = since.as_deref().map(parse_since).transpose()?;
             let backend = env.backend()?;
-            let result = backend.events(0, std::time::Duration::ZERO);
+            let result = backend.all_events();
             notices(backend.as_ref());
-            let page = result?;
-            let records = audit::records(&page.events, since);
+            let events = result?;
+            let records = audit::records(&events, since);
             emit(&audit_output(&records, format)?)?;
         }
         Cmd::Demo { requests, seed } => {
@@ -391,12 +412,149 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
                 )
             })?;
         }
-        Cmd::Serve { .. } => {
-            return Err(CliError::Invalid(
-                "cab serve is not part of this build yet".into(),
-            ));
+        Cmd::Serve { listen } => serve(&env, listen)?,
+        Cmd::Token(TokenCmd::New { name, roles }) => token_new(&env, &name, &roles)?,
+    }
+    Ok(exit::OK)
+}
+
+/// `cab serve`: the HTTP API over the local store, until SIGTERM or Ctrl-C.
+fn serve(env: &Env, listen: Option<String>) -> Result<(), CliError> {
+    let store = env.local_only("serve")?;
+    let users = crate::server::auth::Users::from_config(&env.config.server.users)
+        .map_err(CliError::Invalid)?;
+    let listen = listen
+        .or_else(|| env.config.server.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let path = store.path().display().to_string();
+    let count = users.len();
+    crate::server::init_logging();
+    let local = crate::backend::LocalStore::new(store, env.config.policy()?, env.clock);
+    crate::server::serve(local, users, &listen, |addr| {
+        eprintln!(
+            "cab serve: listening on http://{addr} (store {}, {count} user{})",
+            untrusted::line(&path),
+            if count == 1 { "" } else { "s" }
+        );
+    })
+    .map_err(|e| match e {
+        crate::server::ServeError::Bind { .. } => {
+            CliError::Backend(crate::backend::BackendError::Unreachable(e.to_string()))
+        }
+        other => CliError::Output(io::Error::other(other.to_string())),
+    })
+}
+
+/// `cab token new`: a fresh token, shown once, and the config block that lets it in.
+fn token_new(env: &Env, name: &str, roles: &[String]) -> Result<(), CliError> {
+    let roles: Vec<crate::engine::Role> = roles
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<_, crate::engine::Invalid>>()?;
+    let actor = crate::engine::Actor::new(name, roles.iter().copied())?;
+    let token = crate::server::auth::new_token();
+    let hash = crate::server::auth::token_sha256(&token);
+    let role_list = roles
+        .iter()
+        .map(|r| format!("\"{}\"", r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let block = format!(
+        "[[server.users]]\nname = {}\nroles = [{role_list}]\ntoken_sha256 = \"{hash}\"\n",
+        toml_string(&actor.name)
+    );
+    #[derive(Serialize)]
+    struct Out<'a> {
+        name: &'a str,
+        roles: Vec<&'static str>,
+        token: &'a str,
+        token_sha256: &'a str,
+        config: &'a str,
+    }
+    env.print(
+        &Out {
+            name: &actor.name,
+            roles: roles.iter().map(|r| r.as_str()).collect(),
+            token: &token,
+            token_sha256: &hash,
+            config: &block,
+        },
+        || {
+            format!(
+                "Token for {} (shown once; the server keeps only its hash):\n\n  {token}\n\nAdd this to the server's config file:\n\n{block}\nand give the token to {} for CAB_TOKEN or [remote] token.\n",
+                untrusted::line(&actor.name),
+                untrusted::line(&actor.name)
+            )
+        },
+    )
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
         }
     }
+    out.push('"');
+    out
+}
+
+/// `cab verify --remote`: fetch every event and check the chain as the server recorded it:
+/// sequence, previous hash, and each event's hash recomputed from its content.
+fn verify_remote(env: &Env, remote: &crate::remote::RemoteBackend) -> Result<u8, CliError> {
+    let events = remote.all_events()?;
+    let mut prev = crate::store::line::GENESIS.to_string();
+    for (i, e) in events.iter().enumerate() {
+        let expected = i as u64 + 1;
+        let problem = if e.seq != expected {
+            Some(format!(
+                "sequence number {} where {expected} was expected",
+                e.seq
+            ))
+        } else if e.prev != prev {
+            Some("its previous-hash does not match the event before it".to_string())
+        } else if crate::store::line::recompute_hash(e) != e.hash {
+            Some("its content does not match its hash".to_string())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(crate::backend::BackendError::Inconsistent(format!(
+                "the server {} fails verification at event {expected}: {problem}",
+                remote.url()
+            ))
+            .into());
+        }
+        prev = e.hash.clone();
+    }
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        server: &'a str,
+        events: usize,
+        head_hash: &'a str,
+    }
+    env.print(
+        &Out {
+            ok: true,
+            server: remote.url(),
+            events: events.len(),
+            head_hash: &prev,
+        },
+        || {
+            format!(
+                "ok: the server {} has an intact chain of {} event{}\nhead hash: {prev}\n",
+                untrusted::line(remote.url()),
+                events.len(),
+                if events.len() == 1 { "" } else { "s" }
+            )
+        },
+    )?;
     Ok(exit::OK)
 }
 

@@ -1,0 +1,211 @@
+//! `cab serve`: the HTTP API of SPEC section 5 over one store, so a team shares it.
+//!
+//! axum on tokio; every store call runs on a blocking thread over the same [`LocalStore`] the
+//! command line uses, so the store's lock still guards a `cab` process writing the same file.
+//! Identity comes from bearer tokens (`auth`), never from the client. Every request is logged
+//! (method, route, status, latency, user; never a token). SIGTERM and Ctrl-C stop accepting
+//! connections and finish the requests in flight, writes included, before exiting.
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use thiserror::Error;
+use tokio::sync::{Notify, watch};
+
+use crate::backend::LocalStore;
+use auth::Users;
+use error::ApiError;
+use routes::{AppState, PUBLIC};
+
+/// The longest any request may take; long-polls wait at most `routes::MAX_WAIT` seconds.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+struct Guard {
+    users: Arc<Users>,
+}
+
+/// Serve until SIGTERM or Ctrl-C. `ready` hears the address actually bound (useful with port 0).
+pub fn serve(
+    store: LocalStore,
+    users: Users,
+    listen: &str,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(store, users, listen, ready))
+}
+
+async fn run(
+    store: LocalStore,
+    users: Users,
+    listen: &str,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: listen.to_string(),
+            source,
+        })?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = AppState {
+        store: Arc::new(store),
+        written: Arc::new(Notify::new()),
+        stopping: stop_rx,
+    };
+    let app = app(state, Arc::new(users));
+    ready(listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: no new connections; finishing the requests in flight");
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The whole application: routes, authentication and logging on every matched route, and JSON
+/// answers for unknown routes and methods.
+pub fn app(state: AppState, users: Arc<Users>) -> Router {
+    routes::router(state)
+        .route_layer(middleware::from_fn_with_state(Guard { users }, guard))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Authenticate (except the public routes), time out, and log every request.
+async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| request.uri().path().to_string());
+    let mut user = "-".to_string();
+    if !PUBLIC.contains(&route.as_str()) {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match token.and_then(|t| guard.users.authenticate(t)) {
+            Some(actor) => {
+                user = actor.name.clone();
+                request.extensions_mut().insert(actor.clone());
+            }
+            None => {
+                let response = ApiError::unauthorized().into_response();
+                log(&method, &route, response.status(), started, &user);
+                return response;
+            }
+        }
+    }
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    };
+    log(&method, &route, response.status(), started, &user);
+    response
+}
+
+fn log(method: &Method, route: &str, status: StatusCode, started: Instant, user: &str) {
+    tracing::info!(
+        method = %method,
+        route = %crate::untrusted::line(route),
+        status = status.as_u16(),
+        latency_ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        user = %crate::untrusted::line(user),
+        "request"
+    );
+}
+
+async fn unknown_route(method: Method, uri: axum::http::Uri) -> Response {
+    let started = Instant::now();
+    let response = ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route {method} {}", uri.path()),
+    )
+    .into_response();
+    log(&method, uri.path(), response.status(), started, "-");
+    response
+}
+
+async fn wrong_method(method: Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
+    )
+    .into_response()
+}
+
+/// Logs to stderr: one line per request, and the server's own news.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}

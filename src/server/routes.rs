@@ -1,0 +1,477 @@
+//! The routes of SPEC section 5, each a thin handler over [`LocalStore`]: parse the request,
+//! run the store call on a blocking thread (it takes the store's lock and fsyncs), answer JSON.
+//! [`ROUTES`] lists them for the OpenAPI test, which checks the document lists the same ones.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, watch};
+
+use super::error::{ApiError, json_response};
+use crate::backend::LocalStore;
+use crate::engine::event::Idempotency;
+use crate::engine::{Actor, ExceptionFilter, RequestFilter, Review, Submission, Verdict};
+
+/// Every route the server answers: method and path, as the OpenAPI document lists them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/healthz"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/v1/me"),
+    ("POST", "/v1/requests"),
+    ("GET", "/v1/requests"),
+    ("GET", "/v1/requests/{id}"),
+    ("POST", "/v1/requests/{id}/approve"),
+    ("POST", "/v1/requests/{id}/reject"),
+    ("POST", "/v1/requests/{id}/exceptions"),
+    ("GET", "/v1/exceptions"),
+    ("POST", "/v1/exceptions/{id}/approve"),
+    ("POST", "/v1/exceptions/{id}/reject"),
+    ("POST", "/v1/exceptions/cleanup"),
+    ("GET", "/v1/deployments/{id}/status"),
+    ("GET", "/v1/events"),
+];
+
+/// Routes anyone may call, without a token.
+pub const PUBLIC: &[&str] = &["/v1/healthz", "/v1/openapi.json"];
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// The longest a long-poll on /v1/events may wait.
+pub const MAX_WAIT: u64 = 30;
+const EVENTS_LIMIT_DEFAULT: usize = 1000;
+const EVENTS_LIMIT_MAX: usize = 10_000;
+/// How often a waiting long-poll looks at the store for writes by other processes.
+const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<LocalStore>,
+    /// Woken after every write through this server, so long-polls answer at once.
+    pub written: Arc<Notify>,
+    /// Set when the server is shutting down: long-polls answer at once.
+    pub stopping: watch::Receiver<bool>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/healthz", get(healthz))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/me", get(me))
+        .route("/v1/requests", post(submit).get(list_requests))
+        .route("/v1/requests/{id}", get(one_request))
+        .route("/v1/requests/{id}/approve", post(approve))
+        .route("/v1/requests/{id}/reject", post(reject))
+        .route("/v1/requests/{id}/exceptions", post(create_exception))
+        .route("/v1/exceptions", get(list_exceptions))
+        .route("/v1/exceptions/{id}/approve", post(approve_exception))
+        .route("/v1/exceptions/{id}/reject", post(reject_exception))
+        .route("/v1/exceptions/cleanup", post(cleanup))
+        .route("/v1/deployments/{id}/status", get(status))
+        .route("/v1/events", get(events))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Run a store call on a blocking thread: it takes locks and fsyncs.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::backend::BackendError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+/// A request body as the route's JSON, or a 400/413 that says what is wrong with it.
+fn parse<T: DeserializeOwned>(body: &Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = match body {
+        Ok(bytes) => bytes,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the request body is larger than {BODY_LIMIT} bytes"),
+            ));
+        }
+        Err(rejection) => {
+            return Err(ApiError::invalid(format!(
+                "cannot read the request body: {rejection}"
+            )));
+        }
+    };
+    let text = if bytes.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        bytes
+    };
+    serde_json::from_slice(text).map_err(|e| {
+        ApiError::invalid(format!(
+            "the request body is not valid JSON for this route: {e}"
+        ))
+    })
+}
+
+/// The `Idempotency-Key` of a POST, with a fingerprint of the request it came with.
+fn idempotency(
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &Result<Bytes, BytesRejection>,
+) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::invalid("Idempotency-Key must be 1 to 200 visible ASCII characters")
+        })?;
+    let mut fingerprinted = format!("{method} {}\n", uri.path()).into_bytes();
+    if let Ok(bytes) = body {
+        fingerprinted.extend_from_slice(bytes);
+    }
+    Ok(Some(Idempotency {
+        key: key.to_string(),
+        fingerprint: crate::store::line::sha256_hex(&fingerprinted),
+    }))
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::invalid(format!("bad query parameters: {}", e.body_text())))
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// The OpenAPI document, kept as YAML in docs/ and served as JSON.
+pub fn openapi_document() -> Result<&'static serde_json::Value, String> {
+    static DOC: OnceLock<Result<serde_json::Value, String>> = OnceLock::new();
+    DOC.get_or_init(|| {
+        serde_norway::from_str(include_str!("../../docs/openapi.yaml"))
+            .map_err(|e| format!("docs/openapi.yaml does not parse: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+async fn openapi() -> ApiResult {
+    let doc = openapi_document().map_err(ApiError::internal)?;
+    Ok(json_response(StatusCode::OK, doc))
+}
+
+async fn me(Extension(actor): Extension<Actor>) -> Response {
+    json_response(StatusCode::OK, &actor)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    deployment_intent_id: String,
+    evidence_package_id: String,
+    risk_score: f64,
+    #[serde(default)]
+    risk_factors: BTreeMap<String, f64>,
+    title: Option<String>,
+    correlation_id: Option<String>,
+}
+
+async fn submit(
+    State(app): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let idem = idempotency(&headers, &method, &uri, &body)?;
+    let b: SubmitBody = parse(&body)?;
+    let submission = Submission {
+        deployment_intent_id: b.deployment_intent_id,
+        evidence_package_id: b.evidence_package_id,
+        title: b.title,
+        risk_score: b.risk_score,
+        risk_factors: b.risk_factors,
+        correlation_id: b.correlation_id,
+    };
+    let store = app.store.clone();
+    let view = blocking(move || store.submit(&actor, idem.as_ref(), submission)).await?;
+    app.written.notify_waiters();
+    Ok(json_response(StatusCode::CREATED, &view))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    deployment: Option<String>,
+}
+
+async fn list_requests(
+    State(app): State<AppState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult {
+    let q = query(q)?;
+    let filter = match q.status.as_deref() {
+        None | Some("") => RequestFilter::All,
+        Some(s) => s
+            .parse()
+            .map_err(|e: crate::engine::Invalid| ApiError::invalid(e.message))?,
+    };
+    let store = app.store.clone();
+    let views = blocking(move || store.requests(filter, q.deployment.as_deref())).await?;
+    Ok(json_response(StatusCode::OK, &views))
+}
+
+async fn one_request(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let store = app.store.clone();
+    let detail = blocking(move || store.request(&id)).await?;
+    Ok(json_response(StatusCode::OK, &detail))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    rationale: String,
+    #[serde(default)]
+    conditions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RationaleBody {
+    rationale: String,
+}
+
+async fn approve(
+    State(app): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let idem = idempotency(&headers, &method, &uri, &body)?;
+    let b: ApproveBody = parse(&body)?;
+    let store = app.store.clone();
+    let view = blocking(move || {
+        store.decide(
+            &actor,
+            idem.as_ref(),
+            &id,
+            Verdict::Approve {
+                conditions: b.conditions,
+            },
+            &b.rationale,
+        )
+    })
+    .await?;
+    app.written.notify_waiters();
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+async fn reject(
+    State(app): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let idem = idempotency(&headers, &method, &uri, &body)?;
+    let b: RationaleBody = parse(&body)?;
+    let store = app.store.clone();
+    let view =
+        blocking(move || store.decide(&actor, idem.as_ref(), &id, Verdict::Reject, &b.rationale))
+            .await?;
+    app.written.notify_waiters();
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExceptionBody {
+    justification: String,
+    compensating_controls: Vec<String>,
+    expiry_days: Option<i64>,
+}
+
+async fn create_exception(
+    State(app): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let idem = idempotency(&headers, &method, &uri, &body)?;
+    let b: ExceptionBody = parse(&body)?;
+    let store = app.store.clone();
+    let view = blocking(move || {
+        store.request_exception(
+            &actor,
+            idem.as_ref(),
+            &id,
+            &b.justification,
+            b.compensating_controls,
+            b.expiry_days,
+        )
+    })
+    .await?;
+    app.written.notify_waiters();
+    Ok(json_response(StatusCode::CREATED, &view))
+}
+
+#[derive(Deserialize)]
+struct ExceptionQuery {
+    status: Option<String>,
+}
+
+async fn list_exceptions(
+    State(app): State<AppState>,
+    q: Result<Query<ExceptionQuery>, QueryRejection>,
+) -> ApiResult {
+    let q = query(q)?;
+    let filter = match q.status.as_deref() {
+        None | Some("") => ExceptionFilter::All,
+        Some(s) => s
+            .parse()
+            .map_err(|e: crate::engine::Invalid| ApiError::invalid(e.message))?,
+    };
+    let store = app.store.clone();
+    let views = blocking(move || store.exceptions(filter)).await?;
+    Ok(json_response(StatusCode::OK, &views))
+}
+
+async fn review(
+    app: AppState,
+    actor: Actor,
+    id: String,
+    review: Review,
+    idem: Option<Idempotency>,
+    body: &Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let b: RationaleBody = parse(body)?;
+    let store = app.store.clone();
+    let view =
+        blocking(move || store.review_exception(&actor, idem.as_ref(), &id, review, &b.rationale))
+            .await?;
+    app.written.notify_waiters();
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+async fn approve_exception(
+    State(app): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let idem = idempotency(&headers, &method, &uri, &body)?;
+    review(app, actor, id, Review::Approve, idem, &body).await
+}
+
+async fn reject_exception(
+    State(app): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let idem = idempotency(&headers, &method, &uri, &body)?;
+    review(app, actor, id, Review::Reject, idem, &body).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmptyBody {}
+
+async fn cleanup(
+    State(app): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let idem = idempotency(&headers, &method, &uri, &body)?;
+    let _: EmptyBody = parse(&body)?;
+    let store = app.store.clone();
+    let report = blocking(move || store.cleanup(&actor, idem.as_ref())).await?;
+    app.written.notify_waiters();
+    Ok(json_response(StatusCode::OK, &report))
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    ring: Option<u32>,
+}
+
+async fn status(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Query<StatusQuery>, QueryRejection>,
+) -> ApiResult {
+    let q = query(q)?;
+    let store = app.store.clone();
+    let view = blocking(move || store.status(&id, q.ring)).await?;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    after: Option<u64>,
+    wait: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Events after a sequence number; with `wait`, a long-poll that answers as soon as one is
+/// written (by this server at once, by another process within a tenth of a second).
+async fn events(
+    State(mut app): State<AppState>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> ApiResult {
+    let q = query(q)?;
+    let after = q.after.unwrap_or(0);
+    let limit = q
+        .limit
+        .unwrap_or(EVENTS_LIMIT_DEFAULT)
+        .clamp(1, EVENTS_LIMIT_MAX);
+    let deadline = Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT));
+    loop {
+        // Register for the wake-up before looking, so a write in between is not missed.
+        let written = app.written.clone();
+        let woken = written.notified();
+        let store = app.store.clone();
+        let page = blocking(move || store.events(after, Duration::ZERO, limit)).await?;
+        if !page.events.is_empty() || Instant::now() >= deadline || *app.stopping.borrow() {
+            return Ok(json_response(StatusCode::OK, &page));
+        }
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now()))) => {}
+            _ = app.stopping.changed() => {}
+        }
+    }
+}
