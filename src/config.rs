@@ -220,6 +220,9 @@ mod tests {
             false,
         )
         .expect("the example's theme and colours must be valid");
+        crate::server::auth::Users::from_config(&config.server.users)
+            .expect("the example's server users must be valid");
+        assert!(config.remote.url.is_some() && config.server.listen.is_some());
     }
 
     #[test]

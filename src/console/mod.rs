@@ -57,8 +57,9 @@ pub struct Options {
 /// How often the clock moves the screen on (ages, countdowns), and how long a signal may wait.
 const TICK: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(200);
-/// How long one request for new events may wait on the backend.
-const FOLLOW_WAIT: Duration = Duration::from_secs(1);
+/// How long one request for new events may wait on the backend: a long-poll that answers as
+/// soon as something is written, so the wait only bounds how often an idle console asks.
+const FOLLOW_WAIT: Duration = Duration::from_secs(10);
 
 /// Raw mode and the alternate screen for as long as it lives; restored when it drops,
 /// whichever way the console ends. ratatui's panic hook restores them on a panic.
