@@ -70,6 +70,15 @@ struct Screen {
 impl Screen {
     fn enter() -> io::Result<Self> {
         let terminal = ratatui::try_init()?;
+        // ratatui's hook restores the terminal and prints the panic. A panic on any of the
+        // console's threads then ends the process, so nothing goes on drawing onto a terminal
+        // that is no longer in raw mode.
+        let restore_and_report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_and_report(info);
+            let _ = execute!(stdout(), DisableBracketedPaste, crossterm::cursor::Show);
+            std::process::exit(101);
+        }));
         let screen = Screen { terminal };
         // Clear without `Terminal::clear`, which asks the terminal where its cursor is and
         // fails after two seconds when no answer comes (a slow link, a terminal that does not
