@@ -78,6 +78,12 @@ async fn run(
         written: Arc::new(Notify::new()),
         stopping: stop_rx,
     };
+    // Read the store once now, in the background. Until something has read it, a status
+    // request is answered by a scan of the whole file (the one-shot path `cab status` takes),
+    // so a server asked only for statuses would scan it on every request. A failure here is
+    // reported by the requests that need the store.
+    let warm = state.store.clone();
+    tokio::task::spawn_blocking(move || warm.head());
     let app = app(state, Arc::new(users));
     ready(listener.local_addr()?);
     axum::serve(listener, app)
@@ -136,8 +142,7 @@ async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> 
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer_token);
         match token.and_then(|t| guard.users.authenticate(t)) {
             Some(actor) => {
                 user = actor.name.clone();
@@ -166,6 +171,16 @@ async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> 
     response
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header; the scheme's case does not matter
+/// (RFC 9110).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 fn log(method: &Method, route: &str, status: StatusCode, started: Instant, user: &str) {
     tracing::info!(
         method = %method,
@@ -190,12 +205,15 @@ async fn unknown_route(method: Method, uri: axum::http::Uri) -> Response {
 }
 
 async fn wrong_method(method: Method, uri: axum::http::Uri) -> Response {
-    ApiError::new(
+    let started = Instant::now();
+    let response = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!("{} does not take {method}", uri.path()),
     )
-    .into_response()
+    .into_response();
+    log(&method, uri.path(), response.status(), started, "-");
+    response
 }
 
 /// Logs to stderr: one line per request, and the server's own news.
@@ -208,4 +226,19 @@ pub fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_other_schemes_are_not_tokens() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("abc"), None);
+    }
 }

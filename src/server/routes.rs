@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -116,6 +117,10 @@ fn parse<T: DeserializeOwned>(body: &Result<Bytes, BytesRejection>) -> Result<T,
     } else {
         bytes
     };
+    // serde also reads a struct from a JSON array (fields by position); bodies are objects.
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("the request body must be a JSON object"));
+    }
     serde_json::from_slice(text).map_err(|e| {
         ApiError::invalid(format!(
             "the request body is not valid JSON for this route: {e}"
@@ -148,6 +153,21 @@ fn idempotency(
         key: key.to_string(),
         fingerprint: crate::store::line::sha256_hex(&fingerprinted),
     }))
+}
+
+/// The `{id}` of a path, or a JSON 400 (axum's own rejection, for an id that is not UTF-8
+/// once percent-decoded, is plain text).
+struct PathId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| PathId(id))
+            .map_err(|e| ApiError::invalid(format!("bad id in the path: {}", e.body_text())))
+    }
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -237,7 +257,7 @@ async fn list_requests(
     Ok(json_response(StatusCode::OK, &views))
 }
 
-async fn one_request(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult {
+async fn one_request(State(app): State<AppState>, PathId(id): PathId) -> ApiResult {
     let store = app.store.clone();
     let detail = blocking(move || store.request(&id)).await?;
     Ok(json_response(StatusCode::OK, &detail))
@@ -260,7 +280,7 @@ struct RationaleBody {
 async fn approve(
     State(app): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -288,7 +308,7 @@ async fn approve(
 async fn reject(
     State(app): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -315,7 +335,7 @@ struct ExceptionBody {
 async fn create_exception(
     State(app): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -380,7 +400,7 @@ async fn review(
 async fn approve_exception(
     State(app): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -393,7 +413,7 @@ async fn approve_exception(
 async fn reject_exception(
     State(app): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -430,7 +450,7 @@ struct StatusQuery {
 
 async fn status(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     q: Result<Query<StatusQuery>, QueryRejection>,
 ) -> ApiResult {
     let q = query(q)?;

@@ -391,6 +391,14 @@ impl FileStore {
         }
         replica.file_id = id;
         replica.torn = None;
+        if meta.len() == replica.offset {
+            // Nothing appended since: what a long-lived reader (the server) finds almost
+            // every time. Reading would only allocate and zero a buffer to find nothing.
+            if checkpoints {
+                self.maybe_checkpoint(replica);
+            }
+            return Ok(());
+        }
         let mut reader = file;
         reader
             .seek(SeekFrom::Start(replica.offset))

@@ -32,6 +32,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             },
             theme.label,
         ),
+    ];
+    // Warnings come before the counts, which give way first when the line is too long.
+    if app.read_only {
+        spans.push(Span::styled(" │ ", theme.dim));
+        spans.push(Span::styled("READ-ONLY", theme.warning));
+    }
+    if let Some(e) = &app.sync_error {
+        spans.push(Span::styled(" │ ", theme.dim));
+        spans.push(Span::styled(
+            format!("not up to date: {}", untrusted::line(e)),
+            theme.error,
+        ));
+    }
+    spans.extend([
         Span::styled(" │ ", theme.dim),
         Span::styled(format!("{} under review", c.under_review), theme.pending),
         Span::styled(" · ", theme.dim),
@@ -50,18 +64,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 theme.label
             },
         ),
-    ];
-    if app.read_only {
-        spans.push(Span::styled(" │ ", theme.dim));
-        spans.push(Span::styled("READ-ONLY", theme.warning));
-    }
-    if let Some(e) = &app.sync_error {
-        spans.push(Span::styled(" │ ", theme.dim));
-        spans.push(Span::styled(
-            format!("not up to date: {}", untrusted::line(e)),
-            theme.error,
-        ));
-    }
+    ]);
     // Where the data lives is never cut off: when the line is too long, the counts give way
     // (ending in "…") and the location keeps the right end of the bar, whole if it fits beside
     // the user.
