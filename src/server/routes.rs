@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, Path, Query, State};
+use axum::extract::{
+    DefaultBodyLimit, Extension, FromRequest, FromRequestParts, Path, Query, Request, State,
+};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -19,7 +21,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 
 use super::error::{ApiError, json_response};
-use crate::backend::LocalStore;
+use crate::backend::{BackendError, LocalStore};
 use crate::engine::event::Idempotency;
 use crate::engine::{Actor, ExceptionFilter, RequestFilter, Review, Submission, Verdict};
 
@@ -85,74 +87,137 @@ pub fn router(state: AppState) -> Router {
 
 type ApiResult = Result<Response, ApiError>;
 
-/// Run a store call on a blocking thread: it takes locks and fsyncs.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::backend::BackendError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+/// Run a store call on a blocking thread (it takes locks and fsyncs) and answer its value as
+/// JSON with `status`.
+async fn answer<T: serde::Serialize + Send + 'static>(
+    store: &Arc<LocalStore>,
+    status: StatusCode,
+    f: impl FnOnce(&LocalStore) -> Result<T, BackendError> + Send + 'static,
+) -> ApiResult {
+    let store = Arc::clone(store);
+    let value = tokio::task::spawn_blocking(move || f(&store))
         .await
         .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
-        .map_err(ApiError::from)
+        .map_err(ApiError::from)?;
+    Ok(json_response(status, &value))
 }
 
-/// A request body as the route's JSON, or a 400/413 that says what is wrong with it.
-fn parse<T: DeserializeOwned>(body: &Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
-    let bytes = match body {
-        Ok(bytes) => bytes,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the request body is larger than {BODY_LIMIT} bytes"),
-            ));
-        }
-        Err(rejection) => {
-            return Err(ApiError::invalid(format!(
-                "cannot read the request body: {rejection}"
-            )));
-        }
-    };
-    let text = if bytes.iter().all(u8::is_ascii_whitespace) {
-        &b"{}"[..]
-    } else {
-        bytes
-    };
-    // serde also reads a struct from a JSON array (fields by position); bodies are objects.
-    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::invalid("the request body must be a JSON object"));
-    }
-    serde_json::from_slice(text).map_err(|e| {
-        ApiError::invalid(format!(
-            "the request body is not valid JSON for this route: {e}"
-        ))
+/// A read route's answer: 200 and the value.
+async fn read<T: serde::Serialize + Send + 'static>(
+    app: &AppState,
+    f: impl FnOnce(&LocalStore) -> Result<T, BackendError> + Send + 'static,
+) -> ApiResult {
+    answer(&app.store, StatusCode::OK, f).await
+}
+
+/// A write route's answer: the store call with the caller and their idempotency key, then
+/// waking the long-polls.
+async fn write<T: serde::Serialize + Send + 'static>(
+    app: &AppState,
+    status: StatusCode,
+    post: Post,
+    f: impl FnOnce(&LocalStore, &Actor, Option<&Idempotency>) -> Result<T, BackendError>
+    + Send
+    + 'static,
+) -> ApiResult {
+    let Post {
+        actor, idempotency, ..
+    } = post;
+    let response = answer(&app.store, status, move |store| {
+        f(store, &actor, idempotency.as_ref())
     })
+    .await;
+    app.written.notify_waiters();
+    response
 }
 
-/// The `Idempotency-Key` of a POST, with a fingerprint of the request it came with.
-fn idempotency(
-    headers: &HeaderMap,
-    method: &Method,
-    uri: &Uri,
-    body: &Result<Bytes, BytesRejection>,
-) -> Result<Option<Idempotency>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::invalid("Idempotency-Key must be 1 to 200 visible ASCII characters")
-        })?;
-    let mut fingerprinted = format!("{method} {}\n", uri.path()).into_bytes();
-    if let Ok(bytes) = body {
-        fingerprinted.extend_from_slice(bytes);
+/// A POST as the write routes take it: who sends it (the token's user, set by the guard), its
+/// `Idempotency-Key` with a fingerprint of the request, and its body.
+struct Post {
+    actor: Actor,
+    idempotency: Option<Idempotency>,
+    body: Result<Bytes, ApiError>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Post {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let actor = request
+            .extensions()
+            .get::<Actor>()
+            .cloned()
+            .ok_or_else(ApiError::unauthorized)?;
+        let key = request.headers().get("idempotency-key").cloned();
+        let head = format!("{} {}\n", request.method(), request.uri().path());
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(body_error);
+        let idempotency = match key {
+            None => None,
+            Some(value) => {
+                let key = value
+                    .to_str()
+                    .ok()
+                    .filter(|k| {
+                        !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic())
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "Idempotency-Key must be 1 to 200 visible ASCII characters",
+                        )
+                    })?;
+                let mut fingerprinted = head.into_bytes();
+                if let Ok(bytes) = &body {
+                    fingerprinted.extend_from_slice(bytes);
+                }
+                Some(Idempotency {
+                    key: key.to_string(),
+                    fingerprint: crate::store::line::sha256_hex(&fingerprinted),
+                })
+            }
+        };
+        Ok(Post {
+            actor,
+            idempotency,
+            body,
+        })
     }
-    Ok(Some(Idempotency {
-        key: key.to_string(),
-        fingerprint: crate::store::line::sha256_hex(&fingerprinted),
-    }))
+}
+
+impl Post {
+    /// The body as the route's JSON object, or a 400 that says what is wrong with it. An empty
+    /// body is `{}`.
+    fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let bytes = self.body.as_ref().map_err(Clone::clone)?;
+        let text = if bytes.iter().all(u8::is_ascii_whitespace) {
+            &b"{}"[..]
+        } else {
+            bytes
+        };
+        // serde also reads a struct from a JSON array (fields by position); bodies are objects.
+        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::invalid("the request body must be a JSON object"));
+        }
+        serde_json::from_slice(text).map_err(|e| {
+            ApiError::invalid(format!(
+                "the request body is not valid JSON for this route: {e}"
+            ))
+        })
+    }
+}
+
+/// A body that could not be read: 413 when over the limit, 400 otherwise.
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {BODY_LIMIT} bytes"),
+        )
+    } else {
+        ApiError::invalid(format!("cannot read the request body: {rejection}"))
+    }
 }
 
 /// The `{id}` of a path, or a JSON 400 (axum's own rejection, for an id that is not UTF-8
@@ -173,6 +238,19 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::invalid(format!("bad query parameters: {}", e.body_text())))
+}
+
+/// A `status` query parameter: absent or empty means all.
+fn filter<F: std::str::FromStr<Err = crate::engine::Invalid>>(
+    status: Option<&str>,
+    all: F,
+) -> Result<F, ApiError> {
+    match status {
+        None | Some("") => Ok(all),
+        Some(s) => s
+            .parse()
+            .map_err(|e: crate::engine::Invalid| ApiError::invalid(e.message)),
+    }
 }
 
 async fn healthz() -> Response {
@@ -211,16 +289,8 @@ struct SubmitBody {
     correlation_id: Option<String>,
 }
 
-async fn submit(
-    State(app): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let idem = idempotency(&headers, &method, &uri, &body)?;
-    let b: SubmitBody = parse(&body)?;
+async fn submit(State(app): State<AppState>, post: Post) -> ApiResult {
+    let b: SubmitBody = post.json()?;
     let submission = Submission {
         deployment_intent_id: b.deployment_intent_id,
         evidence_package_id: b.evidence_package_id,
@@ -229,10 +299,13 @@ async fn submit(
         risk_factors: b.risk_factors,
         correlation_id: b.correlation_id,
     };
-    let store = app.store.clone();
-    let view = blocking(move || store.submit(&actor, idem.as_ref(), submission)).await?;
-    app.written.notify_waiters();
-    Ok(json_response(StatusCode::CREATED, &view))
+    write(
+        &app,
+        StatusCode::CREATED,
+        post,
+        move |store, actor, idem| store.submit(actor, idem, submission),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -246,21 +319,15 @@ async fn list_requests(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult {
     let q = query(q)?;
-    let filter = match q.status.as_deref() {
-        None | Some("") => RequestFilter::All,
-        Some(s) => s
-            .parse()
-            .map_err(|e: crate::engine::Invalid| ApiError::invalid(e.message))?,
-    };
-    let store = app.store.clone();
-    let views = blocking(move || store.requests(filter, q.deployment.as_deref())).await?;
-    Ok(json_response(StatusCode::OK, &views))
+    let filter = filter(q.status.as_deref(), RequestFilter::All)?;
+    read(&app, move |store| {
+        store.requests(filter, q.deployment.as_deref())
+    })
+    .await
 }
 
 async fn one_request(State(app): State<AppState>, PathId(id): PathId) -> ApiResult {
-    let store = app.store.clone();
-    let detail = blocking(move || store.request(&id)).await?;
-    Ok(json_response(StatusCode::OK, &detail))
+    read(&app, move |store| store.request(&id)).await
 }
 
 #[derive(Deserialize)]
@@ -277,51 +344,23 @@ struct RationaleBody {
     rationale: String,
 }
 
-async fn approve(
-    State(app): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    PathId(id): PathId,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let idem = idempotency(&headers, &method, &uri, &body)?;
-    let b: ApproveBody = parse(&body)?;
-    let store = app.store.clone();
-    let view = blocking(move || {
-        store.decide(
-            &actor,
-            idem.as_ref(),
-            &id,
-            Verdict::Approve {
-                conditions: b.conditions,
-            },
-            &b.rationale,
-        )
+async fn approve(State(app): State<AppState>, PathId(id): PathId, post: Post) -> ApiResult {
+    let b: ApproveBody = post.json()?;
+    let verdict = Verdict::Approve {
+        conditions: b.conditions,
+    };
+    write(&app, StatusCode::OK, post, move |store, actor, idem| {
+        store.decide(actor, idem, &id, verdict, &b.rationale)
     })
-    .await?;
-    app.written.notify_waiters();
-    Ok(json_response(StatusCode::OK, &view))
+    .await
 }
 
-async fn reject(
-    State(app): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    PathId(id): PathId,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let idem = idempotency(&headers, &method, &uri, &body)?;
-    let b: RationaleBody = parse(&body)?;
-    let store = app.store.clone();
-    let view =
-        blocking(move || store.decide(&actor, idem.as_ref(), &id, Verdict::Reject, &b.rationale))
-            .await?;
-    app.written.notify_waiters();
-    Ok(json_response(StatusCode::OK, &view))
+async fn reject(State(app): State<AppState>, PathId(id): PathId, post: Post) -> ApiResult {
+    let b: RationaleBody = post.json()?;
+    write(&app, StatusCode::OK, post, move |store, actor, idem| {
+        store.decide(actor, idem, &id, Verdict::Reject, &b.rationale)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -334,29 +373,26 @@ struct ExceptionBody {
 
 async fn create_exception(
     State(app): State<AppState>,
-    Extension(actor): Extension<Actor>,
     PathId(id): PathId,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    post: Post,
 ) -> ApiResult {
-    let idem = idempotency(&headers, &method, &uri, &body)?;
-    let b: ExceptionBody = parse(&body)?;
-    let store = app.store.clone();
-    let view = blocking(move || {
-        store.request_exception(
-            &actor,
-            idem.as_ref(),
-            &id,
-            &b.justification,
-            b.compensating_controls,
-            b.expiry_days,
-        )
-    })
-    .await?;
-    app.written.notify_waiters();
-    Ok(json_response(StatusCode::CREATED, &view))
+    let b: ExceptionBody = post.json()?;
+    write(
+        &app,
+        StatusCode::CREATED,
+        post,
+        move |store, actor, idem| {
+            store.request_exception(
+                actor,
+                idem,
+                &id,
+                &b.justification,
+                b.compensating_controls,
+                b.expiry_days,
+            )
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -369,78 +405,44 @@ async fn list_exceptions(
     q: Result<Query<ExceptionQuery>, QueryRejection>,
 ) -> ApiResult {
     let q = query(q)?;
-    let filter = match q.status.as_deref() {
-        None | Some("") => ExceptionFilter::All,
-        Some(s) => s
-            .parse()
-            .map_err(|e: crate::engine::Invalid| ApiError::invalid(e.message))?,
-    };
-    let store = app.store.clone();
-    let views = blocking(move || store.exceptions(filter)).await?;
-    Ok(json_response(StatusCode::OK, &views))
+    let filter = filter(q.status.as_deref(), ExceptionFilter::All)?;
+    read(&app, move |store| store.exceptions(filter)).await
 }
 
-async fn review(
-    app: AppState,
-    actor: Actor,
-    id: String,
-    review: Review,
-    idem: Option<Idempotency>,
-    body: &Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let b: RationaleBody = parse(body)?;
-    let store = app.store.clone();
-    let view =
-        blocking(move || store.review_exception(&actor, idem.as_ref(), &id, review, &b.rationale))
-            .await?;
-    app.written.notify_waiters();
-    Ok(json_response(StatusCode::OK, &view))
+async fn review(app: AppState, id: String, review: Review, post: Post) -> ApiResult {
+    let b: RationaleBody = post.json()?;
+    write(&app, StatusCode::OK, post, move |store, actor, idem| {
+        store.review_exception(actor, idem, &id, review, &b.rationale)
+    })
+    .await
 }
 
 async fn approve_exception(
     State(app): State<AppState>,
-    Extension(actor): Extension<Actor>,
     PathId(id): PathId,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    post: Post,
 ) -> ApiResult {
-    let idem = idempotency(&headers, &method, &uri, &body)?;
-    review(app, actor, id, Review::Approve, idem, &body).await
+    review(app, id, Review::Approve, post).await
 }
 
 async fn reject_exception(
     State(app): State<AppState>,
-    Extension(actor): Extension<Actor>,
     PathId(id): PathId,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    post: Post,
 ) -> ApiResult {
-    let idem = idempotency(&headers, &method, &uri, &body)?;
-    review(app, actor, id, Review::Reject, idem, &body).await
+    review(app, id, Review::Reject, post).await
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmptyBody {}
 
-async fn cleanup(
-    State(app): State<AppState>,
-    Extension(actor): Extension<Actor>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
-    let idem = idempotency(&headers, &method, &uri, &body)?;
-    let _: EmptyBody = parse(&body)?;
-    let store = app.store.clone();
-    let report = blocking(move || store.cleanup(&actor, idem.as_ref())).await?;
-    app.written.notify_waiters();
-    Ok(json_response(StatusCode::OK, &report))
+async fn cleanup(State(app): State<AppState>, post: Post) -> ApiResult {
+    let _: EmptyBody = post.json()?;
+    write(&app, StatusCode::OK, post, |store, actor, idem| {
+        store.cleanup(actor, idem)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -454,9 +456,7 @@ async fn status(
     q: Result<Query<StatusQuery>, QueryRejection>,
 ) -> ApiResult {
     let q = query(q)?;
-    let store = app.store.clone();
-    let view = blocking(move || store.status(&id, q.ring)).await?;
-    Ok(json_response(StatusCode::OK, &view))
+    read(&app, move |store| store.status(&id, q.ring)).await
 }
 
 #[derive(Deserialize)]
@@ -483,8 +483,10 @@ async fn events(
         // Register for the wake-up before looking, so a write in between is not missed.
         let written = app.written.clone();
         let woken = written.notified();
-        let store = app.store.clone();
-        let page = blocking(move || store.events(after, Duration::ZERO, limit)).await?;
+        let store = Arc::clone(&app.store);
+        let page = tokio::task::spawn_blocking(move || store.events(after, Duration::ZERO, limit))
+            .await
+            .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))??;
         if !page.events.is_empty() || Instant::now() >= deadline || *app.stopping.borrow() {
             return Ok(json_response(StatusCode::OK, &page));
         }
