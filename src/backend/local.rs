@@ -109,9 +109,9 @@ impl LocalStore {
         let mut ids = RandomIds;
         let mut now = self.clock.now();
         let mut replay: Option<Vec<u64>> = None;
-        let appended = self
+        let (appended, commit) = self
             .store
-            .append(&mut replica, |r| {
+            .append_unsynced(&mut replica, |r| {
                 if let Some(idem) = idempotency
                     && let Some((seqs, fingerprint)) = r.idempotent(&actor.name, &idem.key)
                 {
@@ -144,11 +144,25 @@ impl LocalStore {
             })?;
         *lock(&self.loaded) = true;
         lock(&self.notices).extend(appended.notices);
-        let stored = match replay {
-            Some(seqs) => self.store.read_events(&replica, seqs)?,
-            None => appended.stored,
+        let (stored, commit) = match replay {
+            Some(seqs) => {
+                let last = seqs.iter().copied().max().unwrap_or(0);
+                // A retry: nothing was appended now, but the first request's events may be
+                // another thread's, still being synced.
+                drop(commit);
+                (
+                    self.store.read_events(&replica, seqs)?,
+                    self.store.commit_through(&replica, last)?,
+                )
+            }
+            None => (appended.stored, commit),
         };
-        Ok(view(&replica.state, &stored, now)?)
+        let answer = view(&replica.state, &stored, now);
+        // Let the next writer append while this one's lines reach the disk (group commit);
+        // nothing is acknowledged before they have.
+        drop(replica);
+        self.store.sync(commit)?;
+        Ok(answer?)
     }
 
     pub fn submit(

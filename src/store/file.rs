@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use memchr::memmem;
 use thiserror::Error;
@@ -142,6 +143,33 @@ pub struct DeploymentScan {
 pub struct FileStore {
     path: PathBuf,
     checkpoints: Option<CheckpointPolicy>,
+    /// Group commit: how far this process's appends are written and known to be on disk.
+    commits: Arc<Mutex<Commits>>,
+    /// Held while an fsync runs: one at a time, and the writers queued behind it find their
+    /// lines already on disk when it ends.
+    syncing: Arc<Mutex<()>>,
+}
+
+/// Offsets (ends of complete lines this process appended) in the file with this identity.
+#[derive(Debug, Default)]
+struct Commits {
+    file: Option<(u64, u64)>,
+    written: u64,
+    synced: u64,
+}
+
+/// Lines appended but not yet known to be on disk: [`FileStore::sync`] makes them durable.
+/// Nothing may be acknowledged before that.
+#[must_use = "appended lines are acknowledged only once FileStore::sync has made them durable"]
+#[derive(Debug)]
+pub struct Commit {
+    file: Option<File>,
+    id: Option<(u64, u64)>,
+    end: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 const READ_CHUNK: usize = 1 << 20;
@@ -153,6 +181,8 @@ impl FileStore {
         FileStore {
             path: path.into(),
             checkpoints: CheckpointPolicy::from_env(),
+            commits: Arc::default(),
+            syncing: Arc::default(),
         }
     }
 
@@ -259,16 +289,41 @@ impl FileStore {
     pub fn append<T, E>(
         &self,
         replica: &mut Replica,
-        mut judge: impl FnMut(&Replica) -> Result<(Vec<Event>, T), E>,
+        judge: impl FnMut(&Replica) -> Result<(Vec<Event>, T), E>,
     ) -> Result<Appended<T>, AppendError<E>> {
+        let (appended, commit) = self.append_unsynced(replica, judge)?;
+        self.sync(commit)?;
+        Ok(appended)
+    }
+
+    /// The first half of [`FileStore::append`]: the lines are written and the store's lock is
+    /// released, but they are on disk only after [`FileStore::sync`]. Between the two a
+    /// long-lived caller releases its own lock on the replica too, so that the next writer can
+    /// append while this one syncs, and one fsync serves every line written before it (group
+    /// commit).
+    pub fn append_unsynced<T, E>(
+        &self,
+        replica: &mut Replica,
+        mut judge: impl FnMut(&Replica) -> Result<(Vec<Event>, T), E>,
+    ) -> Result<(Appended<T>, Commit), AppendError<E>> {
+        let nothing = |value, notices| {
+            (
+                Appended {
+                    stored: Vec::new(),
+                    notices,
+                    value,
+                },
+                Commit {
+                    file: None,
+                    id: None,
+                    end: 0,
+                },
+            )
+        };
         if replica.is_empty() && !self.path.exists() {
             let (events, value) = judge(replica).map_err(AppendError::Refused)?;
             if events.is_empty() {
-                return Ok(Appended {
-                    stored: Vec::new(),
-                    notices: Vec::new(),
-                    value,
-                });
+                return Ok(nothing(value, Vec::new()));
             }
         }
         let file = self.open_exclusive()?;
@@ -276,20 +331,88 @@ impl FileStore {
         let (events, value) = judge(replica).map_err(AppendError::Refused)?;
         let mut notices = Vec::new();
         if events.is_empty() {
-            return Ok(Appended {
-                stored: Vec::new(),
-                notices,
-                value,
-            });
+            return Ok(nothing(value, notices));
         }
         if let Some(torn) = replica.torn.take() {
             notices.push(self.quarantine(&file, torn)?);
         }
         let stored = self.write_events(&file, replica, events)?;
-        Ok(Appended {
-            stored,
-            notices,
-            value,
+        let end = replica.offset;
+        {
+            let mut commits = lock(&self.commits);
+            if commits.file != replica.file_id {
+                *commits = Commits {
+                    file: replica.file_id,
+                    written: 0,
+                    synced: 0,
+                };
+            }
+            commits.written = commits.written.max(end);
+        }
+        // The lines are in the file: other writers may append behind them while this one syncs.
+        file.unlock().map_err(self.io("unlock"))?;
+        Ok((
+            Appended {
+                stored,
+                notices,
+                value,
+            },
+            Commit {
+                file: Some(file),
+                id: replica.file_id,
+                end,
+            },
+        ))
+    }
+
+    /// Make appended lines durable: one fsync at a time, covering every line this process had
+    /// written when it started, so a writer that waited for it may find nothing left to do.
+    pub fn sync(&self, commit: Commit) -> Result<(), StoreError> {
+        let Some(file) = commit.file else {
+            return Ok(());
+        };
+        let _turn = lock(&self.syncing);
+        let target = {
+            let commits = lock(&self.commits);
+            if commits.file == commit.id && commits.synced >= commit.end {
+                return Ok(());
+            }
+            if commits.file == commit.id {
+                commits.written.max(commit.end)
+            } else {
+                commit.end
+            }
+        };
+        file.sync_data().map_err(self.io("sync"))?;
+        let mut commits = lock(&self.commits);
+        if commits.file == commit.id {
+            commits.synced = commits.synced.max(target);
+        }
+        Ok(())
+    }
+
+    /// What [`FileStore::sync`] needs to make lines up to `seq` (as the replica read them)
+    /// durable: for answering a retried request with events another thread wrote and may still
+    /// be syncing.
+    pub fn commit_through(&self, replica: &Replica, seq: u64) -> Result<Commit, StoreError> {
+        let end = replica
+            .line_starts
+            .get(seq as usize)
+            .copied()
+            .unwrap_or(replica.offset);
+        let synced = {
+            let commits = lock(&self.commits);
+            commits.file == replica.file_id && commits.synced >= end
+        };
+        let file = if synced {
+            None
+        } else {
+            Some(File::open(&self.path).map_err(self.io("open"))?)
+        };
+        Ok(Commit {
+            file,
+            id: replica.file_id,
+            end,
         })
     }
 
@@ -318,9 +441,8 @@ impl FileStore {
                 event,
             });
         }
-        // One write for the whole batch, then fsync: acknowledged means on disk.
+        // One write for the whole batch; the caller syncs before anything is acknowledged.
         file.write_all(&buf).map_err(self.io("append to"))?;
-        file.sync_data().map_err(self.io("sync"))?;
         for event in &stored {
             replica.remember(event.seq, &event.event);
             replica

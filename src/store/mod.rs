@@ -8,5 +8,6 @@ pub mod line;
 
 pub use checkpoint::CheckpointPolicy;
 pub use file::{
-    AppendError, Appended, DeploymentScan, FileStore, Replica, StoreError, TornTail, VerifyReport,
+    AppendError, Appended, Commit, DeploymentScan, FileStore, Replica, StoreError, TornTail,
+    VerifyReport,
 };
