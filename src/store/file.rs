@@ -146,8 +146,8 @@ pub struct FileStore {
     /// Group commit: how far this process's appends are written and known to be on disk.
     commits: Arc<Mutex<Commits>>,
     /// Held while an fsync runs: one at a time, and the writers queued behind it find their
-    /// lines already on disk when it ends.
-    syncing: Arc<Mutex<()>>,
+    /// lines already on disk when it ends. Counts the fsyncs of appends.
+    syncing: Arc<Mutex<u64>>,
 }
 
 /// Offsets (ends of complete lines this process appended) in the file with this identity.
@@ -371,7 +371,7 @@ impl FileStore {
         let Some(file) = commit.file else {
             return Ok(());
         };
-        let _turn = lock(&self.syncing);
+        let mut fsyncs = lock(&self.syncing);
         let target = {
             let commits = lock(&self.commits);
             if commits.file == commit.id && commits.synced >= commit.end {
@@ -384,11 +384,17 @@ impl FileStore {
             }
         };
         file.sync_data().map_err(self.io("sync"))?;
+        *fsyncs += 1;
         let mut commits = lock(&self.commits);
         if commits.file == commit.id {
             commits.synced = commits.synced.max(target);
         }
         Ok(())
+    }
+
+    /// How many fsyncs this store's appends have made (in this process).
+    pub fn fsyncs(&self) -> u64 {
+        *lock(&self.syncing)
     }
 
     /// What [`FileStore::sync`] needs to make lines up to `seq` (as the replica read them)
