@@ -125,3 +125,29 @@ fn a_new_file_at_the_same_path_is_never_taken_as_already_synced() {
     store.sync(commit).unwrap();
     assert_eq!(store.fsyncs(), before + 1, "the new file's line was synced");
 }
+
+#[test]
+fn a_store_cut_back_in_place_is_never_taken_as_already_synced() {
+    // The same file (same inode, same device) emptied and written again: its new first line
+    // ends before the offset this process had synced, and must be synced all the same.
+    let (dir, store) = store();
+    let mut replica = Replica::new();
+    for n in 0..3 {
+        unwrap(store.append(&mut replica, judge(n)));
+    }
+    let before = store.fsyncs();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("store.jsonl"))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let mut fresh = Replica::new();
+    let (_, commit) = unwrap(store.append_unsynced(&mut fresh, judge(9)));
+    store.sync(commit).unwrap();
+    assert_eq!(
+        store.fsyncs(),
+        before + 1,
+        "the line in the emptied file was synced"
+    );
+}

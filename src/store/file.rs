@@ -166,6 +166,8 @@ pub struct Commit {
     file: Option<File>,
     id: Option<(u64, u64)>,
     end: u64,
+    /// Sync even when the bookkeeping says these lines are on disk.
+    always: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -317,6 +319,7 @@ impl FileStore {
                     file: None,
                     id: None,
                     end: 0,
+                    always: false,
                 },
             )
         };
@@ -336,11 +339,15 @@ impl FileStore {
         if let Some(torn) = replica.torn.take() {
             notices.push(self.quarantine(&file, torn)?);
         }
+        let start = replica.offset;
         let stored = self.write_events(&file, replica, events)?;
         let end = replica.offset;
         {
             let mut commits = lock(&self.commits);
-            if commits.file != replica.file_id {
+            // Lines only ever go after the ones before them, so a write that starts before
+            // where this process has already written is in another file at the same path,
+            // one that may even have the old one's inode number: nothing of it is synced.
+            if commits.file != replica.file_id || start < commits.written {
                 *commits = Commits {
                     file: replica.file_id,
                     written: 0,
@@ -361,6 +368,7 @@ impl FileStore {
                 file: Some(file),
                 id: replica.file_id,
                 end,
+                always: false,
             },
         ))
     }
@@ -374,7 +382,7 @@ impl FileStore {
         let mut fsyncs = lock(&self.syncing);
         let target = {
             let commits = lock(&self.commits);
-            if commits.file == commit.id && commits.synced >= commit.end {
+            if !commit.always && commits.file == commit.id && commits.synced >= commit.end {
                 return Ok(());
             }
             if commits.file == commit.id {
@@ -398,27 +406,19 @@ impl FileStore {
     }
 
     /// What [`FileStore::sync`] needs to make lines up to `seq` (as the replica read them)
-    /// durable: for answering a retried request with events another thread wrote and may still
-    /// be syncing.
+    /// durable: for answering a retried request with events that another thread (or process)
+    /// wrote and may still be syncing. Retries are rare: this always syncs.
     pub fn commit_through(&self, replica: &Replica, seq: u64) -> Result<Commit, StoreError> {
         let end = replica
             .line_starts
             .get(seq as usize)
             .copied()
             .unwrap_or(replica.offset);
-        let synced = {
-            let commits = lock(&self.commits);
-            commits.file == replica.file_id && commits.synced >= end
-        };
-        let file = if synced {
-            None
-        } else {
-            Some(File::open(&self.path).map_err(self.io("open"))?)
-        };
         Ok(Commit {
-            file,
+            file: Some(File::open(&self.path).map_err(self.io("open"))?),
             id: replica.file_id,
             end,
+            always: true,
         })
     }
 
