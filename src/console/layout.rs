@@ -8,7 +8,7 @@ use super::app::Pane;
 
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 16;
-const SIDE_BY_SIDE_WIDTH: u16 = 160;
+const SIDE_BY_SIDE_WIDTH: u16 = 180;
 const STACKED_WIDTH: u16 = 100;
 const STACKED_HEIGHT: u16 = 30;
 /// The status bar: a status line and a hint line.
@@ -48,9 +48,9 @@ pub fn areas(area: Rect, focused: Pane) -> Areas {
         Layout::vertical([Constraint::Fill(1), Constraint::Length(STATUS_HEIGHT)]).areas(area);
     if area.width >= SIDE_BY_SIDE_WIDTH {
         let [q, d, e] = Layout::horizontal([
-            Constraint::Percentage(45),
-            Constraint::Percentage(30),
-            Constraint::Percentage(25),
+            Constraint::Percentage(48),
+            Constraint::Percentage(28),
+            Constraint::Percentage(24),
         ])
         .areas(main);
         return Areas {

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use crate::console::app::{App, History};
 use crate::console::theme::Theme;
 use crate::engine::{ApprovalRequest, Gate, Thresholds, time};
-use crate::humanize::{countdown, relative};
+use crate::humanize::relative;
 use crate::untrusted;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
@@ -166,11 +166,7 @@ fn lines(app: &App, r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Lin
         out.push(Line::styled("exceptions", theme.label));
         for e in exceptions {
             let status = e.status_at(now);
-            let expiry = if e.is_expired(now) {
-                format!("expired {}", relative(e.expires_at, now))
-            } else {
-                format!("expires in {}", countdown(e.expires_at, now))
-            };
+            let expiry = crate::console::panes::exceptions::expiry_text(e, now);
             let style = if e.is_active(now) {
                 theme.approved
             } else {

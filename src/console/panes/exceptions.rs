@@ -44,16 +44,19 @@ fn is_urgent(e: &SecurityException, now: DateTime<Utc>) -> bool {
 
 /// "in 2d 4h" or "expired": fits a narrow column.
 fn expiry_cell(e: &SecurityException, now: DateTime<Utc>) -> String {
-    if e.is_expired(now) {
-        "expired".to_string()
-    } else {
-        format!("in {}", countdown(e.expires_at, now))
+    match e.status_at(now) {
+        ExceptionStatus::Expired => "expired".to_string(),
+        // A rejected exception never takes effect: its expiry means nothing any more.
+        ExceptionStatus::Rejected => "-".to_string(),
+        _ => format!("in {}", countdown(e.expires_at, now)),
     }
 }
 
-/// "expires in 2d 4h", "expired 3 days ago".
+/// "expires in 2d 4h", "expired 3 days ago", "rejected, never in force".
 pub fn expiry_text(e: &SecurityException, now: DateTime<Utc>) -> String {
-    if e.is_expired(now) {
+    if e.status_at(now) == ExceptionStatus::Rejected {
+        "rejected, never in force".to_string()
+    } else if e.is_expired(now) {
         format!("expired {}", relative(e.expires_at, now))
     } else {
         format!("expires in {}", countdown(e.expires_at, now))

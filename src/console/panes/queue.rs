@@ -68,6 +68,52 @@ pub fn rows(
     rows.into_iter().map(|r| r.id).collect()
 }
 
+/// How wide the queue's columns are. The title shows only when it has room to be read; the
+/// deployment id, which people search and act on, gets room first.
+struct Columns {
+    deployment: u16,
+    title: bool,
+    requester: u16,
+}
+
+impl Columns {
+    /// ID, RISK, STATUS and AGE, and a space between each of seven columns.
+    const FIXED: u16 = 8 + 5 + 15 + 4 + 6;
+    const DEPLOYMENT: u16 = 26;
+    const REQUESTER: u16 = 16;
+    const MIN_TITLE: u16 = 16;
+
+    fn fit(inner: u16) -> Self {
+        let flexible = inner.saturating_sub(Self::FIXED);
+        let requester = Self::REQUESTER.min(flexible / 4);
+        let title = flexible >= Self::DEPLOYMENT + requester + Self::MIN_TITLE;
+        let deployment = if title {
+            Self::DEPLOYMENT
+        } else {
+            flexible.saturating_sub(requester)
+        };
+        Columns {
+            deployment,
+            title,
+            requester,
+        }
+    }
+
+    fn widths(&self) -> Vec<Constraint> {
+        let mut widths = vec![Constraint::Length(8), Constraint::Length(self.deployment)];
+        if self.title {
+            widths.push(Constraint::Fill(1));
+        }
+        widths.extend([
+            Constraint::Length(5),
+            Constraint::Length(15),
+            Constraint::Length(4),
+            Constraint::Length(self.requester),
+        ]);
+        widths
+    }
+}
+
 /// A status as a few words for a narrow column.
 pub fn status_label(status: RequestStatus) -> &'static str {
     match status {
@@ -134,19 +180,27 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
     let visible = area.height.saturating_sub(3) as usize;
     let offset = scroll_into_view(app.queue_index, app.queue_offset, visible);
     let end = (offset + visible).min(app.queue.len());
+    let columns = Columns::fit(area.width.saturating_sub(2));
     let rows = app.queue[offset..end].iter().filter_map(|id| {
         let r = app.state.request(id)?;
         let selected = Some(*id) == app.selected_request();
-        let row = Row::new(vec![
+        let mut cells = vec![
             Cell::from(r.short_id()),
             Cell::from(untrusted::line(&r.deployment_intent_id).into_owned()),
-            Cell::from(untrusted::line(r.title.as_deref().unwrap_or("")).into_owned()),
+        ];
+        if columns.title {
+            cells.push(Cell::from(
+                untrusted::line(r.title.as_deref().unwrap_or("")).into_owned(),
+            ));
+        }
+        cells.extend([
             Cell::from(Line::from(r.risk_score.to_string()).right_aligned())
                 .style(theme.gate(r.gate)),
             Cell::from(status_label(r.status)).style(theme.status(r.status)),
             Cell::from(compact_age(r.submitted_at, app.now)),
             Cell::from(untrusted::line(&r.requested_by).into_owned()),
         ]);
+        let row = Row::new(cells);
         Some(if selected && focused {
             row.style(theme.selected)
         } else if selected {
@@ -155,25 +209,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
             row
         })
     });
-    let header = Row::new([
-        "ID",
-        "DEPLOYMENT",
-        "TITLE",
-        "RISK",
-        "STATUS",
-        "AGE",
-        "REQUESTER",
-    ])
-    .style(theme.label.add_modifier(ratatui::style::Modifier::BOLD));
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Max(26),
-        Constraint::Fill(1),
-        Constraint::Length(5),
-        Constraint::Length(15),
-        Constraint::Length(4),
-        Constraint::Max(16),
-    ];
+    let mut names = vec!["ID", "DEPLOYMENT"];
+    if columns.title {
+        names.push("TITLE");
+    }
+    names.extend(["RISK", "STATUS", "AGE", "REQUESTER"]);
+    let header = Row::new(names).style(theme.label.add_modifier(ratatui::style::Modifier::BOLD));
+    let widths = columns.widths();
     frame.render_widget(
         Table::new(rows, widths)
             .header(header)
