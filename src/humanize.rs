@@ -1,4 +1,5 @@
-//! Times as people read them: "3 days ago", "in 2 days", and countdowns like "2d 4h".
+//! Times as people read them: "3 days ago", "in 2 days", and countdowns like "2d 4h"; and
+//! text cut to fit a column. Shared by the command line and the console.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -63,6 +64,25 @@ pub fn countdown(until: DateTime<Utc>, now: DateTime<Utc>) -> String {
     } else {
         format!("{}m", m.max(1))
     }
+}
+
+/// Cut text to at most `max` terminal columns, ending with "…" when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if unicode_width::UnicodeWidthStr::width(text) <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w + 1 > max {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
 }
 
 #[cfg(test)]

@@ -92,10 +92,33 @@ fn usage_sentence(e: &clap::Error) -> String {
             sentence.push_str(line);
         }
     }
+    // Say where to look, for the command that was typed (clap's own hint line is dropped).
+    let command = typed_subcommands();
+    let help = if command.is_empty() {
+        "cab --help".to_string()
+    } else {
+        format!("cab {} --help", command.join(" "))
+    };
     if sentence.is_empty() {
-        sentence.push_str("invalid usage; run `cab --help`");
+        sentence.push_str("invalid usage");
     }
+    sentence.push_str(&format!(" (see `{}`)", untrusted::line(&help)));
     sentence
+}
+
+/// The subcommands named on the command line (`exception create`), by clap's own grammar.
+fn typed_subcommands() -> Vec<String> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut names = Vec::new();
+    for arg in std::env::args().skip(1) {
+        let Some(sub) = command.find_subcommand(&arg).cloned() else {
+            continue;
+        };
+        names.push(arg);
+        command = sub;
+    }
+    names
 }
 
 fn report(err: &CliError, json_out: bool) {

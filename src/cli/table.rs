@@ -3,6 +3,8 @@
 
 use unicode_width::UnicodeWidthStr;
 
+pub use crate::humanize::truncate;
+
 use crate::untrusted;
 
 pub struct Table {
@@ -71,25 +73,6 @@ impl Table {
         }
         out
     }
-}
-
-/// Cut text to at most `max` terminal columns, ending with "…" when cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.width() <= max {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
-        if used + w + 1 > max {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

@@ -86,7 +86,7 @@ impl Confirm {
         let height = (wrapped as u16 + 2).min(area.height);
         let popup = centered(area, width, height);
         frame.render_widget(Clear, popup);
-        let title = crate::cli::table::truncate(
+        let title = crate::humanize::truncate(
             &untrusted::line(&self.title),
             width.saturating_sub(4) as usize,
         );

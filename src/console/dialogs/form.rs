@@ -413,7 +413,7 @@ impl Form {
         // Height: title lines + each field (label, input, items, error) + hints.
         let mut lines: Vec<Line> = Vec::new();
         let mut cursor: Option<(u16, u16)> = None;
-        let fit = |text: String| crate::cli::table::truncate(&text, inner_width);
+        let fit = |text: String| crate::humanize::truncate(&text, inner_width);
         lines.push(Line::styled(
             fit(untrusted::line(&self.subject).into_owned()),
             theme.label,
@@ -437,7 +437,7 @@ impl Form {
                     && matches!(field.kind, FieldKind::List { cursor: Some(c), .. } if c == j);
                 let text = format!("  • {}", untrusted::line(item));
                 lines.push(Line::styled(
-                    crate::cli::table::truncate(&text, inner_width),
+                    crate::humanize::truncate(&text, inner_width),
                     if highlighted {
                         theme.selected
                     } else {

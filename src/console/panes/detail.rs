@@ -111,7 +111,7 @@ fn lines(app: &App, r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Lin
                 Span::styled(
                     format!(
                         "  {:<name_width$} ",
-                        crate::cli::table::truncate(&clean(name), name_width)
+                        crate::humanize::truncate(&clean(name), name_width)
                     ),
                     theme.label,
                 ),
