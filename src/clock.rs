@@ -25,7 +25,8 @@ impl Clock {
             Invalid::new(
                 "CAB_NOW",
                 format!(
-                    "CAB_NOW must be an RFC 3339 time such as 2026-11-28T09:00:00Z, got {text:?}"
+                    "CAB_NOW must be an RFC 3339 time in the years 2000 to 9000, such as 2026-11-28T09:00:00Z, got {:?}",
+                    crate::untrusted::line(text)
                 ),
             )
         })

@@ -421,3 +421,129 @@ fn audit_of_an_empty_or_missing_store_is_empty() {
     assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
     assert!(cab.store_bytes().is_none());
 }
+
+#[test]
+fn audit_csv_neutralises_cells_that_would_start_a_spreadsheet_formula() {
+    let cab = Cab::new();
+    let hostile = [
+        "=HYPERLINK(\"http://x\")",
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\tx",
+        "\r=1",
+    ];
+    for (i, text) in hostile.iter().enumerate() {
+        let id = cab.submit_id("alice", &format!("=cmd|' /C calc'!A{i}"), "60");
+        cab.run(
+            "carol",
+            "cab_member",
+            &["reject", &id, &format!("--rationale={text}")],
+        )
+        .success();
+    }
+    let csv = cab
+        .run("auditor", "", &["audit", "export", "--format", "csv"])
+        .success()
+        .stdout;
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let mut cells = 0;
+    for row in reader.records() {
+        for cell in row.unwrap().iter() {
+            cells += 1;
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell starts a formula: {cell:?}"
+            );
+        }
+    }
+    assert!(cells > 0);
+    assert!(
+        csv.contains("'=cmd|"),
+        "the deployment is kept, quoted: {csv}"
+    );
+    assert!(csv.contains("'+1+1"), "{csv}");
+    // JSON lines keep the exact text.
+    let jsonl = audit_jsonl(&cab, &[]);
+    assert!(
+        jsonl
+            .iter()
+            .any(|r| r["rationale"] == "=HYPERLINK(\"http://x\")")
+    );
+}
+
+#[test]
+fn a_clock_past_the_year_9000_is_invalid_input_and_writes_nothing() {
+    let cab = Cab::new();
+    let request = cab.submit_id("alice", "ledger-r1", "90");
+    let before = cab.store_bytes();
+    for now in ["9999-12-31T23:59:59Z", "1999-12-31T23:59:59Z"] {
+        let run = cab
+            .cmd([
+                "exception",
+                "create",
+                &request,
+                "--justification",
+                "fix",
+                "--control",
+                "watch",
+                "--days",
+                "90",
+            ])
+            .at(now)
+            .run();
+        run.assert_code(2);
+        assert!(run.stderr.contains("2000 to 9000"), "{}", run.stderr);
+    }
+    assert_eq!(cab.store_bytes(), before, "nothing was written");
+    cab.run("alice", "", &["verify"]).success();
+}
+
+#[test]
+fn an_exception_that_would_expire_after_the_year_9000_is_refused_and_late_ones_read_back() {
+    let cab = Cab::new();
+    let late = "9000-12-31T23:59:59Z";
+    let id = id_of(
+        &cab.cmd([
+            "--json",
+            "submit",
+            "--deployment",
+            "d",
+            "--evidence",
+            "e",
+            "--risk",
+            "90",
+        ])
+        .at("9000-06-01T00:00:00Z")
+        .run()
+        .success()
+        .json(),
+    );
+    let create = |days: &str, now: &str| {
+        cab.cmd([
+            "exception",
+            "create",
+            &id,
+            "--justification",
+            "fix",
+            "--control",
+            "watch",
+            "--days",
+            days,
+        ])
+        .at(now)
+        .run()
+    };
+    let before = cab.store_bytes();
+    let refused = create("90", late);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("after the year 9000"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(cab.store_bytes(), before, "nothing was written");
+    create("90", "9000-07-01T00:00:00Z").success();
+    cab.run("alice", "", &["verify"]).success();
+    cab.run("alice", "", &["exception", "list"]).success();
+}

@@ -284,3 +284,210 @@ fn a_writer_refuses_a_store_damaged_before_its_checkpoint() {
     );
     assert_eq!(fs::read(&s.store).unwrap(), before);
 }
+
+// ----- a cache never changes an answer (SPEC section 2, issue 7) -----
+
+fn only_checkpoint(s: &Setup) -> PathBuf {
+    let files = s.checkpoint_files();
+    assert_eq!(files.len(), 1, "one checkpoint was written: {files:?}");
+    files.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_checkpoint_with_any_single_byte_flipped_is_no_checkpoint() {
+    let s = Setup::new();
+    s.fill(12);
+    s.read().unwrap();
+    let file = only_checkpoint(&s);
+    let original = fs::read(&file).unwrap();
+    let expected = s.replay().state;
+    // Flip a byte at 40 places spread over the whole file: header, state and digest.
+    let step = (original.len() / 40).max(1);
+    for at in (0..original.len()).step_by(step) {
+        let mut bytes = original.clone();
+        bytes[at] ^= 0x20;
+        fs::write(&file, &bytes).unwrap();
+        let replica = s.read().unwrap();
+        assert_eq!(replica.restored_lines(), 0, "byte {at} flipped, still used");
+        assert_eq!(
+            replica.state, expected,
+            "byte {at} flipped changed the state"
+        );
+        fs::write(&file, &original).unwrap();
+    }
+    assert_eq!(
+        s.read().unwrap().restored_lines(),
+        13,
+        "the intact one is used"
+    );
+}
+
+#[test]
+fn a_requester_renamed_inside_the_checkpoint_still_cannot_decide_their_own_request() {
+    let s = Setup::new();
+    s.fill(12); // every request is dana's
+    s.read().unwrap();
+    let file = only_checkpoint(&s);
+    let bytes = fs::read(&file).unwrap();
+    // Rename the requester in the cached state, same length so it still decodes.
+    let (from, to) = (b"dana".as_slice(), b"dora".as_slice());
+    let mut forged = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(from) {
+            forged.extend_from_slice(to);
+            i += from.len();
+        } else {
+            forged.push(bytes[i]);
+            i += 1;
+        }
+    }
+    assert_ne!(forged, bytes, "the checkpoint holds the requester's name");
+    fs::write(&file, &forged).unwrap();
+    let dana = s.backend("dana", &[Role::CabMember]);
+    let pending = s.replay().state.awaiting().next().unwrap().id;
+    let refused = dana.decide(
+        &pending.to_string(),
+        Verdict::Approve { conditions: vec![] },
+        "mine",
+    );
+    let error = refused.expect_err("dana may not decide her own request");
+    assert!(
+        error.to_string().contains("separation of duties"),
+        "{error}"
+    );
+}
+
+/// Run `f` on another thread; fail the test if it has not finished within a minute (a hang).
+fn without_hanging<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} hung"))
+}
+
+#[test]
+fn a_fifo_in_place_of_the_checkpoint_is_ignored_without_blocking() {
+    let s = Setup::new();
+    s.fill(12);
+    s.read().unwrap();
+    let file = only_checkpoint(&s);
+    fs::remove_file(&file).unwrap();
+    let c_path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let store = s.store.clone();
+    let policy = s.policy();
+    let replica = without_hanging("reading a store whose checkpoint is a FIFO", move || {
+        let mut replica = Replica::new();
+        FileStore::new(&store)
+            .with_checkpoints(policy)
+            .refresh(&mut replica)
+            .map(|_| replica)
+    })
+    .unwrap();
+    assert_eq!(replica.restored_lines(), 0);
+    assert_eq!(replica.state, s.replay().state);
+}
+
+#[test]
+fn a_checkpoint_linked_to_dev_zero_is_ignored_without_reading_it_forever() {
+    let s = Setup::new();
+    s.fill(12);
+    s.read().unwrap();
+    let file = only_checkpoint(&s);
+    fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+    let store = s.store.clone();
+    let policy = s.policy();
+    let replica = without_hanging("reading a store whose checkpoint is /dev/zero", move || {
+        let mut replica = Replica::new();
+        FileStore::new(&store)
+            .with_checkpoints(policy)
+            .refresh(&mut replica)
+            .map(|_| replica)
+    })
+    .unwrap();
+    assert_eq!(replica.restored_lines(), 0);
+    assert_eq!(replica.state, s.replay().state);
+}
+
+/// Recompute `prev` and `hash` of every line from `from` (1-based) on.
+fn rechain_from(path: &Path, from: usize) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for i in from - 1..lines.len() {
+        let prev = if i == 0 {
+            "0".repeat(64)
+        } else {
+            let at = lines[i - 1].rfind(",\"hash\":\"").unwrap() + 9;
+            lines[i - 1][at..at + 64].to_string()
+        };
+        let line = &lines[i];
+        let at = line.rfind(",\"prev\":\"").unwrap() + 9;
+        let body = format!("{}{}\"", &line[..at], prev);
+        let hash = cab::store::line::sha256_hex(body.as_bytes());
+        lines[i] = format!("{body},\"hash\":\"{hash}\"}}");
+    }
+    fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_consistent_rewrite_of_early_lines_warns_naming_the_first_differing_line() {
+    let s = Setup::new();
+    s.fill(12);
+    s.read().unwrap();
+    rewrite_line(&s.store, 4, |l| l.replacen("change 3", "change X", 1));
+    rechain_from(&s.store, 4);
+    // The rewrite is consistent: a full replay accepts it.
+    assert_eq!(s.file_store().verify().unwrap().events, 13);
+    let mut replica = s.read().unwrap();
+    assert_eq!(replica.restored_lines(), 0, "the checkpoint is not used");
+    assert_eq!(replica.state, s.replay().state);
+    let warnings = replica.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("WARNING"), "{warnings:?}");
+    assert!(warnings[0].contains("line 4 "), "{warnings:?}");
+}
+
+#[test]
+fn the_rewrite_warning_reaches_the_user_of_a_command() {
+    let s = Setup::new();
+    s.fill(12);
+    s.read().unwrap();
+    rewrite_line(&s.store, 2, |l| l.replacen("change 1", "change Y", 1));
+    rechain_from(&s.store, 2);
+    let backend = s.backend("dana", &[]);
+    backend.counts().unwrap();
+    let notices = backend.take_notices();
+    assert!(notices.iter().any(|n| n.contains("line 2 ")), "{notices:?}");
+}
+
+#[test]
+fn a_store_cut_shorter_than_its_checkpoint_warns_that_lines_were_removed() {
+    let s = Setup::new();
+    s.fill(12);
+    s.read().unwrap();
+    let text = fs::read_to_string(&s.store).unwrap();
+    let kept: Vec<&str> = text.lines().take(9).collect();
+    fs::write(&s.store, kept.join("\n") + "\n").unwrap();
+    let mut replica = s.read().unwrap();
+    let warnings = replica.take_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("lines 10 to 13 were removed")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn an_intact_store_read_from_its_checkpoint_gives_no_warning() {
+    let s = Setup::new();
+    s.fill(12);
+    s.read().unwrap();
+    let mut replica = s.read().unwrap();
+    assert_eq!(replica.restored_lines(), 13);
+    assert!(replica.take_warnings().is_empty());
+}

@@ -559,3 +559,132 @@ fn a_refused_command_on_a_missing_store_creates_no_file_or_folder() {
     }
     assert!(dir_entries(dir.path()).is_empty(), "nothing was created");
 }
+
+// ----- verify re-judges the rules (SPEC section 2): well-chained lines that break a rule -----
+
+/// Recompute every line's `prev` and `hash` from line `from` (1-based) on, as a forger who can
+/// write the file and knows the format would after editing it.
+fn rechain_from(lines: &mut [Vec<u8>], from: usize) {
+    for i in from - 1..lines.len() {
+        let prev = if i == 0 {
+            "0".repeat(64)
+        } else {
+            let before = String::from_utf8(lines[i - 1].clone()).unwrap();
+            let at = before.rfind(",\"hash\":\"").unwrap() + 9;
+            before[at..at + 64].to_string()
+        };
+        let text = String::from_utf8(lines[i].clone()).unwrap();
+        let at = text.rfind(",\"prev\":\"").unwrap() + 9;
+        let relinked = format!("{}{}{}", &text[..at], prev, &text[at + 64..]);
+        lines[i] = rehash(relinked.as_bytes());
+    }
+}
+
+/// Edit line `line` (1-based) as text, then re-chain it and every line after it.
+fn forge(store: &Path, line: usize, edit: impl FnOnce(String) -> String) {
+    tamper(store, |lines| {
+        let text = String::from_utf8(lines[line - 1].clone()).unwrap();
+        lines[line - 1] = edit(text).into_bytes();
+        rechain_from(lines, line);
+    });
+}
+
+#[test]
+fn a_rechained_decision_by_the_requester_fails_verify_naming_separation_of_duties() {
+    let (_dir, store, _) = fixture_store();
+    forge(&store, 3, |l| {
+        l.replace("\"actor\":\"carol\"", "\"actor\":\"alice\"")
+            .replace("\"approver\":\"carol\"", "\"approver\":\"alice\"")
+    });
+    assert_verify_fails_at(&store, 3, "separation_of_duties");
+}
+
+#[test]
+fn a_risk_90_request_recorded_as_auto_approved_fails_verify_and_status_refuses_to_call_it_eligible()
+{
+    let (_dir, store, _) = fixture_store();
+    forge(&store, 5, |l| {
+        l.replace(
+            "\"gate\":\"exception_required\"",
+            "\"gate\":\"auto_approved\"",
+        )
+        .replace(
+            "\"status\":\"exception_required\"",
+            "\"status\":\"auto_approved\"",
+        )
+    });
+    assert_verify_fails_at(&store, 5, "gate");
+    let status = cab_run(&store, "alice", "requester", &["status", "ledger-r1"]);
+    status.expect_code(1, "cab status on a store whose gate was forged");
+    assert!(status.stderr.contains("line 5"), "{status:#?}");
+    let gate = cab_run(&store, "alice", "requester", &["gate", "ledger-r1"]);
+    gate.expect_code(1, "cab gate never says eligible on a forged record");
+}
+
+#[test]
+fn a_rechained_decision_naming_another_deployment_fails_verify_naming_the_field() {
+    let (_dir, store, _) = fixture_store();
+    forge(&store, 3, |l| {
+        l.replacen("\"payments-api-r2\"", "\"payments-api-r9\"", 1)
+    });
+    assert_verify_fails_at(&store, 3, "deployment_intent_id");
+}
+
+#[test]
+fn a_rechained_review_of_an_expired_exception_fails_verify_naming_the_expiry_rule() {
+    let (_dir, store, _) = fixture_store();
+    // The exception (line 6) expires 30 days after NOW; its review is moved past that.
+    forge(&store, 7, |l| {
+        l.replace(
+            &format!("\"at\":\"{NOW}\""),
+            "\"at\":\"2027-01-05T09:00:00Z\"",
+        )
+        .replace(
+            &format!("\"reviewed_at\":\"{NOW}\""),
+            "\"reviewed_at\":\"2027-01-05T09:00:00Z\"",
+        )
+    });
+    assert_verify_fails_at(&store, 7, "exception_expired");
+}
+
+#[test]
+fn a_rechained_exception_of_400_days_fails_verify_naming_expiry_days() {
+    let (_dir, store, _) = fixture_store();
+    forge(&store, 6, |l| {
+        l.replace(
+            "\"expires_at\":\"2026-12-28T09:00:00Z\"",
+            "\"expires_at\":\"2028-01-02T09:00:00Z\"",
+        )
+    });
+    assert_verify_fails_at(&store, 6, "expiry_days");
+}
+
+#[test]
+fn a_rechained_line_with_a_plus_00_00_time_fails_verify_as_not_canonical() {
+    let (_dir, store, _) = fixture_store();
+    forge(&store, 8, |l| {
+        l.replacen(
+            &format!("\"at\":\"{NOW}\""),
+            "\"at\":\"2026-11-28T09:00:00+00:00\"",
+            1,
+        )
+    });
+    assert_verify_fails_at(&store, 8, "canonical");
+}
+
+#[test]
+fn a_rechained_line_with_a_raw_bidi_override_fails_verify_as_not_canonical() {
+    let (_dir, store, _) = fixture_store();
+    forge(&store, 8, |l| {
+        l.replace("change eight", "change \u{202E}eight")
+    });
+    assert_verify_fails_at(&store, 8, "canonical");
+}
+
+#[test]
+fn the_forging_helper_alone_keeps_a_store_that_verifies() {
+    // Without this, the forged-line tests could be failing for the re-chaining, not the rule.
+    let (_dir, store, _) = fixture_store();
+    forge(&store, 3, |l| l);
+    cab_run(&store, "alice", "requester", &["verify"]).expect_code(0, "re-chained as it was");
+}

@@ -67,19 +67,32 @@ impl LocalStore {
         self.clock.now()
     }
 
+    /// Keep notices for the user, each once: a long-lived holder (the server) that never
+    /// takes them must not collect the same one on every read.
+    fn notice(&self, notices: impl IntoIterator<Item = String>) {
+        let mut pending = lock(&self.notices);
+        for n in notices {
+            if !pending.contains(&n) {
+                pending.push(n);
+            }
+        }
+    }
+
     fn notice_torn(&self, torn: Option<TornTail>) {
         if let Some(t) = torn {
-            lock(&self.notices).push(format!(
+            self.notice([format!(
                 "the store's last line (line {}, {} bytes) is incomplete, probably cut off by a crash; it is not read as data, and the next write will move it to a quarantine file",
                 t.line, t.len
-            ));
+            )]);
         }
     }
 
     /// The up-to-date replica, read under the store's shared lock.
     fn fresh(&self) -> Result<MutexGuard<'_, Replica>, BackendError> {
         let mut replica = lock(&self.replica);
-        self.store.refresh(&mut replica)?;
+        let refreshed = self.store.refresh(&mut replica);
+        self.notice(replica.take_warnings());
+        refreshed?;
         *lock(&self.loaded) = true;
         self.notice_torn(replica.torn);
         Ok(replica)
@@ -109,7 +122,7 @@ impl LocalStore {
         let mut ids = RandomIds;
         let mut now = self.clock.now();
         let mut replay: Option<Vec<u64>> = None;
-        let (appended, commit) = self
+        let appended = self
             .store
             .append_unsynced(&mut replica, |r| {
                 if let Some(idem) = idempotency
@@ -141,9 +154,11 @@ impl LocalStore {
             .map_err(|e| match e {
                 AppendError::Store(e) => BackendError::Store(e),
                 AppendError::Refused(e) => BackendError::Engine(e),
-            })?;
+            });
+        self.notice(replica.take_warnings());
+        let (appended, commit) = appended?;
         *lock(&self.loaded) = true;
-        lock(&self.notices).extend(appended.notices);
+        self.notice(appended.notices);
         let (stored, commit) = match replay {
             Some(seqs) => {
                 let last = seqs.iter().copied().max().unwrap_or(0);

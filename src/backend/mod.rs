@@ -120,10 +120,8 @@ pub trait Backend: Send + Sync {
         let mut state = State::new();
         for e in page.events {
             let seq = e.seq;
-            state.apply(seq, e.event.kind).map_err(|err| {
-                BackendError::Inconsistent(format!(
-                    "event {seq} cannot follow the ones before it: {err}"
-                ))
+            crate::engine::admit(&mut state, seq, &e.event).map_err(|err| {
+                BackendError::Inconsistent(format!("event {seq} cannot be accepted: {err}"))
             })?;
         }
         let head = state.head().max(page.head);

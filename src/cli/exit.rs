@@ -80,6 +80,7 @@ fn remote_code(code: &str) -> &'static str {
         "exception_open",
         "already_reviewed",
         "exception_expired",
+        "before_record",
         "store_corrupt",
         "internal",
         "timeout",

@@ -527,26 +527,19 @@ fn toml_string(s: &str) -> String {
     out
 }
 
-/// `cab verify --remote`: fetch every event and check the chain as the server recorded it:
-/// sequence, previous hash, and each event's hash recomputed from its content.
+/// `cab verify --remote`: fetch every event and check it as `cab verify` checks a file: its
+/// place in the hash chain, its hash recomputed from its canonical line, and every rule
+/// re-judged against the events before it.
 fn verify_remote(env: &Env, remote: &crate::remote::RemoteBackend) -> Result<u8, CliError> {
     let events = remote.all_events()?;
     let mut prev = crate::store::line::GENESIS.to_string();
+    let mut state = crate::engine::State::new();
     for (i, e) in events.iter().enumerate() {
         let expected = i as u64 + 1;
-        let problem = if e.seq != expected {
-            Some(format!(
-                "sequence number {} where {expected} was expected",
-                e.seq
-            ))
-        } else if e.prev != prev {
-            Some("its previous-hash does not match the event before it".to_string())
-        } else if crate::store::line::recompute_hash(e) != e.hash {
-            Some("its content does not match its hash".to_string())
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
+        let problem = crate::store::line::check_event(e, expected, &prev)
+            .map_err(|e| e.to_string())
+            .and_then(|()| crate::engine::admit(&mut state, expected, &e.event));
+        if let Err(problem) = problem {
             return Err(crate::backend::BackendError::Inconsistent(format!(
                 "the server {} fails verification at event {expected}: {problem}",
                 remote.url()
@@ -756,6 +749,21 @@ fn parse_factors(items: &[String]) -> Result<BTreeMap<String, f64>, CliError> {
     Ok(factors)
 }
 
+/// A CSV cell cleaned for a terminal, with a leading `'` when its text (as given, or as
+/// cleaned) begins like a spreadsheet formula: `=`, `+`, `-`, `@`, tab or carriage return.
+fn no_formula(cell: &str) -> String {
+    let starts_formula = |text: &str| {
+        text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+            || text.trim_start().starts_with(['=', '+', '-', '@'])
+    };
+    let clean = untrusted::block(cell);
+    if starts_formula(cell) || starts_formula(&clean) {
+        format!("'{clean}")
+    } else {
+        clean.into_owned()
+    }
+}
+
 fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
     if let Ok(at) = time::parse(text) {
         return Ok(at);
@@ -764,9 +772,10 @@ fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, CliError> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|dt| dt.and_utc())
+        .filter(|at| time::in_range(*at))
         .ok_or_else(|| {
             CliError::Invalid(format!(
-                "--since takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01), got {:?}",
+                "--since takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01) in the years 2000 to 9000, got {:?}",
                 untrusted::line(text)
             ))
         })
@@ -787,8 +796,9 @@ fn audit_output(records: &[AuditRecord], format: AuditFormat) -> Result<String, 
             w.write_record(AuditRecord::CSV_HEADER)
                 .map_err(io::Error::other)?;
             for r in records {
-                // CSV goes to terminals and spreadsheets: cells are cleaned like any text output.
-                let row = r.csv_row().map(|cell| untrusted::block(&cell).into_owned());
+                // CSV goes to terminals and spreadsheets: cells are cleaned like any text output,
+                // and none can start a formula.
+                let row = r.csv_row().map(|cell| no_formula(&cell));
                 w.write_record(&row).map_err(io::Error::other)?;
             }
             let bytes = w

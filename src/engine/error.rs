@@ -90,6 +90,16 @@ pub enum Refusal {
         exception_id: Uuid,
         expires_at: DateTime<Utc>,
     },
+    #[error(
+        "the clock reads {}, before {what} at {}: nothing can be dated before what it acts on (is CAB_NOW set back?)",
+        time::format(*now), time::format(*at)
+    )]
+    BeforeRecord {
+        /// What came first, as a phrase: "request 1a2b3c4d was submitted".
+        what: String,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
 }
 
 impl Refusal {
@@ -104,6 +114,7 @@ impl Refusal {
             Refusal::ExceptionOpen { .. } => "exception_open",
             Refusal::AlreadyReviewed { .. } => "already_reviewed",
             Refusal::ExceptionExpired { .. } => "exception_expired",
+            Refusal::BeforeRecord { .. } => "before_record",
         }
     }
 

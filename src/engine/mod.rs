@@ -7,6 +7,7 @@ pub mod error;
 pub mod event;
 pub mod model;
 pub mod query;
+pub mod rejudge;
 pub mod rules;
 pub mod state;
 pub mod time;
@@ -20,5 +21,6 @@ pub use model::*;
 pub use query::{
     ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView, StatusView,
 };
+pub use rejudge::{Violation, admit, rejudge};
 pub use rules::{Command, Ctx, IdSource, RandomIds, Review, Submission, Verdict};
 pub use state::State;

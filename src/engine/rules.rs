@@ -250,6 +250,9 @@ fn decide(
         }
         .into());
     }
+    not_before(ctx, request.submitted_at, || {
+        format!("request {} was submitted", request.short_id())
+    })?;
     let kind = match verdict {
         Verdict::Reject => DecisionKind::Rejected,
         Verdict::Approve { .. } if conditions.is_empty() => DecisionKind::Approved,
@@ -298,6 +301,17 @@ fn request_exception(
         )
         .into());
     }
+    let expires_at = ctx.now + Duration::days(days);
+    if !super::time::in_range(expires_at) {
+        return Err(Invalid::new(
+            "expiry_days",
+            format!(
+                "an exception of {days} days requested at {} would expire after the year 9000, beyond the times cab keeps",
+                super::time::format(ctx.now)
+            ),
+        )
+        .into());
+    }
     let request = find_request(state, request_id)?;
     if request.status != RequestStatus::ExceptionRequired {
         return Err(Refusal::NoExceptionNeeded {
@@ -317,6 +331,9 @@ fn request_exception(
         }
         .into());
     }
+    not_before(ctx, request.submitted_at, || {
+        format!("request {} was submitted", request.short_id())
+    })?;
     let exception = SecurityException {
         id: ids.next_id(),
         request_id,
@@ -325,7 +342,7 @@ fn request_exception(
         compensating_controls: controls,
         requested_by: ctx.actor.name.clone(),
         requested_at: ctx.now,
-        expires_at: ctx.now + Duration::days(days),
+        expires_at,
         status: ExceptionStatus::Pending,
         reviewed_by: None,
         reviewed_at: None,
@@ -399,6 +416,9 @@ fn review_exception(
             .into());
         }
     }
+    not_before(ctx, exception.requested_at, || {
+        format!("exception {} was requested", exception.short_id())
+    })?;
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
@@ -453,6 +473,19 @@ fn find_request(state: &State, id: Uuid) -> Result<&ApprovalRequest, EngineError
         what: "request",
         id: id.to_string(),
     })
+}
+
+/// An action is dated at or after the record it acts on: a clock set back (CAB_NOW) must not
+/// write a decision that seems to come before its request.
+fn not_before(ctx: &Ctx, at: DateTime<Utc>, what: impl FnOnce() -> String) -> Result<(), Refusal> {
+    if ctx.now < at {
+        return Err(Refusal::BeforeRecord {
+            what: what(),
+            at,
+            now: ctx.now,
+        });
+    }
+    Ok(())
 }
 
 fn require_role(actor: &Actor, role: Role, action: &'static str) -> Result<(), Refusal> {

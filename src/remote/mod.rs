@@ -386,9 +386,9 @@ impl Backend for RemoteBackend {
             let page = self.events_page(after, Duration::ZERO, PAGE)?;
             for e in page.events {
                 let seq = e.seq;
-                state.apply(seq, e.event.kind).map_err(|err| {
+                crate::engine::admit(&mut state, seq, &e.event).map_err(|err| {
                     BackendError::Inconsistent(format!(
-                        "the server sent event {seq}, which cannot follow the ones before it: {err}"
+                        "the server sent event {seq}, which cannot be accepted: {err}"
                     ))
                 })?;
                 after = seq;

@@ -1,27 +1,34 @@
 //! A cache of the replayed state, so that a large store opens in a fraction of the time its
-//! full replay takes: the state, the line offsets and the head (sequence number and hash) at
-//! some point, in a compact binary file in the user's cache folder
-//! (`$XDG_CACHE_HOME/cab/checkpoints/`), named after the store's path.
+//! full replay takes: the state, the line offsets and hashes and the head at some point, in a
+//! compact binary file in the user's cache folder (`$XDG_CACHE_HOME/cab/checkpoints/`), named
+//! after the store's path.
 //!
-//! A checkpoint is only a shortcut, never a source of truth. It is used only when the store is
-//! the same file (device and inode), at least as long, and still has the checkpoint's head hash
-//! at the checkpoint's offset, and when every line before that offset still passes the hash
-//! chain check (sequence, previous hash, own hash). Because each line's hash covers the one
-//! before, that check proves the prefix is byte for byte what was replayed into the checkpoint.
-//! Anything else (no file, another version, a mismatch, a broken chain) means a full replay,
-//! which then reports any damage with its line number exactly as before. It lives in the user's
-//! own cache, trusted as much as their other files; `cab verify` never uses it.
+//! A checkpoint is only a shortcut, never a source of truth. Its last 32 bytes are a SHA-256
+//! of everything before them, written last: a checkpoint damaged anywhere (a flipped byte, a
+//! cut, another file) is no checkpoint. It is used only when every line it saw is still in the
+//! store, byte for byte (each line's hash, re-computed, equals the one it recorded), so the
+//! state it holds is what a replay of that prefix gives. Anything else means a full replay,
+//! which reports any damage with its line number exactly as before; and when the store's lines
+//! no longer are those the checkpoint saw, the first differing line is named in a warning, since
+//! a consistent rewrite of history (every hash recomputed) is otherwise invisible to one
+//! process. `cab verify` never uses a checkpoint. docs/store-format.md says what someone who can
+//! write the cache folder, and forges a checkpoint digest and all, could and could not do.
 
-use std::fs::{self, File};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::engine::State;
 
 /// Written first in every checkpoint file; another value means another format.
-const MAGIC: &[u8; 8] = b"cabckp03";
+const MAGIC: &[u8; 8] = b"cabckp04";
+/// The SHA-256 at the end of the file.
+const DIGEST_LEN: usize = 32;
+/// No checkpoint is read beyond this size (a cache folder entry linked to an endless device).
+const MAX_BYTES: u64 = 16 << 30;
 
 /// When and where checkpoints are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +71,9 @@ pub struct Header {
     pub head_hash: String,
     /// Start offset of every line replayed.
     pub line_starts: Vec<u64>,
+    /// The hash of every line replayed, as bytes: what tells a rewritten line from the one the
+    /// checkpoint saw.
+    pub line_hashes: Vec<[u8; 32]>,
     /// Idempotency keys seen: user, key, the events written, the request's fingerprint.
     pub keys: Vec<(String, String, Vec<u64>, String)>,
 }
@@ -81,15 +91,35 @@ impl Loaded {
     }
 }
 
-/// Read a checkpoint's header; `None` when there is none or it cannot be read (then: a full
-/// replay).
+/// Read a checkpoint: `None` when there is none, it is not a regular file, or it is damaged
+/// (its digest does not match); then the store is replayed in full. Never blocks on a FIFO and
+/// never reads more than the file's own size.
 pub fn load(file: &Path) -> Option<Loaded> {
-    let mut bytes = Vec::new();
-    File::open(file).ok()?.read_to_end(&mut bytes).ok()?;
-    let rest = bytes.strip_prefix(MAGIC)?;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // A FIFO or a device put in the cache folder must not block the opening.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let handle = options.open(file).ok()?;
+    let meta = handle.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX_BYTES {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    handle.take(meta.len()).read_to_end(&mut bytes).ok()?;
+    let content_len = bytes.len().checked_sub(DIGEST_LEN)?;
+    let (content, digest) = bytes.split_at(content_len);
+    if Sha256::digest(content).as_slice() != digest {
+        return None;
+    }
+    let rest = content.strip_prefix(MAGIC)?;
     let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-    let header: Header = postcard::from_bytes(rest.get(8..8 + len)?).ok()?;
+    let header: Header = postcard::from_bytes(rest.get(8..8usize.checked_add(len)?)?).ok()?;
     let state_at = MAGIC.len() + 8 + len;
+    bytes.truncate(content_len);
     Some(Loaded {
         header,
         body: bytes,
@@ -98,17 +128,20 @@ pub fn load(file: &Path) -> Option<Loaded> {
 }
 
 /// Write a checkpoint: to a temporary file beside it, then renamed over it, so a reader never
-/// sees half of one. Failures are the caller's to ignore: it is a cache.
+/// sees half of one; its digest goes last. Failures are the caller's to ignore: it is a cache.
 pub fn save(file: &Path, header: &Header, state: &State) -> io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let head = postcard::to_stdvec(header).map_err(io::Error::other)?;
     let body = postcard::to_stdvec(state).map_err(io::Error::other)?;
+    let mut digest = Sha256::new();
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(MAGIC)?;
-    tmp.write_all(&(head.len() as u64).to_le_bytes())?;
-    tmp.write_all(&head)?;
-    tmp.write_all(&body)?;
+    let len = (head.len() as u64).to_le_bytes();
+    for part in [MAGIC.as_slice(), &len, &head, &body] {
+        digest.update(part);
+        tmp.write_all(part)?;
+    }
+    tmp.write_all(&digest.finalize())?;
     tmp.persist(file).map_err(|e| e.error)?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use super::checkpoint::{self, CheckpointPolicy};
 use super::line::{self, GENESIS};
-use crate::engine::{Event, State, StoredEvent};
+use crate::engine::{self, Event, State, StoredEvent};
 use crate::untrusted::json;
 
 #[derive(Debug, Error)]
@@ -63,9 +63,13 @@ pub struct Replica {
     head_hash: String,
     /// Start offset of every line: `line_starts[seq - 1]`.
     line_starts: Vec<u64>,
+    /// Every line's hash, as bytes: what a checkpoint keeps to tell a rewritten line.
+    line_hashes: Vec<[u8; 32]>,
     file_id: Option<(u64, u64)>,
     /// A torn last line seen by the latest read, if any.
     pub torn: Option<TornTail>,
+    /// Warnings for the user from reading (a store whose history changed under its checkpoint).
+    warnings: Vec<String>,
     /// The sequence number of the last checkpoint read or written.
     checkpoint_seq: u64,
     /// Lines taken from a checkpoint when this replica was first read.
@@ -93,6 +97,11 @@ impl Replica {
 
     pub fn is_empty(&self) -> bool {
         self.line_starts.is_empty()
+    }
+
+    /// Warnings from the reads since the last call, each given once.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// How many lines were taken from a checkpoint rather than replayed (0 for none).
@@ -457,6 +466,9 @@ impl FileStore {
                 .map_err(|e| self.corrupt(event.seq, e))?;
         }
         replica.line_starts.extend(starts);
+        replica
+            .line_hashes
+            .extend(stored.iter().map(|e| line::hash_bytes(&e.hash)));
         replica.offset += buf.len() as u64;
         replica.head_hash = prev;
         Ok(stored)
@@ -509,13 +521,20 @@ impl FileStore {
                 || meta.len() < replica.offset
                 || !self.prefix_intact(file, replica)?)
         {
+            let seen = replica.head_seq();
             *replica = Replica::new();
+            replica.warnings.push(format!(
+                "WARNING: the store {} changed under this process: the {seen} line{} it had read are no longer all there as they were (replaced, cut or rewritten); reading it again from the start",
+                self.path.display(),
+                if seen == 1 { "" } else { "s" }
+            ));
         }
-        if checkpoints
-            && replica.is_empty()
-            && let Some(restored) = self.restore(meta.len(), id)
-        {
-            *replica = restored;
+        if checkpoints && replica.is_empty() {
+            match self.restore() {
+                Ok(restored) => *replica = restored,
+                Err(Some(warning)) => replica.warnings.push(warning),
+                Err(None) => {}
+            }
         }
         replica.file_id = id;
         replica.torn = None;
@@ -536,14 +555,11 @@ impl FileStore {
             let seq = replica.head_seq() + 1;
             let event =
                 line::decode(bytes, seq, &replica.head_hash).map_err(|e| self.corrupt(seq, e))?;
+            engine::admit(&mut replica.state, seq, &event.event)
+                .map_err(|e| self.corrupt(seq, e))?;
+            replica.line_hashes.push(line::hash_bytes(&event.hash));
             replica.head_hash = event.hash;
             replica.remember(seq, &event.event);
-            replica.state.apply(seq, event.event.kind).map_err(|e| {
-                self.corrupt(
-                    seq,
-                    format!("the event contradicts the ones before it: {e}"),
-                )
-            })?;
             replica.line_starts.push(offset);
             replica.offset = offset + bytes.len() as u64 + 1;
             Ok(())
@@ -562,38 +578,64 @@ impl FileStore {
         Ok(())
     }
 
-    /// A replica from the store's checkpoint, if it has one that still holds: same file, the
-    /// checkpoint's head hash where it says, and an intact hash chain up to it.
-    fn restore(&self, len: u64, id: Option<(u64, u64)>) -> Option<Replica> {
-        let policy = self.checkpoints.as_ref()?;
-        let loaded = checkpoint::load(&policy.file_for(&self.path))?;
+    /// A replica from the store's checkpoint, if it has one that still holds: every line it
+    /// saw is still there, byte for byte. `Err(Some(warning))` when the store's lines are no
+    /// longer those the checkpoint saw; `Err(None)` when there is no usable checkpoint.
+    fn restore(&self) -> Result<Replica, Option<String>> {
+        let policy = self.checkpoints.as_ref().ok_or(None)?;
+        let loaded = checkpoint::load(&policy.file_for(&self.path)).ok_or(None)?;
         let header = &loaded.header;
         let lines = header.line_starts.len() as u64;
-        if header.file_id != id
-            || header.store != self.absolute()
-            || header.offset > len
-            || lines == 0
+        if header.store != self.absolute() || lines == 0 || header.line_hashes.len() as u64 != lines
         {
-            return None;
+            return Err(None);
         }
         // Decode the state while the store's prefix is checked: two cores, half the wait.
-        let (state, intact) = std::thread::scope(|s| {
-            let chain = s.spawn(|| self.chain_intact(header.offset, lines, &header.head_hash));
+        let (state, history) = std::thread::scope(|s| {
+            let chain = s.spawn(|| self.compare_history(header));
             let state = loaded.state();
-            (state, chain.join().unwrap_or(false))
+            (state, chain.join().unwrap_or(History::Unreadable))
         });
-        let state = state?;
-        if !intact || state.head() != lines {
-            return None;
+        match history {
+            History::Same => {}
+            History::Unreadable => return Err(None),
+            History::Differs(line) => {
+                return Err(Some(if line == 1 {
+                    format!(
+                        "WARNING: the store {} is not the one cab read at this path before: its first line differs (a new store in the old one's place, or its whole history rewritten); `cab verify` checks what it holds now",
+                        self.path.display()
+                    )
+                } else {
+                    format!(
+                        "WARNING: the store {} no longer holds the history cab read from it before: line {line} is not the line {line} read then, although the hash chain may still check out (lines rewritten and re-hashed). Unless it was restored or replaced on purpose, compare it with a backup or another copy",
+                        self.path.display()
+                    )
+                }));
+            }
+            History::Shorter(found) => {
+                return Err(Some(format!(
+                    "WARNING: the store {} holds {found} whole line{}, but cab read {lines} from it before: lines {} to {lines} were removed. Unless it was restored from an older copy on purpose, compare it with a backup",
+                    self.path.display(),
+                    if found == 1 { "" } else { "s" },
+                    found + 1
+                )));
+            }
         }
+        let state = state.filter(|s| s.head() == lines).ok_or(None)?;
         let header = loaded.header;
-        Some(Replica {
+        let file_id = File::open(&self.path)
+            .and_then(|f| f.metadata())
+            .ok()
+            .and_then(|m| file_id(&m));
+        Ok(Replica {
             state,
             offset: header.offset,
             head_hash: header.head_hash,
             line_starts: header.line_starts,
-            file_id: id,
+            line_hashes: header.line_hashes,
+            file_id,
             torn: None,
+            warnings: Vec::new(),
             checkpoint_seq: lines,
             restored: lines,
             keys: header
@@ -604,24 +646,51 @@ impl FileStore {
         })
     }
 
-    /// Do the first `lines` lines, ending at `until`, form an intact hash chain ending in
-    /// `head_hash`? Hashing only, no parsing.
-    fn chain_intact(&self, until: u64, lines: u64, head_hash: &str) -> bool {
+    /// Are the store's first lines those a checkpoint saw? Hashing only, no parsing: every
+    /// line's chain link is checked and its hash compared with the one the checkpoint recorded.
+    fn compare_history(&self, header: &checkpoint::Header) -> History {
         let Ok(file) = File::open(&self.path) else {
-            return false;
+            return History::Unreadable;
         };
+        let lines = header.line_hashes.len() as u64;
         let mut prev = GENESIS.to_string();
         let mut seq = 0u64;
         let mut end = 0u64;
-        let result = for_each_line((&file).take(until), 0, |offset, bytes| {
+        let mut differs = None;
+        // Stops at the first line that differs, with an error that is not reported.
+        let result = for_each_line(&file, 0, |offset, bytes| {
+            if seq == lines {
+                return Err(self.corrupt(seq, "past the checkpoint"));
+            }
             seq += 1;
             let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
+            if line::hash_bytes(link.hash) != header.line_hashes[seq as usize - 1]
+                || header.line_starts[seq as usize - 1] != offset
+            {
+                differs = Some(seq);
+                return Err(self.corrupt(seq, "differs from the checkpoint"));
+            }
             prev.clear();
             prev.push_str(link.hash);
             end = offset + bytes.len() as u64 + 1;
             Ok(())
         });
-        matches!(result, Ok(0)) && seq == lines && end == until && prev == head_hash
+        if let Some(line) = differs {
+            return History::Differs(line);
+        }
+        match result {
+            // Every line it saw, and nothing else.
+            Ok(_) if seq == lines && end == header.offset && prev == header.head_hash => {
+                History::Same
+            }
+            // Every line it saw, and more after them.
+            Err(_) if seq == lines && end == header.offset && prev == header.head_hash => {
+                History::Same
+            }
+            Ok(_) if seq < lines => History::Shorter(seq),
+            // A broken chain: the full replay reports it with its line number.
+            _ => History::Unreadable,
+        }
     }
 
     /// Write a new checkpoint when enough has been read since the last one. A cache: failures
@@ -641,6 +710,7 @@ impl FileStore {
             offset: replica.offset,
             head_hash: replica.head_hash.clone(),
             line_starts: replica.line_starts.clone(),
+            line_hashes: replica.line_hashes.clone(),
             keys: replica
                 .keys
                 .iter()
@@ -758,9 +828,10 @@ impl FileStore {
             seq += 1;
             if finder.find(bytes).is_some() {
                 let event = line::decode(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
+                // One deployment's events are judged against its own history alone: every rule
+                // reads only the request an event names and that request's exceptions.
                 if event.event.kind.deployment_intent_id() == deployment {
-                    state
-                        .apply(seq, event.event.kind)
+                    engine::admit(&mut state, seq, &event.event)
                         .map_err(|e| self.corrupt(seq, e))?;
                 }
                 prev = event.hash;
@@ -828,6 +899,17 @@ impl FileStore {
         }
         self.read_events(replica, after + 1..=replica.head_seq())
     }
+}
+
+/// What a store's first lines are, against what its checkpoint saw.
+enum History {
+    Same,
+    /// This line (numbered from 1) is not the one the checkpoint saw.
+    Differs(u64),
+    /// Only this many whole lines are left of those it saw.
+    Shorter(u64),
+    /// Not comparable (no file, a broken chain): replay and let the replay say.
+    Unreadable,
 }
 
 /// Append-side failures: the store's own, or the judge's refusal.

@@ -47,6 +47,10 @@ pub enum LineError {
     BadSequence { expected: u64, found: u64 },
     #[error("the line is not a valid event: {0}")]
     Format(String),
+    #[error(
+        "the line is not in the canonical form cab writes (it differs at byte {byte}: another spelling of a time, a number, a string escape or the field order); see docs/store-format.md"
+    )]
+    NotCanonical { byte: u64 },
 }
 
 /// SHA-256 as lowercase hex.
@@ -66,6 +70,21 @@ fn to_hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// A line hash's 64 hex digits as its 32 bytes (zeros where a digit is not hex, which no
+/// checked hash has).
+pub fn hash_bytes(hex: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => 0,
+    };
+    for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        *byte = (digit(pair[0]) << 4) | digit(pair[1]);
+    }
+    out
+}
+
 /// Does `hex` (64 lowercase hex digits) spell out `digest`?
 fn hex_matches(hex: &str, digest: &[u8]) -> bool {
     hex.len() == digest.len() * 2
@@ -81,6 +100,16 @@ fn hex_matches(hex: &str, digest: &[u8]) -> bool {
 /// Append one event as a line (with its `\n`) to `out`; returns the new line's hash.
 pub fn encode(out: &mut Vec<u8>, seq: u64, prev: &str, event: &Event) -> String {
     let start = out.len();
+    encode_body(out, seq, prev, event);
+    let hash = sha256_hex(&out[start..]);
+    out.extend_from_slice(HASH_KEY);
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(b"\"}\n");
+    hash
+}
+
+/// What the hash covers: the line up to, not including, `,"hash":"`.
+fn encode_body(out: &mut Vec<u8>, seq: u64, prev: &str, event: &Event) {
     let envelope = EnvelopeOut {
         v: SCHEMA_VERSION,
         seq,
@@ -96,11 +125,6 @@ pub fn encode(out: &mut Vec<u8>, seq: u64, prev: &str, event: &Event) -> String 
     // no I/O); if it ever failed the line would be rejected by every reader, never misread.
     let _ = json::write_compact(out, &envelope);
     out.pop(); // the closing brace: the hash covers everything before `,"hash":"`
-    let hash = sha256_hex(&out[start..]);
-    out.extend_from_slice(HASH_KEY);
-    out.extend_from_slice(hash.as_bytes());
-    out.extend_from_slice(b"\"}\n");
-    hash
 }
 
 /// The chain facts of a line, read without parsing its JSON: enough to check sequence, chain
@@ -296,7 +320,7 @@ pub fn decode(
         ));
     }
     let at = time::parse(&raw.at).map_err(|e| LineError::Format(format!("bad time: {e}")))?;
-    Ok(StoredEvent {
+    let stored = StoredEvent {
         seq: link.seq,
         prev: raw.prev,
         hash: raw.hash,
@@ -307,6 +331,28 @@ pub fn decode(
             idempotency: raw.idempotency,
             kind: raw.kind,
         },
+    };
+    canonical(line, &stored)?;
+    Ok(stored)
+}
+
+/// Is the line byte for byte what cab writes for its event? Two lines that mean the same event
+/// are one line: a time with `+00:00`, a raw bidi override or a reordered field each make
+/// another text with the same meaning, which another reader could take differently.
+fn canonical(line: &[u8], stored: &StoredEvent) -> Result<(), LineError> {
+    let body = &line[..line.len() - HASH_SUFFIX_LEN];
+    let mut canon = Vec::with_capacity(line.len());
+    encode_body(&mut canon, stored.seq, &stored.prev, &stored.event);
+    if canon == body {
+        return Ok(());
+    }
+    let at = canon
+        .iter()
+        .zip(body)
+        .position(|(a, b)| a != b)
+        .unwrap_or(canon.len().min(body.len()));
+    Err(LineError::NotCanonical {
+        byte: at as u64 + 1,
     })
 }
 
@@ -329,4 +375,26 @@ pub fn decode_linked(line: &[u8], expected_seq: u64) -> Result<StoredEvent, Line
 pub fn recompute_hash(stored: &StoredEvent) -> String {
     let mut buf = Vec::with_capacity(512);
     encode(&mut buf, stored.seq, &stored.prev, &stored.event)
+}
+
+/// [`check_link`] for an event received already parsed (from a server): its sequence number,
+/// its link to the previous hash, and its hash recomputed from its canonical line.
+pub fn check_event(
+    stored: &StoredEvent,
+    expected_seq: u64,
+    expected_prev: &str,
+) -> Result<(), LineError> {
+    if stored.seq != expected_seq {
+        return Err(LineError::BadSequence {
+            expected: expected_seq,
+            found: stored.seq,
+        });
+    }
+    if stored.prev != expected_prev {
+        return Err(LineError::BrokenChain);
+    }
+    if recompute_hash(stored) != stored.hash {
+        return Err(LineError::HashMismatch);
+    }
+    Ok(())
 }

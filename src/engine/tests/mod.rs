@@ -9,6 +9,7 @@ mod exceptions;
 mod gate;
 mod props;
 mod queries;
+mod rejudge;
 mod replay;
 mod submission;
 

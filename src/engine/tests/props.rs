@@ -357,6 +357,13 @@ fn play(thresholds: Thresholds, ops: &[Op], json: bool) -> Result<Played, TestCa
                         let back: EventKind = serde_json::from_str(&text).unwrap();
                         prop_assert_eq!(&back, &event.kind, "the event does not survive JSON");
                     }
+                    // `cab verify` re-judges every event it reads: the rules must accept their own.
+                    if let Err(v) = crate::engine::rejudge(&state, &event) {
+                        return Err(TestCaseError::fail(format!(
+                            "{command:?} by {} produced an event that re-judging refuses: {v}",
+                            actor.name
+                        )));
+                    }
                     let seq = state.head() + 1;
                     if let Err(e) = state.apply(seq, event.kind.clone()) {
                         return Err(TestCaseError::fail(format!(

@@ -1,0 +1,338 @@
+//! Re-judging a record: would the rules have written this event, from the state before it, at
+//! its own time? The store asks this of every line it reads, so a line appended and re-chained
+//! by someone who can write the file, but that breaks a rule, is found with the rule it breaks.
+//!
+//! Nothing here restates a rule: each event is turned back into the command that would have
+//! produced it, [`rules::handle`] judges that command, and what it would have written is
+//! compared with what was recorded, field by field.
+
+use std::collections::VecDeque;
+
+use chrono::Duration;
+use serde::Serialize;
+use thiserror::Error;
+use uuid::Uuid;
+
+use super::event::{Event, EventKind};
+use super::model::{Actor, DecisionKind, ExceptionStatus, Policy, Role};
+use super::rules::{self, Command, Ctx, IdSource, Review, Submission, Verdict};
+use super::state::State;
+
+/// A recorded event that the rules would not have written.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("it breaks the rule {rule}: {message}")]
+pub struct Violation {
+    /// A stable name: the engine's refusal code (`separation_of_duties`, `already_decided`, ...),
+    /// the field it found invalid, or `not_as_the_rules_write_it` when the rules would have
+    /// written something else.
+    pub rule: String,
+    pub message: String,
+}
+
+impl Violation {
+    fn new(rule: impl Into<String>, message: impl Into<String>) -> Self {
+        Violation {
+            rule: rule.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The rule named when the rules accept the command but would have written another event.
+pub const NOT_AS_WRITTEN: &str = "not_as_the_rules_write_it";
+
+/// Judge `event` against `state` (the state just before it): `Ok` when the rules, asked by the
+/// same actor at the same moment, write exactly this event. Roles are not part of the record,
+/// so the actor is judged as holding every role; everything else is checked.
+pub fn rejudge(state: &State, event: &Event) -> Result<(), Violation> {
+    let actor =
+        Actor::new(&event.actor, Role::ALL).map_err(|e| Violation::new("actor", e.message))?;
+    if actor.name != event.actor {
+        return Err(Violation::new(
+            NOT_AS_WRITTEN,
+            format!(
+                "the actor {:?} is not written as the rules write names",
+                event.actor
+            ),
+        ));
+    }
+    let (command, ids, policy) = match command_for(state, &event.kind)? {
+        Some(found) => found,
+        // An expiry is not a command of its own: it is one of what cleanup would record now.
+        None => return expiry_is_due(state, event, &actor),
+    };
+    let ctx = Ctx {
+        actor: &actor,
+        now: event.at,
+        policy: &policy,
+    };
+    let written = rules::handle(state, &command, &ctx, &mut Recorded(ids)).map_err(|e| {
+        let rule = match &e {
+            super::EngineError::Invalid(invalid) => invalid.field.to_string(),
+            other => other.code().to_string(),
+        };
+        Violation::new(rule, e.to_string())
+    })?;
+    match written.as_slice() {
+        [one] => same(one, event),
+        _ => Err(Violation::new(
+            NOT_AS_WRITTEN,
+            "the rules would have written another number of events for this command",
+        )),
+    }
+}
+
+/// The command that would have produced this event, the ids it would have drawn, in order, and
+/// the policy it was judged under. `None` for an expiry, which cleanup records.
+fn command_for(
+    state: &State,
+    kind: &EventKind,
+) -> Result<Option<(Command, VecDeque<Uuid>, Policy)>, Violation> {
+    let policy = Policy::default();
+    Ok(Some(match kind {
+        EventKind::RequestSubmitted(e) => {
+            let r = &e.request;
+            let mut ids = VecDeque::from([r.id]);
+            ids.extend(e.decision.as_ref().map(|d| d.id));
+            let submission = Submission {
+                deployment_intent_id: r.deployment_intent_id.clone(),
+                evidence_package_id: r.evidence_package_id.clone(),
+                title: r.title.clone(),
+                risk_score: r.risk_score.value(),
+                risk_factors: r.risk_factors.clone(),
+                correlation_id: Some(r.correlation_id.clone()),
+            };
+            // The thresholds recorded with the request are the policy it was gated under.
+            let policy = Policy {
+                thresholds: r.thresholds,
+                ..policy
+            };
+            (Command::Submit(submission), ids, policy)
+        }
+        EventKind::RequestDecided(e) => {
+            let d = &e.decision;
+            let verdict = match d.decision {
+                DecisionKind::Approved => Verdict::Approve {
+                    conditions: Vec::new(),
+                },
+                DecisionKind::Conditional => Verdict::Approve {
+                    conditions: d.conditions.clone(),
+                },
+                DecisionKind::Rejected => Verdict::Reject,
+                DecisionKind::AutoApproved => {
+                    return Err(Violation::new(
+                        NOT_AS_WRITTEN,
+                        format!(
+                            "request {} is auto-approved after its submission; only the gate auto-approves, when the request is submitted",
+                            d.request_id
+                        ),
+                    ));
+                }
+            };
+            let command = Command::Decide {
+                request_id: d.request_id,
+                verdict,
+                rationale: d.rationale.clone(),
+            };
+            (command, VecDeque::from([d.id]), policy)
+        }
+        EventKind::ExceptionRequested(e) => {
+            let x = &e.exception;
+            let span = x.expires_at - x.requested_at;
+            let days = span.num_days();
+            if Duration::days(days) != span {
+                return Err(Violation::new(
+                    "expiry_days",
+                    format!(
+                        "exception {} expires {} after it was requested, which is not a whole number of days",
+                        x.id, span
+                    ),
+                ));
+            }
+            let command = Command::RequestException {
+                request_id: x.request_id,
+                justification: x.justification.clone(),
+                compensating_controls: x.compensating_controls.clone(),
+                expiry_days: Some(days),
+            };
+            (command, VecDeque::from([x.id]), policy)
+        }
+        EventKind::ExceptionReviewed(e) => {
+            let review = match e.status {
+                ExceptionStatus::Approved => Review::Approve,
+                ExceptionStatus::Rejected => Review::Reject,
+                other => {
+                    return Err(Violation::new(
+                        NOT_AS_WRITTEN,
+                        format!(
+                            "exception {} is reviewed as {other}; a review approves or rejects",
+                            e.exception_id
+                        ),
+                    ));
+                }
+            };
+            if state.exception(&e.exception_id).is_none() {
+                return Err(Violation::new(
+                    "not_found",
+                    format!(
+                        "exception {} is reviewed but was never requested",
+                        e.exception_id
+                    ),
+                ));
+            }
+            let command = Command::ReviewException {
+                exception_id: e.exception_id,
+                review,
+                rationale: e.review_rationale.clone(),
+            };
+            (command, VecDeque::new(), policy)
+        }
+        EventKind::ExceptionExpired(_) => return Ok(None),
+    }))
+}
+
+/// An expiry is right when cleanup, run by the same actor at the same moment, would record it.
+fn expiry_is_due(state: &State, event: &Event, actor: &Actor) -> Result<(), Violation> {
+    let EventKind::ExceptionExpired(expired) = &event.kind else {
+        return Ok(());
+    };
+    let policy = Policy::default();
+    let ctx = Ctx {
+        actor,
+        now: event.at,
+        policy: &policy,
+    };
+    let due = rules::handle(
+        state,
+        &Command::Cleanup,
+        &ctx,
+        &mut Recorded(VecDeque::new()),
+    )
+    .map_err(|e| Violation::new(e.code(), e.to_string()))?;
+    match due.iter().find(|e| match &e.kind {
+        EventKind::ExceptionExpired(x) => x.exception_id == expired.exception_id,
+        _ => false,
+    }) {
+        Some(written) => same(written, event),
+        None => Err(Violation::new(
+            "not_expired",
+            match state.exception(&expired.exception_id) {
+                Some(x) => format!(
+                    "exception {} is recorded as expired at {}, but it is {} then (it expires at {})",
+                    x.id,
+                    super::time::format(event.at),
+                    x.status_at(event.at),
+                    super::time::format(x.expires_at)
+                ),
+                None => format!(
+                    "exception {} is recorded as expired but was never requested",
+                    expired.exception_id
+                ),
+            },
+        )),
+    }
+}
+
+/// The rules' event against the recorded one; the first field that differs is named.
+fn same(written: &Event, recorded: &Event) -> Result<(), Violation> {
+    let written = Event {
+        idempotency: recorded.idempotency.clone(),
+        ..written.clone()
+    };
+    if &written == recorded {
+        return Ok(());
+    }
+    let (a, b) = (as_json(&written), as_json(recorded));
+    let (path, rules_say, record_says) =
+        first_difference(&a, &b, String::new()).unwrap_or_default();
+    Err(Violation::new(
+        NOT_AS_WRITTEN,
+        format!(
+            "{path} is recorded as {record_says}, but the rules write {rules_say} from the state before it"
+        ),
+    ))
+}
+
+/// An event as the fields a reader sees, for naming a difference.
+fn as_json(event: &Event) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct View<'a> {
+        at: String,
+        actor: &'a str,
+        correlation_id: &'a str,
+        #[serde(flatten)]
+        kind: &'a EventKind,
+    }
+    serde_json::to_value(View {
+        at: super::time::format(event.at),
+        actor: &event.actor,
+        correlation_id: &event.correlation_id,
+        kind: &event.kind,
+    })
+    .unwrap_or_default()
+}
+
+/// The path and the two values of the first place where `a` and `b` differ.
+fn first_difference(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    path: String,
+) -> Option<(String, String, String)> {
+    use serde_json::Value;
+    let here = |p: &str| {
+        if p.is_empty() {
+            "the event".to_string()
+        } else {
+            p.to_string()
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (key, va) in x {
+                let sub = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match y.get(key) {
+                    Some(vb) => {
+                        if let Some(found) = first_difference(va, vb, sub) {
+                            return Some(found);
+                        }
+                    }
+                    None => return Some((sub, va.to_string(), "missing".into())),
+                }
+            }
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| (format!("{path}.{k}"), "nothing".into(), y[k].to_string()))
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (va, vb))| first_difference(va, vb, format!("{path}[{i}]"))),
+        _ if a == b => None,
+        _ => Some((here(&path), a.to_string(), b.to_string())),
+    }
+}
+
+/// The ids the recorded event carries, handed out in the order the rules draw them. Running
+/// out gives the nil id, which no recorded event has, so the comparison then fails.
+struct Recorded(VecDeque<Uuid>);
+
+impl IdSource for Recorded {
+    fn next_id(&mut self) -> Uuid {
+        self.0.pop_front().unwrap_or(Uuid::nil())
+    }
+}
+
+/// Re-judge an event read from a record, then apply it: the way history that the rules did not
+/// just write (a store's lines, a server's events) enters a [`State`]. The message says which
+/// rule the event breaks, or how it contradicts the events before it.
+pub fn admit(state: &mut State, seq: u64, event: &Event) -> Result<(), String> {
+    rejudge(state, event).map_err(|v| v.to_string())?;
+    state
+        .apply(seq, event.kind.clone())
+        .map_err(|e| format!("the event contradicts the ones before it: {e}"))
+}
