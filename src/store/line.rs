@@ -398,3 +398,91 @@ pub fn check_event(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The line parser under arbitrary input: it never panics, and a line it accepts is exactly
+    //! the line cab would write for the event it read (so nothing it accepts is refused later).
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::event::RequestSubmitted;
+    use crate::engine::{ApprovalRequest, Gate, RequestStatus, RiskScore, Thresholds};
+
+    fn sample_line() -> Vec<u8> {
+        let at = time::parse("2026-11-28T09:00:00Z").unwrap();
+        let request = ApprovalRequest {
+            id: uuid::Uuid::from_u128(7),
+            deployment_intent_id: "payments-api".into(),
+            evidence_package_id: "EP-1".into(),
+            title: Some("change \u{e9}".into()),
+            risk_score: RiskScore::new(60.5).unwrap(),
+            risk_factors: [("blast".to_string(), 3.0)].into(),
+            gate: Gate::ManualReview,
+            thresholds: Thresholds::default(),
+            status: RequestStatus::UnderReview,
+            requested_by: "alice".into(),
+            correlation_id: "c-1".into(),
+            submitted_at: at,
+        };
+        let event = Event {
+            at,
+            actor: "alice".into(),
+            correlation_id: "c-1".into(),
+            idempotency: None,
+            kind: EventKind::RequestSubmitted(RequestSubmitted {
+                request,
+                decision: None,
+            }),
+        };
+        let mut out = Vec::new();
+        encode(&mut out, 1, GENESIS, &event);
+        out.pop();
+        out
+    }
+
+    /// Give a changed line a correct hash again, as a forger would.
+    fn rehash(line: &[u8]) -> Vec<u8> {
+        let body_end = line.len().saturating_sub(HASH_SUFFIX_LEN);
+        let mut out = line[..body_end].to_vec();
+        out.extend_from_slice(HASH_KEY);
+        out.extend_from_slice(sha256_hex(&line[..body_end]).as_bytes());
+        out.extend_from_slice(b"\"}");
+        out
+    }
+
+    #[test]
+    fn the_sample_line_decodes() {
+        assert!(decode(&sample_line(), 1, GENESIS).is_ok());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode(&bytes, 1, GENESIS);
+            let _ = decode_linked(&bytes, 1);
+        }
+
+        #[test]
+        fn a_changed_and_rehashed_line_is_accepted_only_if_it_is_canonical(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        ) {
+            let line = sample_line();
+            let body_end = line.len() - HASH_SUFFIX_LEN;
+            let mut changed = line.clone();
+            for (at, byte) in edits {
+                changed[at.index(body_end)] = byte;
+            }
+            let forged = rehash(&changed);
+            if let Ok(stored) = decode(&forged, 1, GENESIS) {
+                let mut again = Vec::new();
+                encode(&mut again, stored.seq, &stored.prev, &stored.event);
+                again.pop();
+                prop_assert_eq!(again, forged, "an accepted line is what cab writes for it");
+            }
+        }
+    }
+}
