@@ -403,3 +403,35 @@ fn failures_of_the_store_exit_1() {
     let f = cab.fails(1, "x", "", &["queue"]);
     assert_eq!(f.code, "store_corrupt");
 }
+
+#[test]
+fn a_fifo_given_as_the_store_is_refused_at_once_instead_of_waiting_for_a_writer() {
+    let cab = Cab::new();
+    let fifo = cab.dir().join("store.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cab"))
+        .args(["--json", "status", "svc", "--store"])
+        .arg(&fifo)
+        .env_clear()
+        .env("HOME", cab.dir())
+        .env("CAB_USER", "alice")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A bound on waiting, not a measure of speed: without the fix cab never returns.
+    let mut waited = 0;
+    while child.try_wait().unwrap().is_none() {
+        if waited == 600 {
+            child.kill().unwrap();
+            panic!("cab waited on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["error"]["code"], "not_a_file", "{body}");
+}

@@ -122,6 +122,7 @@ impl CliError {
             CliError::Backend(BackendError::Engine(e)) => e.code(),
             CliError::Backend(BackendError::Store(StoreError::Corrupt { .. })) => "store_corrupt",
             CliError::Backend(BackendError::Store(StoreError::Missing { .. })) => "store_missing",
+            CliError::Backend(BackendError::Store(StoreError::NotAFile { .. })) => "not_a_file",
             CliError::Backend(BackendError::Store(StoreError::Io { .. })) => "io",
             CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => {
                 "store_not_empty"

@@ -37,6 +37,11 @@ pub enum StoreError {
     #[error("there is no store at {}", path.display())]
     Missing { path: PathBuf },
     #[error(
+        "{} is not a store file (it is a folder, a FIFO or a device); give the path of a store file with --store",
+        path.display()
+    )]
+    NotAFile { path: PathBuf },
+    #[error(
         "the store {} already holds {bytes} bytes of events; only a new or empty store can be filled with demo data (pick another path with --store)",
         path.display()
     )]
@@ -233,8 +238,21 @@ impl FileStore {
 
     /// Open for reading with a shared lock; `None` when there is no store yet.
     fn open_shared(&self) -> Result<Option<File>, StoreError> {
-        match File::open(&self.path) {
+        let mut options = OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // A FIFO at the store's path must not block the opening: it is refused below.
+            options.custom_flags(libc::O_NONBLOCK);
+        }
+        match options.open(&self.path) {
             Ok(file) => {
+                if !file.metadata().map_err(self.io("read"))?.is_file() {
+                    return Err(StoreError::NotAFile {
+                        path: self.path.clone(),
+                    });
+                }
                 file.lock_shared().map_err(self.io("lock"))?;
                 Ok(Some(file))
             }
