@@ -419,7 +419,14 @@ impl FileStore {
         };
         self.disk
             .sync_data(&file, Target::Store)
-            .map_err(self.io("sync"))?;
+            .map_err(|e| {
+                // Written whole but not known to be on disk, and other writers may already
+                // have appended behind: not undone, not acknowledged either.
+                self.io("sync")(io::Error::new(
+                    e.kind(),
+                    format!("{e}; the command's events are in the file but may not be on disk, so check before repeating it"),
+                ))
+            })?;
         *fsyncs += 1;
         let mut commits = lock(&self.commits);
         if commits.file == commit.id {
