@@ -81,7 +81,7 @@ impl LocalStore {
     fn notice_torn(&self, torn: Option<TornTail>) {
         if let Some(t) = torn {
             self.notice([format!(
-                "the store's last line (line {}, {} bytes) is incomplete, probably cut off by a crash; it is not read as data, and the next write will move it to a quarantine file",
+                "the store's last line (line {}, {} bytes) is incomplete, cut off by a crash or a failed write; it is not read as data, and the next write will move it to a quarantine file",
                 t.line, t.len
             )]);
         }

@@ -27,6 +27,7 @@ use exit::CliError;
 
 /// Run the command line with the process's arguments; the exit code to end with.
 pub fn run() -> ExitCode {
+    ignore_file_size_signal();
     let wants_json = std::env::args_os().any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -40,6 +41,19 @@ pub fn run() -> ExitCode {
             report(&err, json_out);
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// A write past the file-size limit (`ulimit -f`) would kill the process with SIGXFSZ and
+/// leave half a line; ignored, it fails with EFBIG instead, which the store reports and undoes
+/// like a full disk (SPEC section 2: one sentence, exit 1, never a signal).
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no code in the handler's place;
+    // it only changes what the kernel does with the signal. cab starts no other programs that
+    // could inherit it.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

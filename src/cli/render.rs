@@ -425,7 +425,7 @@ pub fn verify(path: &std::path::Path, report: &VerifyReport) -> String {
     if let Some(t) = report.torn {
         let _ = writeln!(
             out,
-            "warning: the last line (line {}, {} bytes) is incomplete, probably cut off by a crash; it is not data, and the next write will move it to a quarantine file",
+            "warning: the last line (line {}, {} bytes) is incomplete, cut off by a crash or a failed write; it is not data, and the next write will move it to a quarantine file",
             t.line, t.len
         );
     }

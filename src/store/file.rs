@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -15,6 +15,7 @@ use memchr::memmem;
 use thiserror::Error;
 
 use super::checkpoint::{self, CheckpointPolicy};
+use super::disk::{self, Disk, Os, Target};
 use super::line::{self, GENESIS};
 use crate::engine::{self, Event, State, StoredEvent};
 use crate::untrusted::json;
@@ -162,6 +163,8 @@ pub struct FileStore {
     /// Held while an fsync runs: one at a time, and the writers queued behind it find their
     /// lines already on disk when it ends. Counts the fsyncs of appends.
     syncing: Arc<Mutex<u64>>,
+    /// Every write, sync and cut of the store and its quarantine files goes through here.
+    disk: Arc<dyn Disk>,
 }
 
 /// Offsets (ends of complete lines this process appended) in the file with this identity.
@@ -189,6 +192,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 const READ_CHUNK: usize = 1 << 20;
+/// How much of a torn tail is copied or compared at a time.
+const COPY_CHUNK: usize = 64 << 10;
+/// Names tried for one offset's quarantine file beyond the first (`.1` to `.1000`).
+const QUARANTINE_NAMES: u32 = 1000;
 
 impl FileStore {
     /// The store at `path`, with checkpoints in the platform cache folder (see
@@ -199,7 +206,15 @@ impl FileStore {
             checkpoints: CheckpointPolicy::from_env(),
             commits: Arc::default(),
             syncing: Arc::default(),
+            disk: Arc::new(Os),
         }
+    }
+
+    /// The same store on another disk: the fault tests' way in.
+    #[cfg(test)]
+    pub(crate) fn with_disk(mut self, disk: Arc<dyn Disk>) -> Self {
+        self.disk = disk;
+        self
     }
 
     /// The same store with other checkpoints, or none.
@@ -269,29 +284,40 @@ impl FileStore {
         {
             fs::create_dir_all(dir).map_err(self.io("create the folder of"))?;
             if let Some(grandparent) = dir.parent() {
-                sync_dir(grandparent).map_err(self.io("sync the folder of"))?;
+                self.disk
+                    .sync_dir(grandparent)
+                    .map_err(self.io("sync the folder of"))?;
             }
         }
-        let file = match OpenOptions::new()
+        let (file, created) = match OpenOptions::new()
             .read(true)
             .append(true)
             .create_new(true)
             .open(&self.path)
         {
-            Ok(file) => {
-                // A new store: make its existence durable before anything is acknowledged in it.
-                file.sync_all().map_err(self.io("sync"))?;
-                sync_dir(dir.unwrap_or(Path::new("."))).map_err(self.io("sync the folder of"))?;
-                file
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
-                .read(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(self.io("open"))?,
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (
+                OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(self.io("open"))?,
+                false,
+            ),
             Err(e) => return Err(self.io("create")(e)),
         };
         file.lock().map_err(self.io("lock"))?;
+        // A new store: make its existence durable before anything is acknowledged in it. An
+        // empty one may be a new store whose syncs failed (a full disk): sync it again, else
+        // its first acknowledged event could vanish with its folder entry in a crash.
+        if created || file.metadata().map_err(self.io("read"))?.len() == 0 {
+            self.disk
+                .sync_all(&file, Target::Store)
+                .map_err(self.io("sync"))?;
+            self.disk
+                .sync_dir(dir.unwrap_or(Path::new(".")))
+                .map_err(self.io("sync the folder of"))?;
+        }
         Ok(file)
     }
 
@@ -418,7 +444,16 @@ impl FileStore {
                 commit.end
             }
         };
-        file.sync_data().map_err(self.io("sync"))?;
+        self.disk
+            .sync_data(&file, Target::Store)
+            .map_err(|e| {
+                // Written whole but not known to be on disk, and other writers may already
+                // have appended behind: not undone, not acknowledged either.
+                self.io("sync")(io::Error::new(
+                    e.kind(),
+                    format!("{e}; the command's events are in the file but may not be on disk, so check before repeating it"),
+                ))
+            })?;
         *fsyncs += 1;
         let mut commits = lock(&self.commits);
         if commits.file == commit.id {
@@ -451,7 +486,7 @@ impl FileStore {
 
     fn write_events(
         &self,
-        mut file: &File,
+        file: &File,
         replica: &mut Replica,
         events: Vec<Event>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
@@ -474,8 +509,13 @@ impl FileStore {
                 event,
             });
         }
-        // One write for the whole batch; the caller syncs before anything is acknowledged.
-        file.write_all(&buf).map_err(self.io("append to"))?;
+        // One write for the whole batch; the caller syncs before anything is acknowledged. Under
+        // the lock the file ends where the replica does (a torn tail was cut off), so a failed
+        // write is undone by cutting back there: nothing of the command counts, in the file or
+        // in memory (the replica only learns of the events below).
+        if let Err(e) = disk::write_all(&*self.disk, file, Target::Store, &buf) {
+            return Err(self.cut_back(file, replica.offset, e));
+        }
         for event in &stored {
             replica.remember(event.seq, &event.event);
             replica
@@ -493,9 +533,10 @@ impl FileStore {
     }
 
     /// Write a long run of events into a new or empty store under one lock, syncing once at the
-    /// end (the demo). Returns how many events were written.
+    /// end (the demo). Returns how many events were written. All or nothing: on any failure the
+    /// store is cut back to empty.
     pub fn fill(&self, events: impl Iterator<Item = Event>) -> Result<u64, StoreError> {
-        let mut file = self.open_exclusive()?;
+        let file = self.open_exclusive()?;
         let bytes = file.metadata().map_err(self.io("read"))?.len();
         if bytes > 0 {
             return Err(StoreError::NotEmpty {
@@ -507,17 +548,50 @@ impl FileStore {
         let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
         let mut prev = GENESIS.to_string();
         let mut seq = 0;
+        let write = |buf: &[u8]| disk::write_all(&*self.disk, &file, Target::Store, buf);
         for event in events {
             seq += 1;
             prev = line::encode(&mut buf, seq, &prev, &event);
             if buf.len() >= FLUSH_AT {
-                file.write_all(&buf).map_err(self.io("append to"))?;
+                write(&buf).map_err(|e| self.cut_back(&file, 0, e))?;
                 buf.clear();
             }
         }
-        file.write_all(&buf).map_err(self.io("append to"))?;
-        file.sync_data().map_err(self.io("sync"))?;
+        write(&buf).map_err(|e| self.cut_back(&file, 0, e))?;
+        // Still under the lock: no one else can have appended, so a failed sync is undone too.
+        self.disk
+            .sync_data(&file, Target::Store)
+            .map_err(|e| self.cut_back(&file, 0, e))?;
         Ok(seq)
+    }
+
+    /// Undo a failed append: cut the file back to `end` (where the batch started, the end of
+    /// its last whole line) and sync, so that no line of it is ever read. Returns the error to
+    /// report, which says so when the cut itself failed and part of the batch may remain.
+    fn cut_back(&self, file: &File, end: u64, cause: io::Error) -> StoreError {
+        let cut = || {
+            self.disk
+                .set_len(file, Target::Store, end)
+                .and_then(|()| self.disk.sync_data(file, Target::Store))
+        };
+        // A cut needs no space; one retry covers a passing error such as EINTR.
+        let source = match cut().or_else(|_| cut()) {
+            Ok(()) => io::Error::new(
+                cause.kind(),
+                format!("{cause}; nothing of this command was recorded"),
+            ),
+            Err(undo) => io::Error::new(
+                cause.kind(),
+                format!(
+                    "{cause}; what was written of this command could not be cut off ({undo}), so the store may hold part of it"
+                ),
+            ),
+        };
+        StoreError::Io {
+            action: "append to",
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Read and verify everything appended after the replica's prefix. If the prefix itself is
@@ -755,20 +829,18 @@ impl FileStore {
     }
 
     /// Move a torn last line into a quarantine file beside the store, then cut it off.
-    fn quarantine(&self, mut file: &File, torn: TornTail) -> Result<String, StoreError> {
-        let mut bytes = Vec::with_capacity(torn.len as usize);
-        file.seek(SeekFrom::Start(torn.offset))
-            .map_err(self.io("read"))?;
-        file.take(torn.len)
-            .read_to_end(&mut bytes)
-            .map_err(self.io("read"))?;
+    ///
+    /// Quarantine files never pile up: a failed copy is removed again, a file that holds the
+    /// start of these same bytes (an earlier copy cut short) is completed, and one that holds
+    /// them all already is used as it is. Only other bytes at the same offset take a new name.
+    fn quarantine(&self, file: &File, torn: TornTail) -> Result<String, StoreError> {
         let name = self
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "store".into());
         let mut n = 0;
-        let (qpath, mut qfile) = loop {
+        let (qpath, copied) = loop {
             let suffix = if n == 0 {
                 String::new()
             } else {
@@ -777,32 +849,108 @@ impl FileStore {
             let candidate = self
                 .path
                 .with_file_name(format!("{name}.torn-at-{}{suffix}", torn.offset));
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&candidate)
+            match self
+                .quarantine_into(file, torn, &candidate)
+                .map_err(self.io("quarantine the torn line of"))?
             {
-                Ok(f) => break (candidate, f),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-                Err(e) => return Err(self.io("quarantine the torn line of")(e)),
+                Some(copied) => break (candidate, copied),
+                None if n < QUARANTINE_NAMES => n += 1,
+                None => {
+                    return Err(self.io("quarantine the torn line of")(io::Error::other(
+                        format!(
+                            "{} files named after offset {} already hold other bytes; move them elsewhere",
+                            QUARANTINE_NAMES + 1,
+                            torn.offset
+                        ),
+                    )));
+                }
             }
         };
-        qfile
-            .write_all(&bytes)
-            .and_then(|_| qfile.sync_all())
-            .map_err(self.io("quarantine the torn line of"))?;
-        if let Some(dir) = qpath.parent() {
-            sync_dir(dir).map_err(self.io("sync the folder of"))?;
+        if copied && let Some(dir) = qpath.parent() {
+            self.disk
+                .sync_dir(dir)
+                .map_err(self.io("sync the folder of"))?;
         }
-        file.set_len(torn.offset)
-            .and_then(|_| file.sync_all())
+        self.disk
+            .set_len(file, Target::Store, torn.offset)
+            .and_then(|()| self.disk.sync_all(file, Target::Store))
             .map_err(self.io("cut the torn line off"))?;
+        let kept = if copied {
+            "moved it to"
+        } else {
+            "the same bytes were already kept in"
+        };
         Ok(format!(
-            "the store's last line (line {}, {} bytes) was cut off, probably by a crash; moved it to {} before writing",
+            "the store's last line (line {}, {} bytes) was incomplete, cut off by a crash or a failed write; {kept} {} and cut it off before writing",
             torn.line,
             torn.len,
             qpath.display()
         ))
+    }
+
+    /// Keep the torn bytes in `candidate`: `Some(true)` copied (whole, synced), `Some(false)`
+    /// already there whole, `None` the name holds something else.
+    fn quarantine_into(
+        &self,
+        store: &File,
+        torn: TornTail,
+        candidate: &Path,
+    ) -> io::Result<Option<bool>> {
+        let (q, created) = match OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(candidate)
+        {
+            Ok(q) => (q, true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                match open_regular_for_append(candidate)? {
+                    Some(q) => (q, false),
+                    None => return Ok(None),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let have = if created {
+            0
+        } else {
+            match torn_prefix_in(store, torn, &q)? {
+                Some(have) => have,
+                None => return Ok(None),
+            }
+        };
+        if have == torn.len {
+            // Its copy may have been cut short before its sync: sync again, it costs nothing.
+            self.disk.sync_all(&q, Target::Quarantine)?;
+            return Ok(Some(false));
+        }
+        let copy = self
+            .copy_torn(store, torn.offset + have, torn.len - have, &q)
+            .and_then(|()| self.disk.sync_all(&q, Target::Quarantine));
+        if let Err(e) = copy {
+            // Leave nothing behind that the next attempt would have to step around.
+            let _ = if created {
+                fs::remove_file(candidate)
+            } else {
+                self.disk.set_len(&q, Target::Quarantine, have)
+            };
+            return Err(e);
+        }
+        Ok(Some(true))
+    }
+
+    /// Append `len` bytes of the store, from `from`, to `q`, a chunk at a time: a torn tail may
+    /// be any size, memory stays bounded.
+    fn copy_torn(&self, mut store: &File, from: u64, len: u64, q: &File) -> io::Result<()> {
+        store.seek(SeekFrom::Start(from))?;
+        let mut chunk = vec![0u8; COPY_CHUNK.min(len as usize)];
+        let mut left = len;
+        while left > 0 {
+            let want = chunk.len().min(left as usize);
+            store.read_exact(&mut chunk[..want])?;
+            disk::write_all(&*self.disk, q, Target::Quarantine, &chunk[..want])?;
+            left -= want as u64;
+        }
+        Ok(())
     }
 
     /// Check the whole store: format, sequence, hash chain, and that every event could follow
@@ -1008,16 +1156,55 @@ fn for_each_line(
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
+/// An existing quarantine file, opened without following a link or blocking on a FIFO; `None`
+/// when the name is taken by anything but a regular file.
+fn open_regular_for_append(path: &Path) -> io::Result<Option<File>> {
+    if !fs::symlink_metadata(path)?.is_file() {
+        return Ok(None);
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).append(true);
     #[cfg(unix)]
     {
-        File::open(dir)?.sync_all()
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        Ok(())
+    let q = match options.open(path) {
+        Ok(q) => q,
+        // Replaced by a link or something else since it was looked at.
+        Err(e) if e.kind() != io::ErrorKind::PermissionDenied => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(q.metadata()?.is_file().then_some(q))
+}
+
+/// How many bytes `q` holds if they are the start of the torn tail (all of it included);
+/// `None` if they are anything else. Compared a chunk at a time, reading no more of `q` than
+/// its size said.
+fn torn_prefix_in(mut store: &File, torn: TornTail, mut q: &File) -> io::Result<Option<u64>> {
+    let have = q.metadata()?.len();
+    if have > torn.len {
+        return Ok(None);
     }
+    store.seek(SeekFrom::Start(torn.offset))?;
+    let mut ours = vec![0u8; COPY_CHUNK.min(have as usize)];
+    let mut theirs = vec![0u8; ours.len()];
+    let mut left = have;
+    while left > 0 {
+        let want = ours.len().min(left as usize);
+        store.read_exact(&mut ours[..want])?;
+        match q.read_exact(&mut theirs[..want]) {
+            Ok(()) => {}
+            // Shorter than it said: not a copy to trust.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        if ours[..want] != theirs[..want] {
+            return Ok(None);
+        }
+        left -= want as u64;
+    }
+    Ok(Some(have))
 }
 
 #[cfg(unix)]

@@ -1,8 +1,12 @@
 //! The embedded store: an append-only, hash-chained JSON-lines file (docs/store-format.md).
 //! `line` encodes and checks one event per line; `file` owns locking, durability, catching up
-//! with other writers and the torn-tail quarantine.
+//! with other writers and the torn-tail quarantine; `disk` is the seam all of its writes go
+//! through.
 
 pub mod checkpoint;
+mod disk;
+#[cfg(test)]
+mod faults;
 pub mod file;
 pub mod line;
 
