@@ -102,7 +102,7 @@ pub enum Cmd {
     Gate(DeploymentArgs),
     /// Record the expiry of exceptions whose time has passed
     Cleanup,
-    /// Check the whole store: format, sequence and hash chain
+    /// Check the whole store: format, canonical form, hash chain and every workflow rule
     Verify,
     /// The decision and exception audit trail
     #[command(subcommand)]
