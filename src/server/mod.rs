@@ -178,6 +178,11 @@ async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> 
             }
         }
     }
+    if let Err(e) = routes::check_query_names(method.as_str(), &route, request.uri()) {
+        let response = e.into_response();
+        log(&method, &route, response.status(), started, &user);
+        return response;
+    }
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
