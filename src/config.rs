@@ -51,13 +51,26 @@ pub struct RemoteConfig {
     pub token: Option<String>,
 }
 
-/// `cab serve`: where it listens, and who may use it.
+/// `cab serve`: where it listens, how many connections it holds open at once, and who may
+/// use it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: Option<String>,
+    /// Connections open at once; beyond it the one idle the longest is closed, or the newcomer
+    /// waits. Default 1024, lowered to fit the process's open-file limit.
+    pub max_connections: Option<usize>,
     #[serde(default)]
     pub users: Vec<ServerUser>,
+}
+
+impl ServerConfig {
+    fn check(&self) -> Result<(), String> {
+        match self.max_connections {
+            Some(0) => Err("[server] max_connections must be at least 1".to_string()),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// One user of a server: roles, and the SHA-256 (lowercase hex) of their token, never the token.
@@ -142,6 +155,7 @@ impl Config {
             e.message().trim().to_string()
         })?;
         config.policy().map_err(|e| e.to_string())?;
+        config.server.check()?;
         Ok(config)
     }
 
@@ -223,6 +237,18 @@ mod tests {
         crate::server::auth::Users::from_config(&config.server.users)
             .expect("the example's server users must be valid");
         assert!(config.remote.url.is_some() && config.server.listen.is_some());
+        assert!(config.server.max_connections.is_some());
+    }
+
+    #[test]
+    fn a_connection_cap_of_zero_is_refused() {
+        let err = Config::parse("[server]\nmax_connections = 0\n").unwrap_err();
+        assert!(err.contains("max_connections must be at least 1"), "{err}");
+        let config = Config::parse("[server]\nmax_connections = 64\n").unwrap();
+        assert_eq!(
+            crate::server::Limits::from_config(&config.server).max_connections,
+            64
+        );
     }
 
     #[test]

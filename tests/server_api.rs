@@ -217,10 +217,10 @@ fn list_filters_by_status_and_deployment() {
         ids("/v1/requests"),
         sorted(vec![&review_a, &auto_a, &review_b, &high_b, &approved_b])
     );
-    assert_eq!(
-        ids("/v1/requests?status="),
-        ids("/v1/requests"),
-        "an empty filter is no filter"
+    carol.get("/v1/requests?status=").expect_error(
+        400,
+        "invalid_input",
+        "an empty filter is not a status (SPEC section 5)",
     );
     assert_eq!(
         ids("/v1/requests?status=under_review"),
@@ -1375,4 +1375,53 @@ fn the_real_client_drives_every_route_through_the_backend_trait() {
     assert!(dana.submit(submission("web", f64::NAN)).is_err());
     assert_eq!(world.store_bytes(), before);
     world.verify();
+}
+
+#[test]
+fn a_500_answers_a_generic_sentence_and_only_the_log_has_the_store_path_and_the_system_error() {
+    let world = World::new();
+    let server = world.start();
+    let dana = server.as_user(&world, "dana");
+    dana.submit("payments-api", 60.0);
+    let folder = world.dir().to_str().expect("a UTF-8 path").to_string();
+    let leaks = |reply: &support::Reply| {
+        reply.text.contains(&folder)
+            || reply.text.contains("store.jsonl")
+            || reply.text.contains("os error")
+    };
+
+    // The store's file replaced by a folder: reading and writing it fail in the system.
+    let aside = world.dir().join("store.aside");
+    std::fs::rename(world.store(), &aside).expect("move the store aside");
+    std::fs::create_dir(world.store()).expect("a folder where the store was");
+    let write = dana.post("/v1/requests", &submit_body("ledger-db", 30.0));
+    let message = write.expect_error(500, "internal", "a write the system refuses");
+    assert!(!leaks(&write), "the 500 leaks the store: {write:#?}");
+    assert!(message.contains("log"), "it says where to look: {message}");
+
+    // A store that fails verification.
+    std::fs::remove_dir(world.store()).expect("remove the folder");
+    std::fs::rename(&aside, world.store()).expect("put the store back");
+    let mut store = std::fs::OpenOptions::new()
+        .append(true)
+        .open(world.store())
+        .expect("the store opens");
+    std::io::Write::write_all(&mut store, b"{\"not\": \"an event\"}\n").expect("appended");
+    drop(store);
+    let read = dana.get("/v1/requests");
+    read.expect_error(500, "store_corrupt", "a store that fails verification");
+    assert!(!leaks(&read), "the 500 leaks the store: {read:#?}");
+
+    // The operator still learns what happened, from the log.
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("code=internal") && l.contains(&folder) && l.contains("os error")),
+        "the log names the path and the system error:\n{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("code=store_corrupt") && l.contains(&folder)),
+        "the log names the store that fails verification:\n{log}"
+    );
 }

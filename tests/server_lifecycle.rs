@@ -335,3 +335,68 @@ fn the_server_refuses_to_start_without_users_or_on_a_taken_port_and_says_why() {
     assert!(world.store_bytes().is_empty());
     drop(server);
 }
+
+#[test]
+fn two_users_sharing_one_token_hash_is_a_config_error_at_start_naming_both() {
+    let world = World::new();
+    let carol = world.user("carol");
+    let shared = world.dir().join("shared.toml");
+    std::fs::write(
+        &shared,
+        format!(
+            "[[server.users]]\nname = \"carol\"\nroles = [\"cab_member\"]\ntoken_sha256 = \"{hash}\"\n\n\
+             [[server.users]]\nname = \"mallory\"\nroles = []\ntoken_sha256 = \"{hash}\"\n",
+            hash = carol.token_sha256
+        ),
+    )
+    .expect("write the config file");
+    let store = world.store().to_str().expect("utf-8").to_string();
+    let mut child = world
+        .cab_command(
+            NOW,
+            &[
+                "--config",
+                shared.to_str().expect("utf-8"),
+                "--store",
+                &store,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cab serve");
+    // A server that starts anyway never exits by itself: stop it and fail.
+    let started = Instant::now();
+    while child.try_wait().expect("wait for cab serve").is_none() {
+        if started.elapsed() > support::PATIENCE {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("its output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a configuration error, as the command line maps them: {stderr}"
+    );
+    assert!(
+        !stderr.contains("listening"),
+        "the server never started: {stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+    assert!(
+        stderr.contains("\"carol\"")
+            && stderr.contains("\"mallory\"")
+            && stderr.contains("same token_sha256"),
+        "names both users and the cause: {stderr}"
+    );
+    assert!(
+        !stderr.contains(&carol.token_sha256),
+        "the hash itself stays out of the message: {stderr}"
+    );
+}

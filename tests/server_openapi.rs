@@ -890,3 +890,230 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     }
     assert!(unreached.is_empty(), "statuses never driven: {unreached:?}");
 }
+
+/// Every `oneOf`/`anyOf` in the document, with its JSON pointer.
+fn alternatives<'a>(value: &'a Value, at: String, found: &mut Vec<(String, &'a str, &'a Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if key == "oneOf" || key == "anyOf" {
+                    found.push((at.clone(), key.as_str(), value));
+                }
+                alternatives(child, format!("{at}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                alternatives(child, format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `{"type": "null"}`: the one inline alternative generators read as "or none".
+fn is_null(variant: &Value) -> bool {
+    variant == &json!({"type": "null"})
+}
+
+/// Problems a client generator (openapi-python-client, say) has with the document: an
+/// anonymous inline schema among the alternatives of a `oneOf`/`anyOf` (it cannot name the
+/// type), or a `oneOf` of several schemas without a discriminator that maps each value of the
+/// discriminating property to its schema (it cannot tell which one it got).
+fn generator_problems(doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    alternatives(doc, String::from("#"), &mut found);
+    let mut problems = Vec::new();
+    for (at, keyword, schema) in found {
+        let variants = schema[keyword]
+            .as_array()
+            .unwrap_or_else(|| panic!("{at}: {keyword} is a list"));
+        let mut named = BTreeSet::new();
+        for (i, variant) in variants.iter().enumerate() {
+            match variant.get("$ref").and_then(Value::as_str) {
+                Some(reference) if variant.as_object().is_some_and(|o| o.len() == 1) => {
+                    named.insert(reference.to_string());
+                }
+                _ if is_null(variant) => {}
+                _ => problems.push(format!(
+                    "{at}/{keyword}/{i}: an anonymous inline schema; make it a component and $ref it"
+                )),
+            }
+        }
+        if keyword != "oneOf" || named.len() < 2 {
+            continue;
+        }
+        let Some(discriminator) = schema.get("discriminator") else {
+            problems.push(format!(
+                "{at}: a oneOf of {named:?} without a discriminator"
+            ));
+            continue;
+        };
+        let Some(property) = discriminator["propertyName"].as_str() else {
+            problems.push(format!("{at}: the discriminator has no propertyName"));
+            continue;
+        };
+        let mapping: BTreeMap<String, String> = discriminator["mapping"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mapped: BTreeSet<String> = mapping.values().cloned().collect();
+        if mapped != named {
+            problems.push(format!(
+                "{at}: the discriminator maps {mapped:?}, the oneOf lists {named:?}"
+            ));
+        }
+        for (value, reference) in &mapping {
+            let link = json!({ "$ref": reference });
+            let target = resolve(doc, &link);
+            let required = target["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|p| p == property));
+            let fixed = &target["properties"][property];
+            let fixed_to_value =
+                fixed["const"] == *value || fixed["enum"] == json!([value.as_str()]);
+            if !required || !fixed_to_value {
+                problems.push(format!(
+                    "{at}: {reference} must require {property:?} fixed to {value:?}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_one_of_and_any_of_alternative_is_a_named_schema_and_every_one_of_has_a_discriminator() {
+    let problems = generator_problems(doc());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The lint can tell: an inline alternative, and a oneOf without its discriminator.
+    let mut broken = doc().clone();
+    broken["components"]["schemas"]["Event"]["oneOf"][0] =
+        json!({"type": "object", "properties": {"type": {"const": "request_submitted"}}});
+    let problems = generator_problems(&broken);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("anonymous inline schema")),
+        "{problems:?}"
+    );
+    let mut broken = doc().clone();
+    broken["components"]["schemas"]["Event"]
+        .as_object_mut()
+        .expect("Event is an object")
+        .remove("discriminator");
+    let problems = generator_problems(&broken);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("without a discriminator")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn the_event_variants_are_named_components_matching_the_store_s_event_types() {
+    let doc = doc();
+    let mapping = doc["components"]["schemas"]["Event"]["discriminator"]["mapping"]
+        .as_object()
+        .expect("Event has a discriminator mapping");
+    let kinds: BTreeSet<&str> = mapping.keys().map(String::as_str).collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "request_submitted",
+            "request_decided",
+            "exception_requested",
+            "exception_reviewed",
+            "exception_expired",
+        ])
+    );
+    // An event of one kind with the data of another is refused.
+    let event = validator(doc, &json!({"$ref": "#/components/schemas/Event"}));
+    let mut decided = json!({
+        "v": 1, "seq": 2, "at": "2026-11-28T09:00:00Z", "actor": "carol",
+        "correlation_id": "c", "type": "request_decided",
+        "data": {"deployment_intent_id": "payments-api", "decision": null},
+        "prev": "0".repeat(64), "hash": "1".repeat(64),
+    });
+    assert!(
+        !event.is_valid(&decided),
+        "a decided event needs a decision"
+    );
+    decided["type"] = json!("request_submitted");
+    assert!(
+        !event.is_valid(&decided),
+        "a submitted event needs a request"
+    );
+}
+
+/// A path with a query string, for the route's documented query parameters.
+fn with_query(f: &Fixture, path: &str, query: &str) -> String {
+    format!("{}?{query}", concrete(f, path))
+}
+
+#[test]
+fn every_query_parameter_outside_what_the_document_allows_is_400() {
+    let f = fixture();
+    let doc = doc();
+    let mut wrong = Vec::new();
+    let mut check = |path: &str, query: &str, expect: u16| {
+        let target = with_query(&f, path, query);
+        let reply = f.server.http("GET", &target, Some("carol"), None);
+        if reply.status != expect {
+            wrong.push(format!(
+                "GET {target}: {} (expected {expect}) {}",
+                reply.status, reply.body
+            ));
+        } else if expect == 400 && reply.body["error"]["code"] != "invalid_input" {
+            wrong.push(format!("GET {target}: not invalid_input: {}", reply.body));
+        }
+    };
+    let mut tried = 0;
+    for (method, path) in ROUTES {
+        if *method != "GET" || PUBLIC.contains(path) {
+            continue;
+        }
+        check(path, "not_a_parameter=1", 400);
+        let parameters = operation(doc, method, path)["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for parameter in parameters.iter().map(|p| resolve(doc, p)) {
+            if parameter["in"] != "query" {
+                continue;
+            }
+            let name = parameter["name"].as_str().expect("a name");
+            let schema = &parameter["schema"];
+            if let Some(values) = schema["enum"].as_array() {
+                tried += 1;
+                for value in values {
+                    let value = value.as_str().expect("string values");
+                    check(path, &format!("{name}={value}"), 200);
+                }
+                check(path, &format!("{name}="), 400);
+                check(path, &format!("{name}=no-such-value"), 400);
+            }
+            if schema["type"] == "integer" {
+                tried += 1;
+                check(path, &format!("{name}="), 400);
+                check(path, &format!("{name}=1.5"), 400);
+                if let Some(min) = schema["minimum"].as_i64() {
+                    check(path, &format!("{name}={}", min - 1), 400);
+                }
+                if let Some(max) = schema["maximum"].as_i64() {
+                    check(path, &format!("{name}={}", max + 1), 400);
+                    // The maximum itself is fine (events exist, so a wait answers at once).
+                    check(path, &format!("{name}={max}"), 200);
+                }
+            }
+        }
+    }
+    assert!(tried >= 6, "the document's query parameters were all tried");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -27,7 +27,8 @@ impl std::fmt::Debug for Users {
 
 impl Users {
     /// The `[[server.users]]` of the config file, checked: names unique and valid, roles known,
-    /// hashes 64 lowercase hex digits, at least one user.
+    /// hashes 64 lowercase hex digits and unique (one token cannot be two people), at least one
+    /// user.
     pub fn from_config(entries: &[ServerUser]) -> Result<Users, String> {
         if entries.is_empty() {
             return Err(
@@ -53,6 +54,12 @@ impl Users {
                     entry.name
                 )
             })?;
+            if let Some(other) = users.iter().find(|u| u.token_sha256 == token_sha256) {
+                return Err(format!(
+                    "[[server.users]] {:?} and {:?} have the same token_sha256, so one token would be both; mint each user their own with `cab token new NAME`",
+                    other.actor.name, actor.name
+                ));
+            }
             users.push(User {
                 actor,
                 token_sha256,
@@ -161,6 +168,12 @@ mod tests {
         );
         let twice = [user("x", "a", &[]), user("x", "b", &[])];
         assert!(Users::from_config(&twice).unwrap_err().contains("twice"));
+        let shared = [user("x", "a", &[]), user("y", "a", &["cab_member"])];
+        let err = Users::from_config(&shared).unwrap_err();
+        assert!(
+            err.contains("\"x\" and \"y\" have the same token_sha256"),
+            "{err}"
+        );
         let role = [user("x", "a", &["admin"])];
         assert!(Users::from_config(&role).unwrap_err().contains("admin"));
     }

@@ -1,6 +1,8 @@
 //! The one place where failures become HTTP statuses and `{"error": {"code", "message"}}`
 //! bodies (SPEC section 5): 400 invalid input, 401 no or bad token, 403 missing role or
 //! separation of duties, 404 unknown id or route, 409 wrong state, already decided or expired.
+//! A failure of the server itself is a 500 with a generic sentence and a stable code: what went
+//! wrong, file paths and operating-system errors included, goes to the server's log only.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -39,9 +41,24 @@ impl ApiError {
         )
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    /// The server failed: `detail` goes to the log, the client learns only that it failed.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        logged("internal", INTERNAL_MESSAGE, &detail.to_string())
     }
+}
+
+const INTERNAL_MESSAGE: &str =
+    "the server could not complete the request; the details are in the server's log";
+const CORRUPT_MESSAGE: &str = "the store fails verification; the server's log names the line, and `cab verify` on the server explains it";
+
+/// A 500 whose `detail` is logged and never sent.
+fn logged(code: &str, message: &str, detail: &str) -> ApiError {
+    tracing::error!(
+        code = %code,
+        detail = %crate::untrusted::line(detail),
+        "the request failed inside the server"
+    );
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
 }
 
 impl From<BackendError> for ApiError {
@@ -63,9 +80,9 @@ impl From<BackendError> for ApiError {
                 ApiError::new(status, r.code(), message)
             }
             BackendError::Store(StoreError::Corrupt { .. }) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt", message)
+                logged("store_corrupt", CORRUPT_MESSAGE, &message)
             }
-            other => ApiError::internal(other.to_string()),
+            _ => ApiError::internal(message),
         }
     }
 }
@@ -106,14 +123,51 @@ impl IntoResponse for ApiError {
 pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     match json::to_string(value) {
         Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "application/json")],
-            format!(
-                "{{\"error\":{{\"code\":\"internal\",\"message\":{}}}}}",
-                serde_json::to_string(&e.to_string()).unwrap_or_default()
-            ),
-        )
-            .into_response(),
+        Err(e) => {
+            let _ = logged("internal", INTERNAL_MESSAGE, &e.to_string());
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!(
+                    "{{\"error\":{{\"code\":\"internal\",\"message\":\"{INTERNAL_MESSAGE}\"}}}}"
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_5xx_carries_neither_the_store_path_nor_the_system_error() {
+        let path = PathBuf::from("/srv/secret/cab/store.jsonl");
+        let failures = [
+            BackendError::Store(StoreError::Io {
+                action: "read",
+                path: path.clone(),
+                source: std::io::Error::from_raw_os_error(13),
+            }),
+            BackendError::Store(StoreError::Corrupt {
+                path: path.clone(),
+                line: 7,
+                reason: "cannot read /srv/secret: Permission denied (os error 13)".into(),
+            }),
+            BackendError::Store(StoreError::Missing { path }),
+        ];
+        for failure in failures {
+            let error = ApiError::from(failure);
+            assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(
+                !error.message.contains("/srv") && !error.message.contains("os error"),
+                "{error:?}"
+            );
+            assert!(["internal", "store_corrupt"].contains(&error.code.as_str()));
+        }
+        let error = ApiError::internal("join error: /tmp/x: Input/output error (os error 5)");
+        assert!(!error.message.contains("/tmp") && !error.message.contains("os error"));
     }
 }

@@ -3,10 +3,13 @@
 //! axum on tokio; every store call runs on a blocking thread over the same [`LocalStore`] the
 //! command line uses, so the store's lock still guards a `cab` process writing the same file.
 //! Identity comes from bearer tokens (`auth`), never from the client. Every request is logged
-//! (method, route, status, latency, user; never a token). SIGTERM and Ctrl-C stop accepting
-//! connections and finish the requests in flight, writes included, before exiting.
+//! (method, route, status, latency, user; never a token). Connections are served by our own
+//! accept loop (`connections`): header-read timeout, a connection cap, and on SIGTERM or Ctrl-C
+//! no new connections, the requests in flight finished, writes included, and an exit within
+//! 10 s whatever clients do.
 
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod routes;
 
@@ -24,6 +27,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::backend::LocalStore;
 use auth::Users;
+pub use connections::Limits;
 use error::ApiError;
 use routes::{AppState, PUBLIC};
 
@@ -47,22 +51,40 @@ struct Guard {
     users: Arc<Users>,
 }
 
-/// Serve until SIGTERM or Ctrl-C. `ready` hears the address actually bound (useful with port 0).
+/// Serve until SIGTERM or Ctrl-C with the default [`Limits`]. `ready` hears the address
+/// actually bound (useful with port 0).
 pub fn serve(
     store: LocalStore,
     users: Users,
     listen: &str,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    serve_with(store, users, Limits::default(), listen, ready)
+}
+
+/// Serve until SIGTERM or Ctrl-C within these limits (`Limits::from_config` reads them from
+/// the `[server]` section).
+pub fn serve_with(
+    store: LocalStore,
+    users: Users,
+    limits: Limits,
+    listen: &str,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(store, users, listen, ready))
+    let result = runtime.block_on(run(store, users, limits, listen, ready));
+    // Store work still running past the connections' deadline is abandoned, not awaited: the
+    // store survives a process that ends mid-write.
+    runtime.shutdown_timeout(connections::BLOCKING_GRACE);
+    result
 }
 
 async fn run(
     store: LocalStore,
     users: Users,
+    limits: Limits,
     listen: &str,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
@@ -85,14 +107,15 @@ async fn run(
     let warm = state.store.clone();
     tokio::task::spawn_blocking(move || warm.head());
     let app = app(state, Arc::new(users));
+    let files = connections::open_file_limit();
+    let cap = connections::effective_cap(limits.max_connections, files);
+    tracing::info!(
+        max_connections = cap,
+        open_file_limit = files.map_or_else(|| "-".to_string(), |f| f.to_string()),
+        "connection cap"
+    );
     ready(listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("stopping: no new connections; finishing the requests in flight");
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    connections::serve(listener, app, cap, shutdown_signal(), stop_tx).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -154,6 +177,11 @@ async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> 
                 return response;
             }
         }
+    }
+    if let Err(e) = routes::check_query_names(method.as_str(), &route, request.uri()) {
+        let response = e.into_response();
+        log(&method, &route, response.status(), started, &user);
+        return response;
     }
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,

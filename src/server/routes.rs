@@ -2,7 +2,7 @@
 //! run the store call on a blocking thread (it takes the store's lock and fsyncs), answer JSON.
 //! [`ROUTES`] lists them for the OpenAPI test, which checks the document lists the same ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -240,16 +240,35 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::invalid(format!("bad query parameters: {}", e.body_text())))
 }
 
-/// A `status` query parameter: absent or empty means all.
+/// A `status` query parameter: absent means all; empty is not a status (the OpenAPI document
+/// lists the values, and every query parameter outside it is 400).
 fn filter<F: std::str::FromStr<Err = crate::engine::Invalid>>(
     status: Option<&str>,
     all: F,
 ) -> Result<F, ApiError> {
     match status {
-        None | Some("") => Ok(all),
+        None => Ok(all),
+        Some("") => Err(ApiError::invalid(
+            "status must not be empty; leave it out for all",
+        )),
         Some(s) => s
             .parse()
             .map_err(|e: crate::engine::Invalid| ApiError::invalid(e.message)),
+    }
+}
+
+/// A number query parameter within the bounds the OpenAPI document gives it.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: Option<T>,
+    min: T,
+    max: T,
+) -> Result<Option<T>, ApiError> {
+    match value {
+        Some(v) if v < min || v > max => Err(ApiError::invalid(format!(
+            "{name} must be from {min} to {max}, not {v}"
+        ))),
+        _ => Ok(value),
     }
 }
 
@@ -266,6 +285,61 @@ pub fn openapi_document() -> Result<&'static serde_json::Value, String> {
     })
     .as_ref()
     .map_err(Clone::clone)
+}
+
+/// The query parameters the OpenAPI document lets a route take (method and path template, as
+/// the router matched them): the document is the one list, so the two cannot disagree. None
+/// when the document lists no such route (or does not parse; then nothing is checked).
+pub fn documented_query(method: &str, route: &str) -> Option<&'static [String]> {
+    static QUERIES: OnceLock<HashMap<(String, String), Vec<String>>> = OnceLock::new();
+    let queries = QUERIES.get_or_init(|| {
+        let Ok(doc) = openapi_document() else {
+            return HashMap::new();
+        };
+        let resolve = |p: &'static serde_json::Value| match p.get("$ref").and_then(|r| r.as_str()) {
+            Some(r) => r.strip_prefix('#').and_then(|r| doc.pointer(r)),
+            None => Some(p),
+        };
+        let mut queries = HashMap::new();
+        for (method, path) in ROUTES {
+            let item = &doc["paths"][*path];
+            let op = &item[method.to_lowercase()];
+            let names = [&item["parameters"], &op["parameters"]]
+                .into_iter()
+                .filter_map(|p| p.as_array())
+                .flatten()
+                .filter_map(resolve)
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect();
+            queries.insert((method.to_string(), path.to_string()), names);
+        }
+        queries
+    });
+    queries
+        .get(&(method.to_string(), route.to_string()))
+        .map(Vec::as_slice)
+}
+
+/// A 400 for a query parameter the document does not list for this route.
+pub fn check_query_names(method: &str, route: &str, uri: &axum::http::Uri) -> Result<(), ApiError> {
+    let Some(allowed) = documented_query(method, route) else {
+        return Ok(());
+    };
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map_err(|e| ApiError::invalid(format!("bad query parameters: {}", e.body_text())))?;
+    match pairs.iter().find(|(name, _)| !allowed.contains(name)) {
+        None => Ok(()),
+        Some((name, _)) if allowed.is_empty() => Err(ApiError::invalid(format!(
+            "{method} {route} takes no query parameters, not {:?}",
+            crate::untrusted::line(name)
+        ))),
+        Some((name, _)) => Err(ApiError::invalid(format!(
+            "{method} {route} takes the query parameters {}, not {:?}",
+            allowed.join(", "),
+            crate::untrusted::line(name)
+        ))),
+    }
 }
 
 async fn openapi() -> ApiResult {
@@ -309,6 +383,7 @@ async fn submit(State(app): State<AppState>, post: Post) -> ApiResult {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
     deployment: Option<String>,
@@ -396,6 +471,7 @@ async fn create_exception(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ExceptionQuery {
     status: Option<String>,
 }
@@ -446,6 +522,7 @@ async fn cleanup(State(app): State<AppState>, post: Post) -> ApiResult {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct StatusQuery {
     ring: Option<u32>,
 }
@@ -460,6 +537,7 @@ async fn status(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EventsQuery {
     after: Option<u64>,
     wait: Option<u64>,
@@ -474,11 +552,9 @@ async fn events(
 ) -> ApiResult {
     let q = query(q)?;
     let after = q.after.unwrap_or(0);
-    let limit = q
-        .limit
-        .unwrap_or(EVENTS_LIMIT_DEFAULT)
-        .clamp(1, EVENTS_LIMIT_MAX);
-    let deadline = Instant::now() + Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT));
+    let limit = within("limit", q.limit, 1, EVENTS_LIMIT_MAX)?.unwrap_or(EVENTS_LIMIT_DEFAULT);
+    let wait = within("wait", q.wait, 0, MAX_WAIT)?.unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(wait);
     loop {
         // Register for the wake-up before looking, so a write in between is not missed.
         let written = app.written.clone();

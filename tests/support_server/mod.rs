@@ -208,6 +208,12 @@ impl World {
 
     /// Start `cab serve` with the clock fixed at `now`.
     pub fn start_at(&self, now: &str) -> Server {
+        self.start_with(now, |_| {})
+    }
+
+    /// Start `cab serve` with the clock fixed at `now`, its command adjusted first (limits of
+    /// the process, say).
+    pub fn start_with(&self, now: &str, adjust: impl FnOnce(&mut Command)) -> Server {
         let store = self.store.to_str().expect("a UTF-8 path");
         let config = self.config.to_str().expect("a UTF-8 path");
         let mut cmd = self.cab_command(
@@ -223,6 +229,7 @@ impl World {
             ],
         );
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        adjust(&mut cmd);
         Server::spawn(cmd)
     }
 }
@@ -344,9 +351,14 @@ impl Server {
     }
 
     /// Wait for the server to exit by itself (after a signal); its status and whole log.
-    pub fn wait_exit(mut self) -> (ExitStatus, String) {
+    pub fn wait_exit(self) -> (ExitStatus, String) {
+        self.wait_exit_within(PATIENCE)
+    }
+
+    /// Wait for the server to exit by itself, for at most `bound`; its status and whole log.
+    pub fn wait_exit_within(mut self, bound: Duration) -> (ExitStatus, String) {
         let mut child = self.child.take().expect("running");
-        let deadline = Instant::now() + PATIENCE;
+        let deadline = Instant::now() + bound;
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for cab serve") {
                 break status;
@@ -355,7 +367,7 @@ impl Server {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
-                    "cab serve did not exit; its log:\n{}",
+                    "cab serve did not exit within {bound:?}; its log:\n{}",
                     self.wait_log_closed()
                 );
             }
