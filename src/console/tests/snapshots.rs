@@ -171,3 +171,26 @@ fn terminal_too_small() {
     app.update(Msg::Resize(50, 12));
     assert_snapshot!("too_small_50x12", draw(&app).backend());
 }
+
+/// The text of one row of the drawn screen.
+fn row_text(app: &App, y: u16) -> String {
+    let terminal = draw(app);
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.width)
+        .map(|x| buffer[(x, y)].symbol().to_string())
+        .collect()
+}
+
+#[test]
+fn at_80_columns_a_long_store_path_gives_way_to_the_counts() {
+    let (app, _, _) = at((80, 24));
+    let status = row_text(&app, 22);
+    assert!(
+        status.contains("3 under review · 1 need exception"),
+        "the counts come first: {status}"
+    );
+    assert!(
+        status.trim_end().ends_with("store …/store.jsonl"),
+        "the path is shortened to its file name: {status}"
+    );
+}
