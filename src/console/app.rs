@@ -163,6 +163,9 @@ pub enum UiCommand {
 pub enum Effect {
     Execute(UiCommand),
     FetchHistory(Uuid),
+    /// Load the whole state again: an event could not be applied, so the console's copy has a
+    /// gap that following more events would build on.
+    Resync,
     Quit,
 }
 
@@ -185,6 +188,8 @@ pub enum Msg {
     Done(Result<String, String>),
     /// The backend could not be read.
     SyncFailed(String),
+    /// The fresh snapshot asked for by [`Effect::Resync`] could not be loaded.
+    ResyncFailed(String),
     /// The terminal's size changed.
     Resize(u16, u16),
 }
@@ -217,7 +222,10 @@ pub struct App {
     pub modals: Vec<Modal>,
     pub message: Option<Message>,
     pub counts: Counts,
+    /// The last read of the backend failed (cleared by the next one that succeeds).
     pub sync_error: Option<String>,
+    /// Set while the state is being reloaded after an event that could not be applied.
+    resync: Option<Resync>,
     /// A command is on its way to the backend.
     pub busy: bool,
     /// The terminal's size, for page lengths and scrolling.
@@ -227,6 +235,18 @@ pub struct App {
     pub theme: Theme,
     /// What `/` searches, built when first needed.
     search: SearchIndex,
+}
+
+/// The console's copy of the state stopped at an event it could not apply: nothing more is
+/// applied on top of that gap until a fresh snapshot replaces the state.
+#[derive(Debug, Clone, PartialEq)]
+struct Resync {
+    /// What went wrong, for the status bar.
+    reason: String,
+    /// A snapshot has been asked for and not yet answered.
+    asked: bool,
+    /// Events that arrived after the snapshot was asked for: the snapshot may predate them.
+    later: Vec<StoredEvent>,
 }
 
 /// Ids for a dry run of the rules: never stored.
@@ -272,6 +292,7 @@ impl App {
             message: None,
             counts: Counts::default(),
             sync_error: None,
+            resync: None,
             busy: false,
             viewport: Rect::new(0, 0, 120, 40),
             queue_offset: 0,
@@ -318,6 +339,15 @@ impl App {
         }
     }
 
+    /// Why the screen may not show the backend's current state, if it may not.
+    pub fn out_of_sync(&self) -> Option<String> {
+        match (&self.resync, &self.sync_error) {
+            (Some(r), Some(e)) => Some(format!("{}; reloading failed: {e}", r.reason)),
+            (Some(r), None) => Some(format!("{}; reloading", r.reason)),
+            (None, e) => e.clone(),
+        }
+    }
+
     pub fn say(&mut self, level: Level, text: impl Into<String>) {
         self.message = Some(Message {
             level,
@@ -334,6 +364,8 @@ impl App {
             Msg::Paste(text) => self.paste(&text),
             Msg::Tick(now) => {
                 self.now = now;
+                // A reload that failed is asked for again, as often as the clock ticks.
+                self.ask_resync(&mut effects);
                 self.counts = query::counts(&self.state, now);
                 // Exceptions expire and requests leave the pending queue as time passes.
                 self.recompute();
@@ -347,8 +379,22 @@ impl App {
                 self.sync_error = None;
                 self.histories.clear();
                 self.data_changed(&[]);
+                if let Some(resync) = self.resync.take() {
+                    self.say(
+                        Level::Warning,
+                        format!("reloaded from the backend after: {}", resync.reason),
+                    );
+                    // What arrived while the snapshot was being read, where it is newer.
+                    self.events(
+                        EventPage {
+                            events: resync.later,
+                            head,
+                        },
+                        &mut effects,
+                    );
+                }
             }
-            Msg::Events(page) => self.events(page),
+            Msg::Events(page) => self.events(page, &mut effects),
             Msg::History(id, result) => {
                 self.histories.insert(
                     id,
@@ -366,6 +412,12 @@ impl App {
                 }
             }
             Msg::SyncFailed(e) => self.sync_error = Some(e),
+            Msg::ResyncFailed(e) => {
+                if let Some(resync) = &mut self.resync {
+                    resync.asked = false;
+                }
+                self.sync_error = Some(e);
+            }
             Msg::Resize(w, h) => {
                 self.viewport = Rect::new(0, 0, w, h);
                 self.scroll();
@@ -375,7 +427,17 @@ impl App {
         effects
     }
 
-    fn events(&mut self, page: EventPage) {
+    fn events(&mut self, page: EventPage, effects: &mut Vec<Effect>) {
+        // The backend answered: an earlier failure to read it is over.
+        self.sync_error = None;
+        if let Some(resync) = &mut self.resync {
+            // Nothing is applied on top of a gap; what the snapshot may miss is kept for it.
+            let head = self.head;
+            resync
+                .later
+                .extend(page.events.into_iter().filter(|e| e.seq > head));
+            return;
+        }
         let mut touched = Vec::new();
         for stored in page.events {
             if stored.seq <= self.head {
@@ -383,14 +445,31 @@ impl App {
             }
             touched.push(stored.event.kind.request_id());
             if let Err(e) = self.state.apply(stored.seq, stored.event.kind) {
-                self.sync_error = Some(format!("event {} cannot be applied: {e}", stored.seq));
+                // The rest of this page is older than the snapshot about to be asked for.
+                self.resync = Some(Resync {
+                    reason: format!("event {} cannot be applied: {e}", stored.seq),
+                    asked: false,
+                    later: Vec::new(),
+                });
+                self.ask_resync(effects);
                 break;
             }
             self.head = stored.seq;
         }
-        self.sync_error = None;
         if !touched.is_empty() {
             self.data_changed(&touched);
+        }
+    }
+
+    /// Ask for a fresh snapshot, unless one is on its way. Events kept so far existed before
+    /// the snapshot is read, so it holds them: only later ones need keeping.
+    fn ask_resync(&mut self, effects: &mut Vec<Effect>) {
+        if let Some(resync) = &mut self.resync
+            && !resync.asked
+        {
+            resync.asked = true;
+            resync.later.clear();
+            effects.push(Effect::Resync);
         }
     }
 

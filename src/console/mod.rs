@@ -255,6 +255,13 @@ fn spawn_worker(backend: Arc<dyn Backend>, tx: Sender<Msg>) -> Sender<Effect> {
                         .map_err(|e| e.to_string()),
                 ),
                 Effect::Execute(command) => Msg::Done(execute(backend.as_ref(), command)),
+                Effect::Resync => match backend.snapshot() {
+                    Ok((state, head)) => Msg::Snapshot {
+                        state: Box::new(state),
+                        head,
+                    },
+                    Err(e) => Msg::ResyncFailed(e.to_string()),
+                },
                 Effect::Quit => continue,
             };
             notices(backend.as_ref(), &tx);

@@ -39,7 +39,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::styled(" │ ", theme.dim));
         spans.push(Span::styled("READ-ONLY", theme.warning));
     }
-    if let Some(e) = &app.sync_error {
+    if let Some(e) = &app.out_of_sync() {
         spans.push(Span::styled(" │ ", theme.dim));
         spans.push(Span::styled(
             format!("not up to date: {}", untrusted::line(e)),

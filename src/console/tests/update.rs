@@ -5,6 +5,7 @@ use crossterm::event::KeyCode;
 use super::*;
 use crate::backend::EventPage;
 use crate::console::app::{Level, Modal, Pane, SortKey, StatusFilter, UiCommand};
+use crate::engine::StoredEvent;
 
 fn standard_app() -> (App, Fixture, Ids) {
     let (f, ids) = standard();
@@ -573,4 +574,117 @@ fn tab_cycles_the_three_panes() {
         seen,
         vec![Pane::Queue, Pane::Detail, Pane::Exceptions, Pane::Queue]
     );
+}
+
+/// An event the console's state cannot take: the first request submitted a second time, as
+/// the next event after `head`.
+fn unappliable(f: &Fixture, seq: u64) -> StoredEvent {
+    StoredEvent {
+        seq,
+        ..f.events[0].clone()
+    }
+}
+
+/// The next events the fixture records, as a page for the console.
+fn page_since(f: &Fixture, before: u64) -> EventPage {
+    EventPage {
+        head: f.state.head(),
+        events: f.events[before as usize..].to_vec(),
+    }
+}
+
+#[test]
+fn an_event_that_cannot_be_applied_is_shown_as_an_error_and_not_forgotten_by_the_next_line() {
+    let (mut app, f, _) = standard_app();
+    let head = f.state.head();
+    app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![unappliable(&f, head + 1)],
+    }));
+    let terminal = draw(&app);
+    let status: String = (0..120)
+        .map(|x| terminal.backend().buffer()[(x, 38)].symbol().to_string())
+        .collect();
+    assert!(
+        status.contains(&format!("not up to date: event {} cannot be", head + 1)),
+        "{status}"
+    );
+}
+
+#[test]
+fn after_an_event_that_cannot_be_applied_the_console_reloads_a_snapshot_instead_of_building_on_the_gap()
+ {
+    let (mut app, mut f, ids) = standard_app();
+    let head = f.state.head();
+    let effects = app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![unappliable(&f, head + 1)],
+    }));
+    assert!(
+        effects.contains(&Effect::Resync),
+        "a fresh snapshot is asked for: {effects:?}"
+    );
+
+    // The backend's true history: where the console read a bad line, martin rejected openssl;
+    // then he rejected carol's own request.
+    let martin = actor("martin", &[Role::CabMember]);
+    f.run(&martin, 0, decide(ids.openssl, Verdict::Reject, "no"));
+    let before_later = f.state.head();
+    f.run(
+        &martin,
+        0,
+        decide(ids.carols_own, Verdict::Reject, "freeze"),
+    );
+    let later = page_since(&f, before_later);
+    let effects = app.update(Msg::Events(later.clone()));
+    assert!(
+        !effects.contains(&Effect::Resync),
+        "one snapshot is asked for at a time"
+    );
+    assert!(
+        app.queue.contains(&ids.carols_own),
+        "nothing is applied on top of the gap"
+    );
+    assert!(app.out_of_sync().is_some(), "the error stays shown");
+
+    // The snapshot was read before the last decision was written: the event that came after
+    // it is applied on top of the snapshot.
+    let mut snapshot = State::new();
+    for e in &f.events[..before_later as usize] {
+        snapshot.apply(e.seq, e.event.kind.clone()).unwrap();
+    }
+    app.update(Msg::Snapshot {
+        state: Box::new(snapshot),
+        head: before_later,
+    });
+    assert_eq!(app.state, f.state, "the console is back in step");
+    assert_eq!(app.out_of_sync(), None);
+    assert!(!app.queue.contains(&ids.openssl) && !app.queue.contains(&ids.carols_own));
+    let m = app.message.clone().unwrap();
+    assert_eq!(m.level, Level::Warning);
+    assert!(m.text.contains("reloaded"), "{}", m.text);
+}
+
+#[test]
+fn a_reload_that_fails_is_shown_and_asked_for_again_on_the_next_tick() {
+    let (mut app, f, _) = standard_app();
+    let head = f.state.head();
+    app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![unappliable(&f, head + 1)],
+    }));
+    assert!(app.update(Msg::Tick(now())).is_empty(), "still on its way");
+    app.update(Msg::ResyncFailed("the store cannot be read".into()));
+    let problem = app.out_of_sync().unwrap_or_default();
+    assert!(problem.contains("the store cannot be read"), "{problem}");
+    assert_eq!(app.update(Msg::Tick(now())), vec![Effect::Resync]);
+}
+
+#[test]
+fn a_failed_read_of_the_backend_clears_once_events_arrive_again() {
+    let (mut app, f, _) = standard_app();
+    app.update(Msg::SyncFailed("connection refused".into()));
+    assert!(app.out_of_sync().is_some());
+    app.update(Msg::Events(page_since(&f, f.state.head())));
+    assert_eq!(app.out_of_sync(), None);
 }
