@@ -15,16 +15,16 @@ use crate::untrusted;
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let c = app.counts;
+    let c = app.counts();
     let roles: Vec<&str> = app
-        .me
+        .me()
         .roles
         .iter()
         .filter(|r| **r != crate::engine::Role::Requester)
         .map(|r| r.as_str())
         .collect();
     let mut spans = vec![
-        Span::styled(untrusted::line(&app.me.name).into_owned(), theme.key),
+        Span::styled(untrusted::line(&app.me().name).into_owned(), theme.key),
         Span::styled(
             if roles.is_empty() {
                 " (requester)".to_string()
@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
     ];
     // Warnings come before the counts, which give way first when the line is too long.
-    if app.read_only {
+    if app.is_read_only() {
         spans.push(Span::styled(" │ ", theme.dim));
         spans.push(Span::styled("READ-ONLY", theme.warning));
     }
@@ -73,7 +73,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let head = Line::from(spans);
     let separator = Span::styled(" │ ", theme.dim);
     let room = (top.width as usize).saturating_sub(head.width() + separator.width());
-    let location = shorten_location(&untrusted::line(&app.location), room);
+    let location = shorten_location(&untrusted::line(app.location()), room);
     let tail = Line::from(vec![separator, Span::styled(location, theme.label)]);
     if head.width() + tail.width() <= top.width as usize {
         let mut line = head;
@@ -91,7 +91,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(tail), right);
     }
 
-    let line = match &app.message {
+    let line = match app.message() {
         Some(m) => {
             let style = match m.level {
                 Level::Info => theme.label,
