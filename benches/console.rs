@@ -116,8 +116,8 @@ fn console(c: &mut Criterion) {
                 risk_factors: Default::default(),
                 correlation_id: None,
             });
-            let events = rules::handle(&app.state, &command, &ctx, &mut ids).unwrap();
-            let seq = app.head + 1;
+            let events = rules::handle(app.state(), &command, &ctx, &mut ids).unwrap();
+            let seq = app.head() + 1;
             let page = cab::backend::EventPage {
                 head: seq,
                 events: events

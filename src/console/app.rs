@@ -9,18 +9,20 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use uuid::Uuid;
 
-use super::dialogs::confirm::Confirm;
-use super::dialogs::form::{Form, FormKind, Target};
+use super::dialogs::form::Form;
+use super::dialogs::help::Help;
+use super::dialogs::{EventResult, LayerCtx, Modal};
 use super::input::TextInput;
+use super::intent::Ask;
 use super::keymap::{self, Action, Context};
 use super::layout;
+use super::panes::data_table::ListCursor;
 use super::panes::{exceptions, queue};
 use super::search::SearchIndex;
 use super::theme::Theme;
 use crate::backend::EventPage;
 use crate::engine::query::{self, Counts};
-use crate::engine::rules::{self, Command, Ctx, IdSource};
-use crate::engine::{Actor, Policy, Review, State, StoredEvent, Verdict};
+use crate::engine::{Actor, Command, State, StoredEvent};
 use ratatui::layout::Rect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,40 +131,15 @@ pub struct Message {
     pub text: String,
 }
 
-/// A layer above the panes; it gets keys first and closes itself.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Modal {
-    Help { scroll: u16 },
-    Form(Form),
-    Confirm(Confirm),
-}
-
-/// A change to record, as the backend will be asked to record it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum UiCommand {
-    Decide {
-        request: Uuid,
-        verdict: Verdict,
-        rationale: String,
-    },
-    RequestException {
-        request: Uuid,
-        justification: String,
-        controls: Vec<String>,
-        days: i64,
-    },
-    Review {
-        exception: Uuid,
-        review: Review,
-        rationale: String,
-    },
-}
-
 /// What the runtime is asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Execute(UiCommand),
+    /// Record a command through the backend.
+    Execute(Command),
     FetchHistory(Uuid),
+    /// Load the whole state again: an event could not be applied, so the console's copy has a
+    /// gap that following more events would build on.
+    Resync,
     Quit,
 }
 
@@ -185,58 +162,65 @@ pub enum Msg {
     Done(Result<String, String>),
     /// The backend could not be read.
     SyncFailed(String),
+    /// The fresh snapshot asked for by [`Effect::Resync`] could not be loaded.
+    ResyncFailed(String),
     /// The terminal's size changed.
     Resize(u16, u16),
 }
 
+/// The console's model. The view reads it through the methods below; only `update` changes it.
 pub struct App {
-    pub me: Actor,
-    pub location: String,
-    pub read_only: bool,
-    pub read_only_reason: &'static str,
-    pub now: DateTime<Utc>,
-    pub state: State,
-    pub head: u64,
+    me: Actor,
+    location: String,
+    read_only: Option<&'static str>,
+    now: DateTime<Utc>,
+    state: State,
+    head: u64,
     /// Whether the first snapshot has arrived.
-    pub loaded: bool,
-    pub pane: Pane,
-    pub sort: SortKey,
-    pub status_filter: StatusFilter,
-    pub filter: TextInput,
-    pub filtering: bool,
+    loaded: bool,
+    pane: Pane,
+    /// The list whose selection the detail pane shows: the queue, or the exceptions pane (the
+    /// request the selected exception belongs to). The last of the two to have the focus.
+    detail_follows: Pane,
+    sort: SortKey,
+    status_filter: StatusFilter,
+    filter: TextInput,
+    filtering: bool,
     /// The queue's rows, filtered and sorted: request ids.
-    pub queue: Vec<Uuid>,
-    pub queue_index: usize,
-    queue_selected: Option<Uuid>,
+    queue: ListCursor,
     /// The exception pane's rows: exception ids, most urgent first.
-    pub exceptions: Vec<Uuid>,
-    pub exception_index: usize,
-    exception_selected: Option<Uuid>,
-    pub detail_scroll: u16,
-    pub histories: HashMap<Uuid, History>,
-    pub modals: Vec<Modal>,
-    pub message: Option<Message>,
-    pub counts: Counts,
-    pub sync_error: Option<String>,
+    exceptions: ListCursor,
+    detail_scroll: u16,
+    histories: HashMap<Uuid, History>,
+    modals: Vec<Modal>,
+    message: Option<Message>,
+    counts: Counts,
+    /// The last read of the backend failed (cleared by the next one that succeeds).
+    sync_error: Option<String>,
+    /// Set while the state is being reloaded after an event that could not be applied.
+    resync: Option<Resync>,
     /// A command is on its way to the backend.
-    pub busy: bool,
+    busy: bool,
     /// The terminal's size, for page lengths and scrolling.
-    pub viewport: Rect,
-    pub queue_offset: usize,
-    pub exception_offset: usize,
-    pub theme: Theme,
+    viewport: Rect,
+    theme: Theme,
     /// What `/` searches, built when first needed.
     search: SearchIndex,
 }
 
-/// Ids for a dry run of the rules: never stored.
-struct NoIds;
-
-impl IdSource for NoIds {
-    fn next_id(&mut self) -> Uuid {
-        Uuid::nil()
-    }
+/// The console's copy of the state stopped at an event it could not apply: nothing more is
+/// applied on top of that gap until a fresh snapshot replaces the state.
+#[derive(Debug, Clone, PartialEq)]
+struct Resync {
+    /// What went wrong, for the status bar.
+    reason: String,
+    /// A snapshot has been asked for and not yet answered.
+    asked: bool,
+    /// Events that arrived after the snapshot was asked for: the snapshot may predate them.
+    later: Vec<StoredEvent>,
 }
+
+const READ_ONLY: &str = "opened with --read-only";
 
 impl App {
     pub fn new(
@@ -249,36 +233,185 @@ impl App {
         App {
             me,
             location,
-            read_only,
-            read_only_reason: "opened with --read-only",
+            read_only: read_only.then_some(READ_ONLY),
             now,
             state: State::new(),
             head: 0,
             loaded: false,
             pane: Pane::Queue,
+            detail_follows: Pane::Queue,
             sort: SortKey::Risk,
             status_filter: StatusFilter::Pending,
             filter: TextInput::new(),
             filtering: false,
-            queue: Vec::new(),
-            queue_index: 0,
-            queue_selected: None,
-            exceptions: Vec::new(),
-            exception_index: 0,
-            exception_selected: None,
+            queue: ListCursor::default(),
+            exceptions: ListCursor::default(),
             detail_scroll: 0,
             histories: HashMap::new(),
             modals: Vec::new(),
             message: None,
             counts: Counts::default(),
             sync_error: None,
+            resync: None,
             busy: false,
             viewport: Rect::new(0, 0, 120, 40),
-            queue_offset: 0,
-            exception_offset: 0,
             theme,
             search: SearchIndex::default(),
         }
+    }
+
+    /// Say why the console is read-only when an action key is pressed.
+    pub fn read_only_because(&mut self, reason: &'static str) {
+        if self.read_only.is_some() {
+            self.read_only = Some(reason);
+        }
+    }
+
+    // ----- what the view reads -----
+
+    pub fn me(&self) -> &Actor {
+        &self.me
+    }
+
+    /// Where the data lives, as the backend names it.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The sequence number of the last event applied.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    pub fn loaded(&self) -> bool {
+        self.loaded
+    }
+
+    pub fn pane(&self) -> Pane {
+        self.pane
+    }
+
+    pub fn sort(&self) -> SortKey {
+        self.sort
+    }
+
+    pub fn status_filter(&self) -> StatusFilter {
+        self.status_filter
+    }
+
+    pub fn filter(&self) -> &TextInput {
+        &self.filter
+    }
+
+    /// The filter is being typed.
+    pub fn filtering(&self) -> bool {
+        self.filtering
+    }
+
+    pub fn queue(&self) -> &ListCursor {
+        &self.queue
+    }
+
+    pub fn exceptions(&self) -> &ListCursor {
+        &self.exceptions
+    }
+
+    pub fn detail_scroll(&self) -> u16 {
+        self.detail_scroll
+    }
+
+    pub fn history(&self, request: &Uuid) -> Option<&History> {
+        self.histories.get(request)
+    }
+
+    /// The layers above the panes, bottom first.
+    pub fn modals(&self) -> &[Modal] {
+        &self.modals
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// A command is on its way to the backend.
+    pub fn busy(&self) -> bool {
+        self.busy
+    }
+
+    pub fn viewport(&self) -> Rect {
+        self.viewport
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    pub fn selected_request(&self) -> Option<Uuid> {
+        self.queue.selected()
+    }
+
+    pub fn selected_exception(&self) -> Option<Uuid> {
+        self.exceptions.selected()
+    }
+
+    /// The list the detail pane follows: the queue, or the exceptions pane.
+    pub fn detail_follows(&self) -> Pane {
+        self.detail_follows
+    }
+
+    /// The request the detail pane shows and the request actions apply to: the queue's
+    /// selection, or the request of the selected exception once the exceptions pane has had
+    /// the focus.
+    pub fn detail_request(&self) -> Option<Uuid> {
+        match self.detail_follows {
+            Pane::Exceptions => self
+                .exceptions
+                .selected()
+                .and_then(|id| self.state.exception(&id))
+                .map(|e| e.request_id),
+            Pane::Queue | Pane::Detail => self.queue.selected(),
+        }
+    }
+
+    /// The contexts keys are looked up in, innermost first.
+    pub fn contexts(&self) -> Vec<Context> {
+        match self.modals.last() {
+            Some(modal) => vec![modal.context()],
+            None if self.filtering => vec![Context::Filter],
+            None => vec![self.pane.context(), Context::Global],
+        }
+    }
+
+    /// Why the screen may not show the backend's current state, if it may not.
+    pub fn out_of_sync(&self) -> Option<String> {
+        match (&self.resync, &self.sync_error) {
+            (Some(r), Some(e)) => Some(format!("{}; reloading failed: {e}", r.reason)),
+            (Some(r), None) => Some(format!("{}; reloading", r.reason)),
+            (None, e) => e.clone(),
+        }
+    }
+
+    fn say(&mut self, level: Level, text: impl Into<String>) {
+        self.message = Some(Message {
+            level,
+            text: text.into(),
+        });
     }
 
     /// Rows in a page of a pane's list, for the current terminal size.
@@ -286,69 +419,25 @@ impl App {
         layout::list_rows(self.viewport, pane).max(1)
     }
 
-    /// Keep both selections inside their visible windows.
-    fn scroll(&mut self) {
-        self.queue_offset =
-            layout::scroll_into_view(self.queue_index, self.queue_offset, self.page(Pane::Queue));
-        self.exception_offset = layout::scroll_into_view(
-            self.exception_index,
-            self.exception_offset,
-            self.page(Pane::Exceptions),
-        );
-    }
-
-    // ----- what the view reads -----
-
-    pub fn selected_request(&self) -> Option<Uuid> {
-        self.queue.get(self.queue_index).copied()
-    }
-
-    pub fn selected_exception(&self) -> Option<Uuid> {
-        self.exceptions.get(self.exception_index).copied()
-    }
-
-    /// The contexts keys are looked up in, innermost first.
-    pub fn contexts(&self) -> Vec<Context> {
-        match self.modals.last() {
-            Some(Modal::Help { .. }) => vec![Context::Help],
-            Some(Modal::Form(_)) => vec![Context::Form],
-            Some(Modal::Confirm(_)) => vec![Context::Confirm],
-            None if self.filtering => vec![Context::Filter],
-            None => vec![self.pane.context(), Context::Global],
-        }
-    }
-
-    pub fn say(&mut self, level: Level, text: impl Into<String>) {
-        self.message = Some(Message {
-            level,
-            text: text.into(),
-        });
-    }
-
     // ----- update -----
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         let mut effects = Vec::new();
+        let shown = self.detail_request();
         match msg {
             Msg::Key(key) => self.key(key, &mut effects),
             Msg::Paste(text) => self.paste(&text),
             Msg::Tick(now) => {
                 self.now = now;
+                // A reload that failed is asked for again, as often as the clock ticks.
+                self.ask_resync(&mut effects);
                 self.counts = query::counts(&self.state, now);
                 // Exceptions expire and requests leave the pending queue as time passes.
                 self.recompute();
                 self.recheck_modals();
             }
-            Msg::Snapshot { state, head } => {
-                self.state = *state;
-                self.search = SearchIndex::default();
-                self.head = head;
-                self.loaded = true;
-                self.sync_error = None;
-                self.histories.clear();
-                self.data_changed(&[]);
-            }
-            Msg::Events(page) => self.events(page),
+            Msg::Snapshot { state, head } => self.snapshot(*state, head, &mut effects),
+            Msg::Events(page) => self.events(page, &mut effects),
             Msg::History(id, result) => {
                 self.histories.insert(
                     id,
@@ -366,16 +455,61 @@ impl App {
                 }
             }
             Msg::SyncFailed(e) => self.sync_error = Some(e),
+            Msg::ResyncFailed(e) => {
+                if let Some(resync) = &mut self.resync {
+                    resync.asked = false;
+                }
+                self.sync_error = Some(e);
+            }
             Msg::Resize(w, h) => {
                 self.viewport = Rect::new(0, 0, w, h);
-                self.scroll();
+                self.queue.scroll(self.page(Pane::Queue));
+                self.exceptions.scroll(self.page(Pane::Exceptions));
+                self.recheck_modals();
             }
+        }
+        if self.detail_request() != shown {
+            self.detail_scroll = 0;
         }
         self.want_history(&mut effects);
         effects
     }
 
-    fn events(&mut self, page: EventPage) {
+    fn snapshot(&mut self, state: State, head: u64, effects: &mut Vec<Effect>) {
+        self.state = state;
+        self.search = SearchIndex::default();
+        self.head = head;
+        self.loaded = true;
+        self.sync_error = None;
+        self.histories.clear();
+        self.data_changed(&[]);
+        if let Some(resync) = self.resync.take() {
+            self.say(
+                Level::Warning,
+                format!("reloaded from the backend after: {}", resync.reason),
+            );
+            // What arrived while the snapshot was being read, where it is newer.
+            self.events(
+                EventPage {
+                    events: resync.later,
+                    head,
+                },
+                effects,
+            );
+        }
+    }
+
+    fn events(&mut self, page: EventPage, effects: &mut Vec<Effect>) {
+        // The backend answered: an earlier failure to read it is over.
+        self.sync_error = None;
+        if let Some(resync) = &mut self.resync {
+            // Nothing is applied on top of a gap; what the snapshot may miss is kept for it.
+            let head = self.head;
+            resync
+                .later
+                .extend(page.events.into_iter().filter(|e| e.seq > head));
+            return;
+        }
         let mut touched = Vec::new();
         for stored in page.events {
             if stored.seq <= self.head {
@@ -383,14 +517,31 @@ impl App {
             }
             touched.push(stored.event.kind.request_id());
             if let Err(e) = self.state.apply(stored.seq, stored.event.kind) {
-                self.sync_error = Some(format!("event {} cannot be applied: {e}", stored.seq));
+                // The rest of this page is older than the snapshot about to be asked for.
+                self.resync = Some(Resync {
+                    reason: format!("event {} cannot be applied: {e}", stored.seq),
+                    asked: false,
+                    later: Vec::new(),
+                });
+                self.ask_resync(effects);
                 break;
             }
             self.head = stored.seq;
         }
-        self.sync_error = None;
         if !touched.is_empty() {
             self.data_changed(&touched);
+        }
+    }
+
+    /// Ask for a fresh snapshot, unless one is on its way. Events kept so far existed before
+    /// the snapshot is read, so it holds them: only later ones need keeping.
+    fn ask_resync(&mut self, effects: &mut Vec<Effect>) {
+        if let Some(resync) = &mut self.resync
+            && !resync.asked
+        {
+            resync.asked = true;
+            resync.later.clear();
+            effects.push(Effect::Resync);
         }
     }
 
@@ -405,36 +556,27 @@ impl App {
         self.recheck_modals();
     }
 
-    /// Judge open forms and confirmations again against the current state, so that one whose
-    /// request was decided (or whose exception was reviewed or expired) meanwhile says so
-    /// before anything is submitted.
+    /// Let every layer look at the current state and terminal size again.
     fn recheck_modals(&mut self) {
-        let verdicts: Vec<Option<String>> = self
-            .modals
-            .iter()
-            .map(|m| match m {
-                Modal::Form(f) => self.dry_run(f.kind, f.target).err(),
-                Modal::Confirm(c) => self.dry_run(c.kind, c.target).err(),
-                Modal::Help { .. } => None,
-            })
-            .collect();
-        for (modal, stale) in self.modals.iter_mut().zip(verdicts) {
-            match modal {
-                Modal::Form(f) => f.stale = stale,
-                Modal::Confirm(c) => c.stale = stale,
-                Modal::Help { .. } => {}
-            }
+        let ctx = LayerCtx {
+            me: &self.me,
+            now: self.now,
+            state: &self.state,
+            viewport: self.viewport,
+        };
+        for modal in &mut self.modals {
+            modal.recheck(&ctx);
         }
     }
 
     /// Rebuild both lists, keeping each selection on the same record when it is still listed,
     /// or at the same position when it is not (so deciding a request moves on to the next).
-    pub fn recompute(&mut self) {
+    fn recompute(&mut self) {
         let needle = self.filter.text().to_string();
         if !needle.trim().is_empty() {
             self.search.update(&self.state);
         }
-        self.queue = queue::rows(
+        let queue = queue::rows(
             &self.state,
             &self.search,
             self.now,
@@ -443,20 +585,14 @@ impl App {
             &needle,
             self.sort,
         );
-        self.queue_index = reselect(&self.queue, self.queue_selected, self.queue_index);
-        self.queue_selected = self.selected_request();
-        self.exceptions = exceptions::rows(&self.state, &self.search, self.now, &needle);
-        self.exception_index = reselect(
-            &self.exceptions,
-            self.exception_selected,
-            self.exception_index,
-        );
-        self.exception_selected = self.selected_exception();
-        self.scroll();
+        self.queue.set_rows(queue, self.page(Pane::Queue));
+        let exceptions = exceptions::rows(&self.state, &self.search, self.now, &needle);
+        self.exceptions
+            .set_rows(exceptions, self.page(Pane::Exceptions));
     }
 
     fn want_history(&mut self, effects: &mut Vec<Effect>) {
-        if let Some(id) = self.selected_request()
+        if let Some(id) = self.detail_request()
             && !self.histories.contains_key(&id)
         {
             self.histories.insert(id, History::Loading);
@@ -465,8 +601,8 @@ impl App {
     }
 
     fn paste(&mut self, text: &str) {
-        if let Some(Modal::Form(form)) = self.modals.last_mut() {
-            form.paste(text);
+        if let Some(modal) = self.modals.last_mut() {
+            modal.paste(text);
         } else if self.filtering {
             self.filter.insert_str(text);
             self.recompute();
@@ -482,71 +618,58 @@ impl App {
             effects.push(Effect::Quit);
             return;
         }
-        let contexts = self.contexts();
-        let action = keymap::lookup(&contexts, &key);
-        match self.modals.last_mut() {
-            Some(Modal::Help { scroll }) => match action {
-                Some(Action::Cancel) => {
+        let action = keymap::lookup(&self.contexts(), &key);
+        // The topmost layer has the keys and says what becomes of it.
+        if let Some(top) = self.modals.last_mut() {
+            let ctx = LayerCtx {
+                me: &self.me,
+                now: self.now,
+                state: &self.state,
+                viewport: self.viewport,
+            };
+            let result = top.handle(action, key, &ctx);
+            self.layer_answered(result, effects);
+        } else if self.filtering {
+            self.filter_key(action, key);
+        } else if let Some(action) = action {
+            self.act(action, effects);
+        }
+    }
+
+    fn layer_answered(&mut self, result: EventResult, effects: &mut Vec<Effect>) {
+        match result {
+            EventResult::Consumed => {}
+            EventResult::Close(said) => {
+                self.modals.pop();
+                if let Some((level, text)) = said {
+                    self.say(level, text);
+                }
+            }
+            EventResult::Push(modal) => self.modals.push(modal),
+            EventResult::Submit(command) => {
+                // The confirmation and the form it came from.
+                self.modals.pop();
+                while matches!(self.modals.last(), Some(Modal::Form(_))) {
                     self.modals.pop();
                 }
-                Some(Action::Up) => *scroll = scroll.saturating_sub(1),
-                Some(Action::Down) => *scroll = scroll.saturating_add(1),
-                _ => {}
-            },
-            Some(Modal::Confirm(confirm)) => match action {
-                Some(Action::Confirm) => {
-                    if let Some(reason) = &confirm.stale {
-                        let text = format!("not recorded: {reason}");
-                        self.modals.pop();
-                        self.say(Level::Warning, text);
-                        return;
-                    }
-                    let command = confirm.command.clone();
-                    let from_form = confirm.from_form;
-                    self.modals.pop();
-                    if from_form {
-                        self.modals.pop();
-                    }
-                    self.busy = true;
-                    self.say(Level::Info, "recording…");
-                    effects.push(Effect::Execute(command));
-                }
-                Some(Action::Cancel) => {
-                    self.modals.pop();
-                }
-                _ => {}
-            },
-            Some(Modal::Form(form)) => match action {
-                Some(Action::Cancel) => {
-                    self.modals.pop();
-                    self.say(Level::Info, "cancelled: nothing was recorded");
-                }
-                Some(Action::Submit) => match form.to_confirm(&self.me, self.now) {
-                    Ok(confirm) => self.modals.push(Modal::Confirm(confirm)),
-                    Err(problem) => form.problem = Some(problem),
-                },
-                Some(Action::NextField) => form.next_field(),
-                Some(Action::PrevField) => form.prev_field(),
-                Some(Action::AddItem) => form.enter(),
-                Some(Action::RemoveItem) => form.remove_item(),
-                _ => form.edit(key),
-            },
-            None if self.filtering => match action {
-                Some(Action::ApplyFilter) => self.filtering = false,
-                Some(Action::ClearFilter) => {
-                    self.filtering = false;
-                    self.filter.clear();
+                self.busy = true;
+                self.say(Level::Info, "recording…");
+                effects.push(Effect::Execute(command));
+            }
+        }
+    }
+
+    fn filter_key(&mut self, action: Option<Action>, key: KeyEvent) {
+        match action {
+            Some(Action::ApplyFilter) => self.filtering = false,
+            Some(Action::ClearFilter) => {
+                self.filtering = false;
+                self.filter.clear();
+                self.recompute();
+            }
+            _ => {
+                if self.filter.handle(key) {
                     self.recompute();
-                }
-                _ => {
-                    if self.filter.handle(key) {
-                        self.recompute();
-                    }
-                }
-            },
-            None => {
-                if let Some(action) = action {
-                    self.act(action, effects);
                 }
             }
         }
@@ -555,7 +678,11 @@ impl App {
     fn act(&mut self, action: Action, effects: &mut Vec<Effect>) {
         match action {
             Action::Quit => effects.push(Effect::Quit),
-            Action::Help => self.modals.push(Modal::Help { scroll: 0 }),
+            Action::Help => {
+                let mut help = Help::default();
+                help.clamp(self.viewport);
+                self.modals.push(Modal::Help(help));
+            }
             Action::Cancel => {
                 if !self.filter.is_empty() {
                     self.filter.clear();
@@ -568,6 +695,9 @@ impl App {
                 let i = Pane::ALL.iter().position(|p| *p == self.pane).unwrap_or(0);
                 let step = if action == Action::NextPane { 1 } else { 2 };
                 self.pane = Pane::ALL[(i + step) % 3];
+                if self.pane != Pane::Detail {
+                    self.detail_follows = self.pane;
+                }
             }
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
@@ -593,13 +723,17 @@ impl App {
                 );
             }
             Action::Filter => self.filtering = true,
-            Action::Approve => self.open_form(FormKind::Approve),
-            Action::Conditional => self.open_form(FormKind::Conditional),
-            Action::Reject => self.open_form(FormKind::Reject),
-            Action::RequestException => self.open_form(FormKind::RequestException),
-            Action::ReviewApprove => self.open_form(FormKind::ApproveException),
-            Action::ReviewReject => self.open_form(FormKind::RejectException),
-            // Keys of other contexts never reach here.
+            Action::Approve
+            | Action::Conditional
+            | Action::Reject
+            | Action::RequestException
+            | Action::ReviewApprove
+            | Action::ReviewReject => {
+                if let Some(ask) = Ask::of(action) {
+                    self.open_form(ask);
+                }
+            }
+            // Keys of the layers' and the filter's contexts never reach here.
             Action::ApplyFilter
             | Action::ClearFilter
             | Action::Submit
@@ -612,35 +746,25 @@ impl App {
     }
 
     fn move_by(&mut self, delta: i64) {
-        let (len, index) = match self.pane {
-            Pane::Queue => (self.queue.len(), &mut self.queue_index),
-            Pane::Exceptions => (self.exceptions.len(), &mut self.exception_index),
-            Pane::Detail => {
-                self.detail_scroll = (self.detail_scroll as i64 + delta).clamp(0, 10_000) as u16;
-                return;
-            }
-        };
-        if len == 0 {
-            return;
-        }
-        *index = (*index as i64 + delta).clamp(0, len as i64 - 1) as usize;
+        let page = self.page(self.pane);
         match self.pane {
             Pane::Queue => {
-                self.queue_selected = self.selected_request();
-                self.detail_scroll = 0;
+                self.queue.move_by(delta, page);
             }
-            Pane::Exceptions => self.exception_selected = self.selected_exception(),
-            Pane::Detail => {}
+            Pane::Exceptions => {
+                self.exceptions.move_by(delta, page);
+            }
+            Pane::Detail => {
+                self.detail_scroll = (self.detail_scroll as i64 + delta).clamp(0, 10_000) as u16;
+            }
         }
-        self.scroll();
     }
 
     /// Open the form for an action, or say why the user may not take it: the engine's own
     /// rules judge a dry run against the console's state, so the reason is the rule's.
-    fn open_form(&mut self, kind: FormKind) {
-        let verb = kind.verb();
-        if self.read_only {
-            let reason = self.read_only_reason;
+    fn open_form(&mut self, ask: Ask) {
+        let verb = ask.verb();
+        if let Some(reason) = self.read_only {
             self.say(
                 Level::Warning,
                 format!("read-only console: cannot {verb} ({reason})"),
@@ -654,85 +778,18 @@ impl App {
             );
             return;
         }
-        let target = if kind.is_review() {
-            match self.selected_exception() {
-                Some(id) => Target::Exception(id),
-                None => {
-                    self.say(Level::Warning, format!("no exception selected to {verb}"));
-                    return;
-                }
-            }
-        } else {
-            match self.focused_request() {
-                Some(id) => Target::Request(id),
-                None => {
-                    self.say(Level::Warning, format!("no request selected to {verb}"));
-                    return;
-                }
+        let intent = match ask.on(self.detail_request(), self.exceptions.selected()) {
+            Ok(intent) => intent,
+            Err(missing) => {
+                self.say(Level::Warning, missing);
+                return;
             }
         };
-        if let Err(reason) = self.dry_run(kind, target) {
+        if let Err(reason) = intent.judge(&self.state, &self.me, self.now) {
             self.say(Level::Warning, format!("cannot {verb}: {reason}"));
             return;
         }
         self.modals
-            .push(Modal::Form(Form::new(kind, target, &self.state)));
+            .push(Modal::Form(Form::new(intent, &self.state)));
     }
-
-    /// The request the request actions apply to: the queue's selection (the detail pane shows
-    /// the same one).
-    fn focused_request(&self) -> Option<Uuid> {
-        self.selected_request()
-    }
-
-    fn dry_run(&self, kind: FormKind, target: Target) -> Result<(), String> {
-        let placeholder = "-".to_string();
-        let command = match (kind, target) {
-            (FormKind::Approve | FormKind::Conditional | FormKind::Reject, Target::Request(id)) => {
-                Command::Decide {
-                    request_id: id,
-                    verdict: if kind == FormKind::Reject {
-                        Verdict::Reject
-                    } else {
-                        Verdict::Approve {
-                            conditions: Vec::new(),
-                        }
-                    },
-                    rationale: placeholder,
-                }
-            }
-            (FormKind::RequestException, Target::Request(id)) => Command::RequestException {
-                request_id: id,
-                justification: placeholder.clone(),
-                compensating_controls: vec![placeholder],
-                expiry_days: None,
-            },
-            (_, Target::Exception(id)) => Command::ReviewException {
-                exception_id: id,
-                review: if kind == FormKind::ApproveException {
-                    Review::Approve
-                } else {
-                    Review::Reject
-                },
-                rationale: placeholder,
-            },
-            (_, Target::Request(_)) => return Err("that action needs an exception".into()),
-        };
-        let policy = Policy::default();
-        let ctx = Ctx {
-            actor: &self.me,
-            now: self.now,
-            policy: &policy,
-        };
-        rules::handle(&self.state, &command, &ctx, &mut NoIds)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// The index of `selected` in `rows`, or the old position clamped to the new length.
-fn reselect(rows: &[Uuid], selected: Option<Uuid>, old: usize) -> usize {
-    selected
-        .and_then(|id| rows.iter().position(|r| *r == id))
-        .unwrap_or_else(|| old.min(rows.len().saturating_sub(1)))
 }

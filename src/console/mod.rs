@@ -8,6 +8,7 @@
 pub mod app;
 pub mod dialogs;
 pub mod input;
+pub mod intent;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
@@ -34,8 +35,8 @@ use thiserror::Error;
 
 use crate::backend::{Backend, BackendError};
 use crate::clock::Clock;
-use crate::engine::short_id;
-use app::{App, Effect, Msg, UiCommand};
+use crate::engine::{Command, short_id};
+use app::{App, Effect, Msg};
 pub use theme::Theme;
 
 #[derive(Debug, Error)]
@@ -106,7 +107,7 @@ pub fn run(backend: Arc<dyn Backend>, options: Options) -> Result<(), ConsoleErr
         options.clock.now(),
         options.theme,
     );
-    app.read_only_reason = options.read_only_reason;
+    app.read_only_because(options.read_only_reason);
 
     // SIGTERM, SIGHUP and SIGINT end the console cleanly, terminal restored.
     let stop = Arc::new(AtomicBool::new(false));
@@ -255,6 +256,13 @@ fn spawn_worker(backend: Arc<dyn Backend>, tx: Sender<Msg>) -> Sender<Effect> {
                         .map_err(|e| e.to_string()),
                 ),
                 Effect::Execute(command) => Msg::Done(execute(backend.as_ref(), command)),
+                Effect::Resync => match backend.snapshot() {
+                    Ok((state, head)) => Msg::Snapshot {
+                        state: Box::new(state),
+                        head,
+                    },
+                    Err(e) => Msg::ResyncFailed(e.to_string()),
+                },
                 Effect::Quit => continue,
             };
             notices(backend.as_ref(), &tx);
@@ -266,31 +274,36 @@ fn spawn_worker(backend: Arc<dyn Backend>, tx: Sender<Msg>) -> Sender<Effect> {
     effects
 }
 
-/// Record one command; the sentence to show either way.
-fn execute(backend: &dyn Backend, command: UiCommand) -> Result<String, String> {
+/// Record one command through the backend; the sentence to show either way.
+fn execute(backend: &dyn Backend, command: Command) -> Result<String, String> {
     match command {
-        UiCommand::Decide {
-            request,
+        Command::Decide {
+            request_id,
             verdict,
             rationale,
         } => backend
-            .decide(&request.to_string(), verdict, &rationale)
+            .decide(&request_id.to_string(), verdict, &rationale)
             .map(|view| {
                 let d = view.decision.as_ref();
                 format!(
                     "recorded: request {} ({}) {}",
-                    short_id(&request),
+                    short_id(&request_id),
                     view.request.deployment_intent_id,
                     d.map_or("decided".to_string(), |d| d.decision.to_string())
                 )
             }),
-        UiCommand::RequestException {
-            request,
+        Command::RequestException {
+            request_id,
             justification,
-            controls,
-            days,
+            compensating_controls,
+            expiry_days,
         } => backend
-            .request_exception(&request.to_string(), &justification, controls, Some(days))
+            .request_exception(
+                &request_id.to_string(),
+                &justification,
+                compensating_controls,
+                expiry_days,
+            )
             .map(|view| {
                 format!(
                     "recorded: exception {} requested for {} until {}; a security reviewer must approve it",
@@ -299,20 +312,30 @@ fn execute(backend: &dyn Backend, command: UiCommand) -> Result<String, String> 
                     crate::engine::time::format_secs(view.exception.expires_at)
                 )
             }),
-        UiCommand::Review {
-            exception,
+        Command::ReviewException {
+            exception_id,
             review,
             rationale,
         } => backend
-            .review_exception(&exception.to_string(), review, &rationale)
+            .review_exception(&exception_id.to_string(), review, &rationale)
             .map(|view| {
                 format!(
                     "recorded: exception {} {} ({})",
-                    short_id(&exception),
+                    short_id(&exception_id),
                     view.exception.status,
                     view.exception.deployment_intent_id
                 )
             }),
+        Command::Submit(submission) => backend.submit(submission).map(|view| {
+            format!(
+                "recorded: request {} ({}) submitted",
+                view.request.short_id(),
+                view.request.deployment_intent_id
+            )
+        }),
+        Command::Cleanup => backend
+            .cleanup()
+            .map(|report| format!("recorded: {} expiries", report.recorded)),
     }
     .map_err(|e| format!("not recorded: {e}"))
 }

@@ -6,15 +6,14 @@ use ratatui::layout::Alignment;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::app::{App, Modal, Pane};
-use super::dialogs::help;
+use super::app::{App, Pane};
 use super::layout::{self, Arrangement, MIN_HEIGHT, MIN_WIDTH};
 use super::panes::{detail, exceptions, queue, status_bar};
 
 pub fn view(app: &App, frame: &mut Frame) {
-    let theme = &app.theme;
+    let theme = app.theme();
     let area = frame.area();
-    let areas = layout::areas(area, app.pane);
+    let areas = layout::areas(area, app.pane());
     if areas.arrangement == Arrangement::TooSmall {
         let text = format!(
             "Terminal too small: cab needs at least {MIN_WIDTH}x{MIN_HEIGHT}, this one is {}x{}. Enlarge it, or press q to quit.",
@@ -31,7 +30,7 @@ pub fn view(app: &App, frame: &mut Frame) {
     if let Some(tabs) = areas.tabs {
         let mut spans = Vec::new();
         for pane in Pane::ALL {
-            let style = if pane == app.pane {
+            let style = if pane == app.pane() {
                 theme.selected
             } else {
                 theme.label
@@ -42,12 +41,12 @@ pub fn view(app: &App, frame: &mut Frame) {
         spans.push(Span::styled("Tab switches", theme.dim));
         frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
     }
-    let no_modal = app.modals.is_empty();
+    let no_modal = app.modals().is_empty();
     if let Some(a) = areas.queue {
-        queue::render(frame, a, app, theme, no_modal && app.pane == Pane::Queue);
+        queue::render(frame, a, app, theme, no_modal && app.pane() == Pane::Queue);
     }
     if let Some(a) = areas.detail {
-        detail::render(frame, a, app, theme, no_modal && app.pane == Pane::Detail);
+        detail::render(frame, a, app, theme, no_modal && app.pane() == Pane::Detail);
     }
     if let Some(a) = areas.exceptions {
         exceptions::render(
@@ -55,15 +54,11 @@ pub fn view(app: &App, frame: &mut Frame) {
             a,
             app,
             theme,
-            no_modal && app.pane == Pane::Exceptions,
+            no_modal && app.pane() == Pane::Exceptions,
         );
     }
     status_bar::render(frame, areas.status, app, theme);
-    for modal in &app.modals {
-        match modal {
-            Modal::Help { scroll } => help::render(frame, theme, *scroll),
-            Modal::Form(form) => form.render(frame, theme),
-            Modal::Confirm(confirm) => confirm.render(frame, theme),
-        }
+    for modal in app.modals() {
+        modal.render(frame, theme);
     }
 }

@@ -5,54 +5,54 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::form::{FormKind, Target, centered, hint_line};
-use crate::console::app::UiCommand;
-use crate::console::keymap::Context;
+use super::EventResult;
+use super::form::{centered, hint_line};
+use crate::console::app::Level;
+use crate::console::intent::Intent;
+use crate::console::keymap::{Action, Context};
 use crate::console::theme::Theme;
+use crate::engine::Command;
 use crate::untrusted;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
-    pub kind: FormKind,
-    pub target: Target,
+    pub intent: Intent,
     pub title: String,
     /// Field name and value, in the order they will be recorded.
     pub rows: Vec<(String, String)>,
-    pub command: UiCommand,
-    /// Opened from a form: confirming closes both, going back returns to the form.
-    pub from_form: bool,
+    pub command: Command,
     /// Set when the record changed meanwhile; confirming then records nothing.
     pub stale: Option<String>,
 }
 
 impl Confirm {
     pub fn new(
-        kind: FormKind,
-        target: Target,
+        intent: Intent,
         title: String,
         rows: Vec<(String, String)>,
-        command: UiCommand,
+        command: Command,
     ) -> Self {
         Confirm {
-            kind,
-            target,
+            intent,
             title,
             rows,
             command,
-            from_form: true,
             stale: None,
         }
     }
 
-    fn permanence(&self) -> &'static str {
-        match self.kind {
-            FormKind::RequestException => {
-                "The request is recorded now; a security reviewer approves or rejects it."
-            }
-            FormKind::ApproveException | FormKind::RejectException => {
-                "A review is permanent: it can never be changed or deleted."
-            }
-            _ => "A decision is permanent: it can never be changed or deleted.",
+    /// Confirming submits the command (and closes the form it came from); going back returns
+    /// to the form.
+    pub fn handle(&mut self, action: Option<Action>) -> EventResult {
+        match action {
+            Some(Action::Confirm) => match &self.stale {
+                Some(reason) => {
+                    EventResult::Close(Some((Level::Warning, format!("not recorded: {reason}"))))
+                }
+                None => EventResult::Submit(self.command.clone()),
+            },
+            Some(Action::Cancel) => EventResult::Close(None),
+            _ => EventResult::Consumed,
         }
     }
 
@@ -73,7 +73,7 @@ impl Confirm {
                 format!("⚠ {}: confirming records nothing", untrusted::line(stale)),
                 theme.error,
             )),
-            None => lines.push(Line::styled(self.permanence(), theme.warning)),
+            None => lines.push(Line::styled(self.intent.permanence(), theme.warning)),
         }
         lines.push(Line::raw(""));
         lines.push(hint_line(Context::Confirm, theme));

@@ -1,8 +1,7 @@
-//! The action forms: approve, approve with conditions, reject, request an exception, and
-//! approve or reject an exception. Fields validate as they are typed; `Ctrl+S` turns a valid
-//! form into a confirmation of exactly what will be recorded; `Esc` cancels.
+//! The action forms, each built from its intent's description (`intent.rs`) and read by field
+//! name. Fields validate as they are typed; `Ctrl+S` turns a valid form into a confirmation of
+//! exactly what the engine will record; `Esc` cancels.
 
-use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -10,136 +9,57 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
-use uuid::Uuid;
 
 use super::confirm::Confirm;
-use crate::console::app::UiCommand;
+use super::{EventResult, LayerCtx, Modal};
+use crate::console::app::Level;
 use crate::console::input::TextInput;
-use crate::console::keymap::{self, Context};
+use crate::console::intent::{self, FieldKind, FieldSpec, Intent, Values};
+use crate::console::keymap::{self, Action, Context};
 use crate::console::theme::Theme;
+use crate::engine::State;
 use crate::engine::rules::{DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS};
-use crate::engine::{Actor, Review, State, Verdict, short_id, time};
-use crate::humanize::relative;
 use crate::untrusted;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FormKind {
-    Approve,
-    Conditional,
-    Reject,
-    RequestException,
-    ApproveException,
-    RejectException,
-}
-
-impl FormKind {
-    /// What the user is doing, as in "cannot approve this request: …".
-    pub fn verb(self) -> &'static str {
-        match self {
-            FormKind::Approve => "approve this request",
-            FormKind::Conditional => "approve this request with conditions",
-            FormKind::Reject => "reject this request",
-            FormKind::RequestException => "request an exception for this request",
-            FormKind::ApproveException => "approve this exception",
-            FormKind::RejectException => "reject this exception",
-        }
-    }
-
-    pub fn is_review(self) -> bool {
-        matches!(self, FormKind::ApproveException | FormKind::RejectException)
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            FormKind::Approve => "Approve request",
-            FormKind::Conditional => "Approve with conditions",
-            FormKind::Reject => "Reject request",
-            FormKind::RequestException => "Request a security exception",
-            FormKind::ApproveException => "Approve exception",
-            FormKind::RejectException => "Reject exception",
-        }
-    }
-}
-
-/// The record an action is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Request(Uuid),
-    Exception(Uuid),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum FieldKind {
-    Text,
-    /// A list the user adds to (type, Enter) and removes from (Ctrl+D on the highlighted item).
-    List {
-        items: Vec<String>,
-        cursor: Option<usize>,
-    },
-    /// A whole number of days, 1 to 90, checked as it is typed.
-    Days,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
-    pub label: &'static str,
-    pub help: &'static str,
-    pub kind: FieldKind,
+    pub spec: FieldSpec,
+    /// A list's items (added with Enter, removed with Ctrl+D on the highlighted one).
+    items: Vec<String>,
+    /// The highlighted item of a list.
+    cursor: Option<usize>,
     pub input: TextInput,
     /// Shown errors only once the user has been in the field (or tried to submit).
     pub touched: bool,
 }
 
 impl Field {
-    fn text(label: &'static str, help: &'static str) -> Self {
+    fn new(spec: FieldSpec) -> Self {
+        let days = spec.kind == FieldKind::Days;
         Field {
-            label,
-            help,
-            kind: FieldKind::Text,
-            input: TextInput::new(),
-            touched: false,
-        }
-    }
-
-    fn list(label: &'static str, help: &'static str) -> Self {
-        Field {
-            kind: FieldKind::List {
-                items: Vec::new(),
-                cursor: None,
+            spec,
+            items: Vec::new(),
+            cursor: None,
+            input: if days {
+                TextInput::with_text(&DEFAULT_EXPIRY_DAYS.to_string())
+            } else {
+                TextInput::new()
             },
-            ..Field::text(label, help)
-        }
-    }
-
-    fn days() -> Self {
-        Field {
-            label: "Expires after (days)",
-            help: "1 to 90; there are no permanent exceptions",
-            kind: FieldKind::Days,
-            input: TextInput::with_text(&DEFAULT_EXPIRY_DAYS.to_string()),
-            touched: true,
-        }
-    }
-
-    fn items(&self) -> &[String] {
-        match &self.kind {
-            FieldKind::List { items, .. } => items,
-            _ => &[],
+            // A prefilled number of days is checked from the start.
+            touched: days,
         }
     }
 
     /// What is wrong with the field now, if anything.
     pub fn error(&self) -> Option<String> {
-        match &self.kind {
+        match self.spec.kind {
             FieldKind::Text if self.input.text().trim().is_empty() => {
-                Some(format!("{} must not be empty", self.label))
+                Some(format!("{} must not be empty", self.spec.label))
             }
-            FieldKind::List { items, .. }
-                if items.is_empty() && self.input.text().trim().is_empty() =>
-            {
+            FieldKind::List if self.items.is_empty() && self.input.text().trim().is_empty() => {
                 Some(format!(
                     "add at least one: type it and press Enter ({})",
-                    self.help
+                    self.spec.help
                 ))
             }
             FieldKind::Days => match self.input.text().parse::<i64>() {
@@ -154,7 +74,7 @@ impl Field {
 
     /// The list's items, with anything still typed in its input taken as one more.
     fn all_items(&self) -> Vec<String> {
-        let mut items = self.items().to_vec();
+        let mut items = self.items.clone();
         let typed = self.input.text().trim();
         if !typed.is_empty() {
             items.push(typed.to_string());
@@ -165,8 +85,7 @@ impl Field {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Form {
-    pub kind: FormKind,
-    pub target: Target,
+    pub intent: Intent,
     /// One line naming the record, for the title.
     pub subject: String,
     pub fields: Vec<Field>,
@@ -177,59 +96,89 @@ pub struct Form {
     pub problem: Option<String>,
 }
 
+impl Values for Form {
+    fn text(&self, name: &str) -> String {
+        self.field(name)
+            .map_or(String::new(), |f| f.input.text().trim().to_string())
+    }
+
+    fn items(&self, name: &str) -> Vec<String> {
+        self.field(name).map_or(Vec::new(), Field::all_items)
+    }
+
+    fn days(&self, name: &str) -> Option<i64> {
+        self.field(name).and_then(|f| f.input.text().parse().ok())
+    }
+}
+
 impl Form {
-    pub fn new(kind: FormKind, target: Target, state: &State) -> Self {
-        let fields = match kind {
-            FormKind::Approve | FormKind::Reject => {
-                vec![Field::text("Rationale", "why; recorded with the decision")]
-            }
-            FormKind::Conditional => vec![
-                Field::list("Conditions", "each one a condition of the approval"),
-                Field::text("Rationale", "why; recorded with the decision"),
-            ],
-            FormKind::RequestException => vec![
-                Field::text("Justification", "why it must go ahead despite its risk"),
-                Field::list("Compensating controls", "what limits the risk meanwhile"),
-                Field::days(),
-            ],
-            FormKind::ApproveException | FormKind::RejectException => {
-                vec![Field::text("Rationale", "why; recorded with the review")]
-            }
-        };
+    /// The form for an intent, built from its description.
+    pub fn new(intent: Intent, state: &State) -> Self {
         Form {
-            kind,
-            target,
-            subject: subject(state, target),
-            fields,
+            intent,
+            subject: intent.subject(state),
+            fields: intent.form().iter().copied().map(Field::new).collect(),
             focus: 0,
             stale: None,
             problem: None,
         }
     }
 
-    fn focused(&mut self) -> &mut Field {
-        let i = self.focus.min(self.fields.len() - 1);
-        &mut self.fields[i]
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.spec.name == name)
     }
 
-    pub fn next_field(&mut self) {
-        self.focused().touched = true;
-        self.focus = (self.focus + 1) % self.fields.len();
+    pub fn handle(&mut self, action: Option<Action>, key: KeyEvent, ctx: &LayerCtx) -> EventResult {
+        match action {
+            Some(Action::Cancel) => {
+                return EventResult::Close(Some((
+                    Level::Info,
+                    "cancelled: nothing was recorded".into(),
+                )));
+            }
+            Some(Action::Submit) => match self.confirmation(ctx) {
+                Ok(confirm) => return EventResult::Push(Modal::Confirm(confirm)),
+                Err(problem) => self.problem = Some(problem),
+            },
+            Some(Action::NextField) => self.next_field(),
+            Some(Action::PrevField) => self.prev_field(),
+            Some(Action::AddItem) => self.enter(),
+            Some(Action::RemoveItem) => self.remove_item(),
+            _ => self.edit(key),
+        }
+        EventResult::Consumed
     }
 
-    pub fn prev_field(&mut self) {
-        self.focused().touched = true;
-        self.focus = (self.focus + self.fields.len() - 1) % self.fields.len();
+    fn focused(&mut self) -> Option<&mut Field> {
+        let i = self.focus.min(self.fields.len().saturating_sub(1));
+        self.fields.get_mut(i)
+    }
+
+    fn next_field(&mut self) {
+        if let Some(f) = self.focused() {
+            f.touched = true;
+        }
+        self.focus = (self.focus + 1) % self.fields.len().max(1);
+    }
+
+    fn prev_field(&mut self) {
+        if let Some(f) = self.focused() {
+            f.touched = true;
+        }
+        let n = self.fields.len().max(1);
+        self.focus = (self.focus + n - 1) % n;
     }
 
     /// Enter: in a list, add what was typed; elsewhere, go to the next field.
-    pub fn enter(&mut self) {
-        let field = self.focused();
-        if let FieldKind::List { items, cursor } = &mut field.kind {
+    fn enter(&mut self) {
+        if let Some(field) = self.focused()
+            && field.spec.kind == FieldKind::List
+        {
             let typed = field.input.text().trim().to_string();
             if !typed.is_empty() {
-                items.push(typed);
-                *cursor = Some(items.len() - 1);
+                field.items.push(typed);
+                field.cursor = Some(field.items.len() - 1);
                 field.input.clear();
                 field.touched = true;
                 return;
@@ -238,23 +187,23 @@ impl Form {
         self.next_field();
     }
 
-    pub fn remove_item(&mut self) {
-        if let FieldKind::List { items, cursor } = &mut self.focused().kind
-            && let Some(i) = *cursor
-            && i < items.len()
+    fn remove_item(&mut self) {
+        if let Some(field) = self.focused()
+            && let Some(i) = field.cursor
+            && i < field.items.len()
         {
-            items.remove(i);
-            *cursor = if items.is_empty() {
+            field.items.remove(i);
+            field.cursor = if field.items.is_empty() {
                 None
             } else {
-                Some(i.min(items.len() - 1))
+                Some(i.min(field.items.len() - 1))
             };
         }
     }
 
     pub fn paste(&mut self, text: &str) {
-        let field = self.focused();
-        if field.kind == FieldKind::Days {
+        let Some(field) = self.focused() else { return };
+        if field.spec.kind == FieldKind::Days {
             field.input.insert_str(
                 &text
                     .chars()
@@ -269,15 +218,16 @@ impl Form {
     }
 
     /// A key that is not a form command: editing, or moving in a list.
-    pub fn edit(&mut self, key: KeyEvent) {
+    fn edit(&mut self, key: KeyEvent) {
         self.problem = None;
-        let field = self.focused();
-        match (&mut field.kind, key.code) {
-            (FieldKind::List { items, cursor }, KeyCode::Up) if !items.is_empty() => {
-                *cursor = Some(cursor.map_or(items.len() - 1, |c| c.saturating_sub(1)));
+        let Some(field) = self.focused() else { return };
+        let count = field.items.len();
+        match (field.spec.kind, key.code) {
+            (FieldKind::List, KeyCode::Up) if count > 0 => {
+                field.cursor = Some(field.cursor.map_or(count - 1, |c| c.saturating_sub(1)));
             }
-            (FieldKind::List { items, cursor }, KeyCode::Down) if !items.is_empty() => {
-                *cursor = Some(cursor.map_or(0, |c| (c + 1).min(items.len() - 1)));
+            (FieldKind::List, KeyCode::Down) if count > 0 => {
+                field.cursor = Some(field.cursor.map_or(0, |c| (c + 1).min(count - 1)));
             }
             (FieldKind::Days, KeyCode::Char(c)) if !c.is_ascii_digit() => {}
             _ => {
@@ -288,120 +238,25 @@ impl Form {
         }
     }
 
-    /// Check every field; on success, the confirmation of exactly what will be recorded.
-    pub fn to_confirm(&mut self, me: &Actor, now: DateTime<Utc>) -> Result<Confirm, String> {
+    /// Check every field; on success, the confirmation of exactly what will be recorded: the
+    /// engine's own dry run of the command.
+    fn confirmation(&mut self, ctx: &LayerCtx) -> Result<Confirm, String> {
         if let Some(stale) = &self.stale {
             return Err(format!("cannot submit: {stale}"));
         }
         for f in &mut self.fields {
             f.touched = true;
         }
-        if let Some(bad) = self.fields.iter().find_map(|f| f.error()) {
+        if let Some(bad) = self.fields.iter().find_map(Field::error) {
             return Err(format!("fix the marked field first: {bad}"));
         }
-        let text = |i: usize| self.fields[i].input.text().trim().to_string();
-        let (command, rows) = match (self.kind, self.target) {
-            (FormKind::Approve | FormKind::Conditional | FormKind::Reject, Target::Request(id)) => {
-                let (conditions, rationale) = match self.kind {
-                    FormKind::Conditional => (self.fields[0].all_items(), text(1)),
-                    _ => (Vec::new(), text(0)),
-                };
-                let decision = match self.kind {
-                    FormKind::Reject => "rejected",
-                    _ if conditions.is_empty() => "approved",
-                    _ => "conditional",
-                };
-                let mut rows = vec![
-                    ("decision".to_string(), decision.to_string()),
-                    ("approver".to_string(), me.name.clone()),
-                    ("rationale".to_string(), rationale.clone()),
-                ];
-                for c in &conditions {
-                    rows.push(("condition".to_string(), c.clone()));
-                }
-                let verdict = if self.kind == FormKind::Reject {
-                    Verdict::Reject
-                } else {
-                    Verdict::Approve { conditions }
-                };
-                (
-                    UiCommand::Decide {
-                        request: id,
-                        verdict,
-                        rationale,
-                    },
-                    rows,
-                )
-            }
-            (FormKind::RequestException, Target::Request(id)) => {
-                let controls = self.fields[1].all_items();
-                let days: i64 = self.fields[2]
-                    .input
-                    .text()
-                    .parse()
-                    .unwrap_or(DEFAULT_EXPIRY_DAYS);
-                let expires = now + Duration::days(days);
-                let mut rows = vec![
-                    ("justification".to_string(), text(0)),
-                    ("requested by".to_string(), me.name.clone()),
-                    (
-                        "expires".to_string(),
-                        format!(
-                            "{days} day{} after it is recorded (about {}, {})",
-                            if days == 1 { "" } else { "s" },
-                            time::format_secs(expires),
-                            relative(expires, now),
-                        ),
-                    ),
-                ];
-                for c in &controls {
-                    rows.push(("control".to_string(), c.clone()));
-                }
-                (
-                    UiCommand::RequestException {
-                        request: id,
-                        justification: text(0),
-                        controls,
-                        days,
-                    },
-                    rows,
-                )
-            }
-            (_, Target::Exception(id)) => {
-                let review = if self.kind == FormKind::ApproveException {
-                    Review::Approve
-                } else {
-                    Review::Reject
-                };
-                let rows = vec![
-                    (
-                        "review".to_string(),
-                        if review == Review::Approve {
-                            "approved"
-                        } else {
-                            "rejected"
-                        }
-                        .to_string(),
-                    ),
-                    ("reviewer".to_string(), me.name.clone()),
-                    ("rationale".to_string(), text(0)),
-                ];
-                (
-                    UiCommand::Review {
-                        exception: id,
-                        review,
-                        rationale: text(0),
-                    },
-                    rows,
-                )
-            }
-            (_, Target::Request(_)) => return Err("this form needs an exception".into()),
-        };
+        let command = self.intent.command(self);
+        let events = intent::dry_run(ctx.state, ctx.me, ctx.now, &command)
+            .map_err(|reason| format!("cannot submit: {reason}"))?;
         Ok(Confirm::new(
-            self.kind,
-            self.target,
-            format!("{} · {}", self.kind.title(), self.subject),
-            rows,
+            self.intent,
+            format!("{} · {}", self.intent.title(), self.subject),
+            intent::recorded(&command, &events, ctx.now),
             command,
         ))
     }
@@ -429,12 +284,11 @@ impl Form {
             let focused = i == self.focus;
             let label_style = if focused { theme.key } else { theme.title };
             lines.push(Line::from(vec![
-                Span::styled(field.label, label_style),
-                Span::styled(format!("  {}", field.help), theme.dim),
+                Span::styled(field.spec.label, label_style),
+                Span::styled(format!("  {}", field.spec.help), theme.dim),
             ]));
-            for (j, item) in field.items().iter().enumerate() {
-                let highlighted = focused
-                    && matches!(field.kind, FieldKind::List { cursor: Some(c), .. } if c == j);
+            for (j, item) in field.items.iter().enumerate() {
+                let highlighted = focused && field.cursor == Some(j);
                 let text = format!("  • {}", untrusted::line(item));
                 lines.push(Line::styled(
                     crate::humanize::truncate(&text, inner_width),
@@ -472,7 +326,7 @@ impl Form {
         frame.render_widget(Clear, popup);
         let block = Block::bordered()
             .title(Line::styled(
-                format!(" {} ", self.kind.title()),
+                format!(" {} ", self.intent.title()),
                 theme.title,
             ))
             .border_style(theme.border_focused);
@@ -522,32 +376,4 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     ])
     .areas(row);
     cell
-}
-
-/// One line naming what a form is about.
-fn subject(state: &State, target: Target) -> String {
-    match target {
-        Target::Request(id) => match state.request(&id) {
-            Some(r) => format!(
-                "request {} · {} · risk {}{}",
-                short_id(&id),
-                r.deployment_intent_id,
-                r.risk_score,
-                r.title
-                    .as_ref()
-                    .map(|t| format!(" · {t}"))
-                    .unwrap_or_default()
-            ),
-            None => format!("request {}", short_id(&id)),
-        },
-        Target::Exception(id) => match state.exception(&id) {
-            Some(e) => format!(
-                "exception {} · {} · requested by {}",
-                short_id(&id),
-                e.deployment_intent_id,
-                e.requested_by
-            ),
-            None => format!("exception {}", short_id(&id)),
-        },
-    }
 }

@@ -1,11 +1,14 @@
-//! The help overlay, generated from the keymap itself: what it lists is what the keys do.
+//! The help overlay, generated from the keymap itself: what it lists is what the keys do. It
+//! scrolls as far as its last line and no further.
 
 use ratatui::Frame;
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::form::centered;
-use crate::console::keymap::{self, Context};
+use super::{EventResult, LayerCtx};
+use crate::console::keymap::{self, Action, Context};
 use crate::console::theme::Theme;
 
 const SECTIONS: [Context; 7] = [
@@ -17,6 +20,65 @@ const SECTIONS: [Context; 7] = [
     Context::Form,
     Context::Confirm,
 ];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Help {
+    scroll: u16,
+}
+
+impl Help {
+    pub fn scroll(&self) -> u16 {
+        self.scroll
+    }
+
+    pub fn handle(&mut self, action: Option<Action>, ctx: &LayerCtx) -> EventResult {
+        match action {
+            Some(Action::Cancel) => return EventResult::Close(None),
+            Some(Action::Up) => self.scroll = self.scroll.saturating_sub(1),
+            Some(Action::Down) => self.scroll = self.scroll.saturating_add(1),
+            _ => {}
+        }
+        self.clamp(ctx.viewport);
+        EventResult::Consumed
+    }
+
+    /// Keep the scroll within what the terminal's size leaves hidden.
+    pub fn clamp(&mut self, viewport: Rect) {
+        self.scroll = self.scroll.min(geometry(viewport).2);
+    }
+
+    pub fn render(&self, frame: &mut Frame, theme: &Theme) {
+        let area = frame.area();
+        let (width, height, max_scroll) = geometry(area);
+        let popup = centered(area, width, height);
+        frame.render_widget(Clear, popup);
+        let block = Block::bordered()
+            .title(Line::styled(" Keys ", theme.title))
+            .title_bottom(Line::styled(" ↑↓ scroll · Esc close ", theme.dim))
+            .border_style(theme.border_focused);
+        frame.render_widget(
+            Paragraph::new(lines(theme))
+                .block(block)
+                .scroll((self.scroll.min(max_scroll), 0)),
+            popup,
+        );
+    }
+}
+
+/// The overlay's width and height in `area`, and how far it can scroll.
+fn geometry(area: Rect) -> (u16, u16, u16) {
+    let count = line_count() as u16;
+    let width = area.width.saturating_sub(4).min(72);
+    let height = (count + 2).min(area.height.saturating_sub(2));
+    (width, height, (count + 2).saturating_sub(height))
+}
+
+fn line_count() -> usize {
+    SECTIONS
+        .iter()
+        .map(|c| keymap::bindings(*c).count() + 2)
+        .sum()
+}
 
 /// Every binding, section by section, as lines.
 pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
@@ -32,24 +94,4 @@ pub fn lines(theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::raw(""));
     }
     lines
-}
-
-pub fn render(frame: &mut Frame, theme: &Theme, scroll: u16) {
-    let area = frame.area();
-    let lines = lines(theme);
-    let width = area.width.saturating_sub(4).min(72);
-    let height = (lines.len() as u16 + 2).min(area.height.saturating_sub(2));
-    let popup = centered(area, width, height);
-    let max_scroll = (lines.len() as u16 + 2).saturating_sub(height);
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .title(Line::styled(" Keys ", theme.title))
-        .title_bottom(Line::styled(" ↑↓ scroll · Esc close ", theme.dim))
-        .border_style(theme.border_focused);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .scroll((scroll.min(max_scroll), 0)),
-        popup,
-    );
 }

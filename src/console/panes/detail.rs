@@ -1,7 +1,9 @@
 //! The detail pane: one request in full. Its risk against both thresholds (a gauge whose
 //! colours are the gates, with markers at the thresholds), the factor breakdown as bars, the
 //! evidence, correlation id and requester, the decision, its exceptions, and the timeline of its
-//! events (who, what, when; relative and absolute).
+//! events (who, what, when; relative and absolute), one function per section. It shows the
+//! queue's selection, or, once the exceptions pane has had the focus, the request the selected
+//! exception belongs to.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,25 +11,38 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::console::app::{App, History};
+use chrono::{DateTime, Utc};
+
+use crate::console::app::{App, History, Pane};
 use crate::console::theme::Theme;
-use crate::engine::{ApprovalRequest, Gate, Thresholds, time};
+use crate::engine::{ApprovalRequest, Gate, State, Thresholds, short_id, time};
 use crate::humanize::relative;
 use crate::untrusted;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
+    let request = app.detail_request().and_then(|id| app.state().request(&id));
+    let mut title = vec![Span::styled(" Detail ", theme.title)];
+    // Say why the request shown is not the queue's.
+    if app.detail_follows() == Pane::Exceptions
+        && let Some(e) = app.selected_exception()
+    {
+        title.push(Span::styled(
+            format!("· request of exception {} ", short_id(&e)),
+            theme.label,
+        ));
+    }
     let block = Block::bordered()
-        .title(Line::styled(" Detail ", theme.title))
+        .title(Line::from(title))
         .border_style(if focused {
             theme.border_focused
         } else {
             theme.border
         });
     let inner_width = area.width.saturating_sub(2) as usize;
-    let lines = match app.selected_request().and_then(|id| app.state.request(&id)) {
+    let lines = match request {
         Some(request) => lines(app, request, theme, inner_width),
         None => vec![Line::styled(
-            if app.loaded {
+            if app.loaded() {
                 "No request selected."
             } else {
                 "Loading…"
@@ -39,7 +54,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
         Paragraph::new(lines)
             .block(block)
             .wrap(Wrap { trim: false })
-            .scroll((app.detail_scroll, 0)),
+            .scroll((app.detail_scroll(), 0)),
         area,
     );
 }
@@ -51,145 +66,191 @@ fn field(label: &str, value: String, theme: &Theme) -> Line<'static> {
     ])
 }
 
+fn clean(s: &str) -> String {
+    untrusted::line(s).into_owned()
+}
+
+/// The request's sections, one after the other.
 fn lines(app: &App, r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Line<'static>> {
-    let now = app.now;
-    let clean = |s: &str| untrusted::line(s).into_owned();
-    let mut out = vec![Line::styled(
-        clean(r.title.as_deref().unwrap_or("(no title)")),
-        theme.title,
-    )];
-    out.push(field("deployment", clean(&r.deployment_intent_id), theme));
-    out.push(Line::from(vec![
-        Span::styled(format!("{:<12}", "status"), theme.label),
-        Span::styled(r.status.to_string(), theme.status(r.status)),
-    ]));
+    let (state, now) = (app.state(), app.now());
+    let mut out = heading(r, theme);
     out.push(Line::raw(""));
-    out.push(Line::from(vec![
-        Span::styled(format!("{:<12}", "risk"), theme.label),
-        Span::styled(
-            r.risk_score.to_string(),
-            theme
-                .gate(r.gate)
-                .add_modifier(ratatui::style::Modifier::BOLD),
+    out.extend(risk(r, theme, width));
+    out.extend(factors(r, theme, width));
+    out.push(Line::raw(""));
+    out.extend(provenance(r, now, theme));
+    out.push(Line::raw(""));
+    out.extend(decision(state, r, now, theme));
+    out.extend(exceptions(state, r, now, theme));
+    out.push(Line::raw(""));
+    out.extend(timeline(app.history(&r.id), now, theme));
+    out
+}
+
+/// Title, deployment and status.
+fn heading(r: &ApprovalRequest, theme: &Theme) -> Vec<Line<'static>> {
+    vec![
+        Line::styled(
+            clean(r.title.as_deref().unwrap_or("(no title)")),
+            theme.title,
         ),
-        Span::styled(
-            format!(
-                "  auto ≤ {} · review ≤ {} · exception above",
-                r.thresholds.auto_approve_max(),
-                r.thresholds.manual_review_max()
-            ),
-            theme.dim,
-        ),
-    ]));
+        field("deployment", clean(&r.deployment_intent_id), theme),
+        Line::from(vec![
+            Span::styled(format!("{:<12}", "status"), theme.label),
+            Span::styled(r.status.to_string(), theme.status(r.status)),
+        ]),
+    ]
+}
+
+/// The score against both thresholds, as a gauge with a scale.
+fn risk(r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let gauge_width = width.saturating_sub(2).clamp(10, 60);
-    out.push(gauge(
-        r.risk_score.value(),
-        &r.thresholds,
-        gauge_width,
-        theme,
-    ));
-    out.push(scale(&r.thresholds, gauge_width, theme));
-    if !r.risk_factors.is_empty() {
-        out.push(Line::raw(""));
-        out.push(Line::styled("factors", theme.label));
-        let name_width = r
-            .risk_factors
-            .keys()
-            .map(|k| k.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(24);
-        let max = r
-            .risk_factors
-            .values()
-            .fold(20.0_f64, |m, v| m.max(*v))
-            .max(f64::MIN_POSITIVE);
-        let bar_width = width.saturating_sub(name_width + 12).clamp(4, 30);
-        for (name, value) in &r.risk_factors {
-            let filled = ((value.max(0.0) / max) * bar_width as f64).round() as usize;
-            out.push(Line::from(vec![
-                Span::styled(
-                    format!(
-                        "  {:<name_width$} ",
-                        crate::humanize::truncate(&clean(name), name_width)
-                    ),
-                    theme.label,
+    vec![
+        Line::from(vec![
+            Span::styled(format!("{:<12}", "risk"), theme.label),
+            Span::styled(
+                r.risk_score.to_string(),
+                theme
+                    .gate(r.gate)
+                    .add_modifier(ratatui::style::Modifier::BOLD),
+            ),
+            Span::styled(
+                format!(
+                    "  auto ≤ {} · review ≤ {} · exception above",
+                    r.thresholds.auto_approve_max(),
+                    r.thresholds.manual_review_max()
                 ),
-                Span::styled("█".repeat(filled.min(bar_width)), theme.gate(r.gate)),
-                Span::styled(
-                    "░".repeat(bar_width - filled.min(bar_width)),
-                    theme.bar_empty,
-                ),
-                Span::raw(format!(" {value}")),
-            ]));
-        }
+                theme.dim,
+            ),
+        ]),
+        gauge(r.risk_score.value(), &r.thresholds, gauge_width, theme),
+        scale(&r.thresholds, gauge_width, theme),
+    ]
+}
+
+/// The factor breakdown as bars, when there are factors.
+fn factors(r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    if r.risk_factors.is_empty() {
+        return Vec::new();
     }
-    out.push(Line::raw(""));
-    out.push(field("evidence", clean(&r.evidence_package_id), theme));
-    out.push(field("correlation", clean(&r.correlation_id), theme));
-    out.push(field(
-        "requested",
-        format!(
-            "by {} {} · {}",
-            clean(&r.requested_by),
-            relative(r.submitted_at, now),
-            time::format_secs(r.submitted_at)
+    let mut out = vec![Line::raw(""), Line::styled("factors", theme.label)];
+    let name_width = r
+        .risk_factors
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let max = r
+        .risk_factors
+        .values()
+        .fold(20.0_f64, |m, v| m.max(*v))
+        .max(f64::MIN_POSITIVE);
+    let bar_width = width.saturating_sub(name_width + 12).clamp(4, 30);
+    for (name, value) in &r.risk_factors {
+        let filled = ((value.max(0.0) / max) * bar_width as f64).round() as usize;
+        out.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    "  {:<name_width$} ",
+                    crate::humanize::truncate(&clean(name), name_width)
+                ),
+                theme.label,
+            ),
+            Span::styled("█".repeat(filled.min(bar_width)), theme.gate(r.gate)),
+            Span::styled(
+                "░".repeat(bar_width - filled.min(bar_width)),
+                theme.bar_empty,
+            ),
+            Span::raw(format!(" {value}")),
+        ]));
+    }
+    out
+}
+
+/// Evidence, correlation id, who asked and when, and the full id.
+fn provenance(r: &ApprovalRequest, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+    vec![
+        field("evidence", clean(&r.evidence_package_id), theme),
+        field("correlation", clean(&r.correlation_id), theme),
+        field(
+            "requested",
+            format!(
+                "by {} {} · {}",
+                clean(&r.requested_by),
+                relative(r.submitted_at, now),
+                time::format_secs(r.submitted_at)
+            ),
+            theme,
         ),
-        theme,
-    ));
-    out.push(field("id", r.id.to_string(), theme));
+        field("id", r.id.to_string(), theme),
+    ]
+}
 
-    out.push(Line::raw(""));
-    match app.state.decision(&r.id) {
-        Some(d) => {
-            out.push(Line::from(vec![
-                Span::styled(format!("{:<12}", "decision"), theme.label),
-                Span::styled(d.decision.to_string(), theme.status(d.decision.status())),
-                Span::raw(format!(
-                    " by {} {} · {}",
-                    clean(&d.approver),
-                    relative(d.decided_at, now),
-                    time::format_secs(d.decided_at)
-                )),
-            ]));
-            out.push(field("rationale", clean(&d.rationale), theme));
-            for c in &d.conditions {
-                out.push(field("condition", format!("• {}", clean(c)), theme));
-            }
-        }
-        None => out.push(field("decision", "none yet".into(), theme)),
+/// The decision with its rationale and conditions, or "none yet".
+fn decision(
+    state: &State,
+    r: &ApprovalRequest,
+    now: DateTime<Utc>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let Some(d) = state.decision(&r.id) else {
+        return vec![field("decision", "none yet".into(), theme)];
+    };
+    let mut out = vec![
+        Line::from(vec![
+            Span::styled(format!("{:<12}", "decision"), theme.label),
+            Span::styled(d.decision.to_string(), theme.status(d.decision.status())),
+            Span::raw(format!(
+                " by {} {} · {}",
+                clean(&d.approver),
+                relative(d.decided_at, now),
+                time::format_secs(d.decided_at)
+            )),
+        ]),
+        field("rationale", clean(&d.rationale), theme),
+    ];
+    for c in &d.conditions {
+        out.push(field("condition", format!("• {}", clean(c)), theme));
     }
+    out
+}
 
-    let exceptions: Vec<_> = app.state.exceptions_for(&r.id).collect();
-    if !exceptions.is_empty() {
-        out.push(Line::raw(""));
-        out.push(Line::styled("exceptions", theme.label));
-        for e in exceptions {
-            let status = e.status_at(now);
-            let expiry = crate::console::panes::exceptions::expiry_text(e, now);
-            let style = if e.is_active(now) {
-                theme.approved
-            } else {
-                theme.dim
-            };
-            out.push(Line::from(vec![
-                Span::raw(format!("  {} ", e.short_id())),
-                Span::styled(
-                    if e.is_active(now) {
-                        "active".to_string()
-                    } else {
-                        status.to_string()
-                    },
-                    style,
-                ),
-                Span::styled(format!("  {expiry}"), theme.dim),
-            ]));
-        }
+/// The request's exceptions with their status and expiry, when it has any.
+fn exceptions(
+    state: &State,
+    r: &ApprovalRequest,
+    now: DateTime<Utc>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let exceptions: Vec<_> = state.exceptions_for(&r.id).collect();
+    if exceptions.is_empty() {
+        return Vec::new();
     }
+    let mut out = vec![Line::raw(""), Line::styled("exceptions", theme.label)];
+    for e in exceptions {
+        let active = e.is_active(now);
+        let expiry = crate::console::panes::exceptions::expiry_text(e, now);
+        out.push(Line::from(vec![
+            Span::raw(format!("  {} ", e.short_id())),
+            Span::styled(
+                if active {
+                    "active".to_string()
+                } else {
+                    e.status_at(now).to_string()
+                },
+                if active { theme.approved } else { theme.dim },
+            ),
+            Span::styled(format!("  {expiry}"), theme.dim),
+        ]));
+    }
+    out
+}
 
-    out.push(Line::raw(""));
-    out.push(Line::styled("timeline", theme.label));
-    match app.histories.get(&r.id) {
+/// The request's events: who, what, when (relative and absolute).
+fn timeline(history: Option<&History>, now: DateTime<Utc>, theme: &Theme) -> Vec<Line<'static>> {
+    let mut out = vec![Line::styled("timeline", theme.label)];
+    match history {
         Some(History::Loaded(events)) => {
             for e in events {
                 out.push(Line::from(vec![

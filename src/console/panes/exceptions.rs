@@ -7,11 +7,12 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Wrap};
 use uuid::Uuid;
 
 use crate::console::app::App;
-use crate::console::layout::{exceptions_split, scroll_into_view};
+use crate::console::layout::exceptions_split;
+use crate::console::panes::data_table;
 use crate::console::search::{Needle, SearchIndex};
 use crate::console::theme::Theme;
 use crate::engine::query::EXPIRING_SOON_HOURS;
@@ -81,17 +82,17 @@ fn row_style(e: &SecurityException, now: DateTime<Utc>, theme: &Theme) -> Style 
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
-    let now = app.now;
+    let now = app.now();
     let (table_area, detail_area) = exceptions_split(area);
-    let pending = app.counts.exceptions_pending;
-    let soon = app.counts.expiring_soon;
+    let pending = app.counts().exceptions_pending;
+    let soon = app.counts().expiring_soon;
     let block = Block::bordered()
         .title(Line::from(vec![
             Span::styled(" Exceptions ", theme.title),
             Span::styled(
                 format!(
                     "{} · {pending} pending · {soon} expiring soon ",
-                    app.exceptions.len()
+                    app.exceptions().len()
                 ),
                 theme.label,
             ),
@@ -101,8 +102,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
         } else {
             theme.border
         });
-    if app.exceptions.is_empty() {
-        let text = if app.state.exception_count() == 0 {
+    if app.exceptions().is_empty() {
+        let text = if app.state().exception_count() == 0 {
             "No exception has been requested. High-risk requests (x in the queue) need one."
         } else {
             "No exception matches the filter."
@@ -116,48 +117,41 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
         );
         return;
     }
-    let visible = table_area.height.saturating_sub(3) as usize;
-    let offset = scroll_into_view(app.exception_index, app.exception_offset, visible);
-    let end = (offset + visible).min(app.exceptions.len());
-    let selected = app.selected_exception();
-    let rows = app.exceptions[offset..end].iter().filter_map(|id| {
-        let e = app.state.exception(id)?;
-        let style = row_style(e, now, theme);
-        let row = Row::new(vec![
-            Cell::from(e.short_id()),
-            Cell::from(untrusted::line(&e.deployment_intent_id).into_owned()),
-            Cell::from(status_text(e, now)),
-            Cell::from(expiry_cell(e, now)),
-        ])
-        .style(style);
-        Some(if Some(*id) == selected && focused {
-            row.style(style.patch(theme.selected))
-        } else if Some(*id) == selected {
-            row.style(style.add_modifier(Modifier::BOLD))
-        } else {
-            row
-        })
-    });
-    let header = Row::new(["ID", "DEPLOYMENT", "STATUS", "EXPIRES"])
-        .style(theme.label.add_modifier(Modifier::BOLD));
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Fill(1),
-        Constraint::Length(8),
-        Constraint::Length(10),
-    ];
-    frame.render_widget(
-        Table::new(rows, widths)
-            .header(header)
-            .column_spacing(1)
-            .block(block),
+    let table = data_table::Columns {
+        header: Row::new(["ID", "DEPLOYMENT", "STATUS", "EXPIRES"])
+            .style(theme.label.add_modifier(Modifier::BOLD)),
+        widths: vec![
+            Constraint::Length(8),
+            Constraint::Fill(1),
+            Constraint::Length(8),
+            Constraint::Length(10),
+        ],
+        unfocused_selection: Style::new().add_modifier(Modifier::BOLD),
+    };
+    let state = app.state();
+    data_table::render(
+        frame,
         table_area,
+        block,
+        app.exceptions(),
+        table,
+        (theme, focused),
+        |id| {
+            let e = state.exception(id)?;
+            let row = Row::new(vec![
+                Cell::from(e.short_id()),
+                Cell::from(untrusted::line(&e.deployment_intent_id).into_owned()),
+                Cell::from(status_text(e, now)),
+                Cell::from(expiry_cell(e, now)),
+            ]);
+            Some((row, row_style(e, now, theme)))
+        },
     );
     if let Some(detail_area) = detail_area {
         let block = Block::bordered()
             .title(Line::styled(" Justification and controls ", theme.title))
             .border_style(theme.border);
-        let lines = match selected.and_then(|id| app.state.exception(&id)) {
+        let lines = match app.selected_exception().and_then(|id| state.exception(&id)) {
             Some(e) => detail_lines(app, e, theme),
             None => vec![Line::raw("")],
         };
@@ -171,7 +165,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
 }
 
 fn detail_lines(app: &App, e: &SecurityException, theme: &Theme) -> Vec<Line<'static>> {
-    let now = app.now;
+    let now = app.now();
     let clean = |s: &str| untrusted::block(s).into_owned();
     let label = |l: &str| Span::styled(format!("{l:<13}"), theme.label);
     let mut out = vec![

@@ -1,5 +1,7 @@
-//! The three panes and the status bar, one file each, named after what the user sees.
+//! The three panes and the status bar, one file each, named after what the user sees, and the
+//! list cursor and windowed table the list panes share.
 
+pub mod data_table;
 pub mod detail;
 pub mod exceptions;
 pub mod queue;

@@ -5,12 +5,13 @@
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Wrap};
 use uuid::Uuid;
 
 use crate::console::app::{App, SortKey, StatusFilter};
-use crate::console::layout::scroll_into_view;
+use crate::console::panes::data_table;
 use crate::console::search::{Needle, SearchIndex};
 use crate::console::theme::Theme;
 use crate::engine::query::RequestFilter;
@@ -139,22 +140,22 @@ pub fn compact_age(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
-    let total = app.state.request_count();
+    let total = app.state().request_count();
     let mut title = vec![
         Span::styled(" Queue ", theme.title),
         Span::styled(
             format!(
                 "{} · sort {} · {}",
-                app.status_filter.label(),
-                app.sort.label(),
-                app.queue.len()
+                app.status_filter().label(),
+                app.sort().label(),
+                app.queue().len()
             ),
             theme.label,
         ),
     ];
-    if !app.filter.is_empty() || app.filtering {
+    if !app.filter().is_empty() || app.filtering() {
         title.push(Span::styled(
-            format!(" · /{}", untrusted::line(app.filter.text())),
+            format!(" · /{}", untrusted::line(app.filter().text())),
             theme.key,
         ));
     }
@@ -166,7 +167,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
         } else {
             theme.border
         });
-    if app.queue.is_empty() {
+    if app.queue().is_empty() {
         let text = empty_text(app, total);
         frame.render_widget(
             Paragraph::new(text)
@@ -177,56 +178,50 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
         );
         return;
     }
-    let visible = area.height.saturating_sub(3) as usize;
-    let offset = scroll_into_view(app.queue_index, app.queue_offset, visible);
-    let end = (offset + visible).min(app.queue.len());
     let columns = Columns::fit(area.width.saturating_sub(2));
-    let rows = app.queue[offset..end].iter().filter_map(|id| {
-        let r = app.state.request(id)?;
-        let selected = Some(*id) == app.selected_request();
-        let mut cells = vec![
-            Cell::from(r.short_id()),
-            Cell::from(untrusted::line(&r.deployment_intent_id).into_owned()),
-        ];
-        if columns.title {
-            cells.push(Cell::from(
-                untrusted::line(r.title.as_deref().unwrap_or("")).into_owned(),
-            ));
-        }
-        cells.extend([
-            Cell::from(Line::from(r.risk_score.to_string()).right_aligned())
-                .style(theme.gate(r.gate)),
-            Cell::from(status_label(r.status)).style(theme.status(r.status)),
-            Cell::from(compact_age(r.submitted_at, app.now)),
-            Cell::from(untrusted::line(&r.requested_by).into_owned()),
-        ]);
-        let row = Row::new(cells);
-        Some(if selected && focused {
-            row.style(theme.selected)
-        } else if selected {
-            row.style(theme.label.add_modifier(ratatui::style::Modifier::BOLD))
-        } else {
-            row
-        })
-    });
     let mut names = vec!["ID", "DEPLOYMENT"];
     if columns.title {
         names.push("TITLE");
     }
     names.extend(["RISK", "STATUS", "AGE", "REQUESTER"]);
-    let header = Row::new(names).style(theme.label.add_modifier(ratatui::style::Modifier::BOLD));
-    let widths = columns.widths();
-    frame.render_widget(
-        Table::new(rows, widths)
-            .header(header)
-            .column_spacing(1)
-            .block(block),
+    let table = data_table::Columns {
+        header: Row::new(names).style(theme.label.add_modifier(Modifier::BOLD)),
+        widths: columns.widths(),
+        unfocused_selection: theme.label.add_modifier(Modifier::BOLD),
+    };
+    let (state, now) = (app.state(), app.now());
+    data_table::render(
+        frame,
         area,
+        block,
+        app.queue(),
+        table,
+        (theme, focused),
+        |id| {
+            let r = state.request(id)?;
+            let mut cells = vec![
+                Cell::from(r.short_id()),
+                Cell::from(untrusted::line(&r.deployment_intent_id).into_owned()),
+            ];
+            if columns.title {
+                cells.push(Cell::from(
+                    untrusted::line(r.title.as_deref().unwrap_or("")).into_owned(),
+                ));
+            }
+            cells.extend([
+                Cell::from(Line::from(r.risk_score.to_string()).right_aligned())
+                    .style(theme.gate(r.gate)),
+                Cell::from(status_label(r.status)).style(theme.status(r.status)),
+                Cell::from(compact_age(r.submitted_at, now)),
+                Cell::from(untrusted::line(&r.requested_by).into_owned()),
+            ]);
+            Some((Row::new(cells), Style::new()))
+        },
     );
 }
 
 fn empty_text(app: &App, total: usize) -> Vec<Line<'static>> {
-    if !app.loaded {
+    if !app.loaded() {
         return vec![Line::raw("Loading…")];
     }
     if total == 0 {
@@ -239,14 +234,14 @@ fn empty_text(app: &App, total: usize) -> Vec<Line<'static>> {
             Line::raw("or look around with demo data: cab --demo"),
         ];
     }
-    if !app.filter.is_empty() {
+    if !app.filter().is_empty() {
         return vec![Line::raw(format!(
             "No {} request matches “{}”. Esc clears the filter.",
-            app.status_filter.label(),
-            untrusted::line(app.filter.text())
+            app.status_filter().label(),
+            untrusted::line(app.filter().text())
         ))];
     }
-    match app.status_filter {
+    match app.status_filter() {
         StatusFilter::Pending => vec![
             Line::raw("Nothing is waiting for a decision."),
             Line::raw(format!(

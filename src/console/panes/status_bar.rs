@@ -5,6 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
 
 use crate::console::app::{App, Level};
 use crate::console::keymap;
@@ -14,16 +15,16 @@ use crate::untrusted;
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [top, bottom] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let c = app.counts;
+    let c = app.counts();
     let roles: Vec<&str> = app
-        .me
+        .me()
         .roles
         .iter()
         .filter(|r| **r != crate::engine::Role::Requester)
         .map(|r| r.as_str())
         .collect();
     let mut spans = vec![
-        Span::styled(untrusted::line(&app.me.name).into_owned(), theme.key),
+        Span::styled(untrusted::line(&app.me().name).into_owned(), theme.key),
         Span::styled(
             if roles.is_empty() {
                 " (requester)".to_string()
@@ -34,11 +35,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
     ];
     // Warnings come before the counts, which give way first when the line is too long.
-    if app.read_only {
+    if app.is_read_only() {
         spans.push(Span::styled(" │ ", theme.dim));
         spans.push(Span::styled("READ-ONLY", theme.warning));
     }
-    if let Some(e) = &app.sync_error {
+    if let Some(e) = &app.out_of_sync() {
         spans.push(Span::styled(" │ ", theme.dim));
         spans.push(Span::styled(
             format!("not up to date: {}", untrusted::line(e)),
@@ -65,14 +66,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             },
         ),
     ]);
-    // Where the data lives is never cut off: when the line is too long, the counts give way
-    // (ending in "…") and the location keeps the right end of the bar, whole if it fits beside
-    // the user.
+    // The counts matter more than the full path: when the line is too long, the location
+    // gives up its leading directories first (down to the file name), and only then do the
+    // counts give way (ending in "…"). The location keeps the right end of the bar, whole if it
+    // fits beside the user.
     let head = Line::from(spans);
-    let tail = Line::from(vec![
-        Span::styled(" │ ", theme.dim),
-        Span::styled(untrusted::line(&app.location).into_owned(), theme.label),
-    ]);
+    let separator = Span::styled(" │ ", theme.dim);
+    let room = (top.width as usize).saturating_sub(head.width() + separator.width());
+    let location = shorten_location(&untrusted::line(app.location()), room);
+    let tail = Line::from(vec![separator, Span::styled(location, theme.label)]);
     if head.width() + tail.width() <= top.width as usize {
         let mut line = head;
         line.spans.extend(tail.spans);
@@ -89,7 +91,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(tail), right);
     }
 
-    let line = match &app.message {
+    let line = match app.message() {
         Some(m) => {
             let style = match m.level {
                 Level::Info => theme.label,
@@ -109,4 +111,68 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     };
     frame.render_widget(Paragraph::new(line), bottom);
+}
+
+/// "store /var/lib/cab/store.jsonl" in at most `width` columns: whole when it fits, else with
+/// its leading directories replaced by "…" ("store …/cab/store.jsonl"), never shorter than the
+/// file name ("store …/store.jsonl"), which is returned when nothing fits.
+fn shorten_location(location: &str, width: usize) -> String {
+    if location.width() <= width {
+        return location.to_string();
+    }
+    let (kind, path) = location.split_once(' ').unwrap_or(("", location));
+    let kind = if kind.is_empty() {
+        String::new()
+    } else {
+        format!("{kind} ")
+    };
+    let cuts: Vec<usize> = path
+        .char_indices()
+        .filter(|(i, c)| *c == '/' && *i > 0 && !path[..*i].ends_with('/'))
+        .map(|(i, _)| i)
+        .filter(|i| !path[*i + 1..].is_empty() && !path[*i + 1..].starts_with('/'))
+        .collect();
+    let shortened = |at: usize| format!("{kind}…{}", &path[at..]);
+    cuts.iter()
+        .map(|at| shortened(*at))
+        .find(|s| s.width() <= width)
+        .or_else(|| cuts.last().map(|at| shortened(*at)))
+        .unwrap_or_else(|| location.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_location;
+
+    const STORE: &str = "store /var/lib/cab/store.jsonl";
+
+    #[test]
+    fn a_location_that_fits_is_kept_whole() {
+        assert_eq!(shorten_location(STORE, 40), STORE);
+        assert_eq!(shorten_location(STORE, STORE.len()), STORE);
+    }
+
+    #[test]
+    fn a_long_path_loses_its_leading_directories_first_down_to_the_file_name() {
+        assert_eq!(shorten_location(STORE, 29), "store …/lib/cab/store.jsonl");
+        assert_eq!(shorten_location(STORE, 23), "store …/cab/store.jsonl");
+        assert_eq!(shorten_location(STORE, 22), "store …/store.jsonl");
+        assert_eq!(
+            shorten_location(STORE, 5),
+            "store …/store.jsonl",
+            "the file name is kept whatever the width"
+        );
+    }
+
+    #[test]
+    fn a_server_address_and_a_bare_file_name_are_kept_whole() {
+        let server = "server https://cab.example.com:8443";
+        assert_eq!(shorten_location(server, 80), server);
+        assert_eq!(
+            shorten_location(server, 10),
+            server,
+            "an address has no directories"
+        );
+        assert_eq!(shorten_location("store.jsonl", 3), "store.jsonl");
+    }
 }

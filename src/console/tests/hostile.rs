@@ -71,14 +71,14 @@ fn hostile_text_never_reaches_a_cell_in_any_pane_or_dialog() {
         // Every row of every status filter, in every pane.
         let mut app = app_over(&f, cab.clone(), w, h);
         for filter in 0..4 {
-            for row in 0..app.queue.len() {
+            for row in 0..app.queue().len() {
                 for pane in [Pane::Queue, Pane::Detail, Pane::Exceptions] {
-                    while app.pane != pane {
+                    while app.pane() != pane {
                         press(&mut app, KeyCode::Tab);
                     }
                     assert_clean(&app, &format!("{w}x{h} filter {filter} row {row} {pane:?}"));
                 }
-                while app.pane != Pane::Queue {
+                while app.pane() != Pane::Queue {
                     press(&mut app, KeyCode::Tab);
                 }
                 let effects = press(&mut app, KeyCode::Down);
@@ -102,7 +102,7 @@ fn hostile_text_never_reaches_a_cell_in_any_pane_or_dialog() {
         for _ in 0..2 {
             press(&mut app, KeyCode::Tab);
         }
-        for row in 0..app.exceptions.len() {
+        for row in 0..app.exceptions().len() {
             assert_clean(&app, &format!("exception row {row}"));
             press(&mut app, KeyCode::Down);
         }

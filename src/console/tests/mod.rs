@@ -317,10 +317,19 @@ pub fn review(exception: Uuid, review: Review, rationale: &str) -> Command {
 
 /// A console over a fixture, as `who`, sized `w` x `h`, with the selected request's history.
 pub fn app_over(f: &Fixture, who: Actor, w: u16, h: u16) -> App {
+    console_over(f, who, w, h, false)
+}
+
+/// The same, opened read-only.
+pub fn read_only_app_over(f: &Fixture, who: Actor, w: u16, h: u16) -> App {
+    console_over(f, who, w, h, true)
+}
+
+fn console_over(f: &Fixture, who: Actor, w: u16, h: u16, read_only: bool) -> App {
     let mut app = App::new(
         who,
         "store /var/lib/cab/store.jsonl".into(),
-        false,
+        read_only,
         now(),
         Theme::monochrome(),
     );
@@ -367,8 +376,11 @@ pub fn type_text(app: &mut App, text: &str) {
 
 /// Draw the whole console into a test terminal of the app's size.
 pub fn draw(app: &App) -> Terminal<TestBackend> {
-    let mut terminal =
-        Terminal::new(TestBackend::new(app.viewport.width, app.viewport.height)).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(
+        app.viewport().width,
+        app.viewport().height,
+    ))
+    .unwrap();
     terminal.draw(|f| super::view::view(app, f)).unwrap();
     terminal
 }

@@ -21,7 +21,7 @@ fn name(what: &str, size: (u16, u16)) -> String {
 }
 
 fn focus(app: &mut App, f: &Fixture, pane: Pane) {
-    while app.pane != pane {
+    while app.pane() != pane {
         let effects = press(app, KeyCode::Tab);
         deliver_histories(app, f, effects);
     }
@@ -170,4 +170,55 @@ fn terminal_too_small() {
     let (mut app, _, _) = at((120, 40));
     app.update(Msg::Resize(50, 12));
     assert_snapshot!("too_small_50x12", draw(&app).backend());
+}
+
+/// The text of one row of the drawn screen.
+fn row_text(app: &App, y: u16) -> String {
+    let terminal = draw(app);
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.width)
+        .map(|x| buffer[(x, y)].symbol().to_string())
+        .collect()
+}
+
+#[test]
+fn at_80_columns_a_long_store_path_gives_way_to_the_counts() {
+    let (app, _, _) = at((80, 24));
+    let status = row_text(&app, 22);
+    assert!(
+        status.contains("3 under review · 1 need exception"),
+        "the counts come first: {status}"
+    );
+    assert!(
+        status.trim_end().ends_with("store …/store.jsonl"),
+        "the path is shortened to its file name: {status}"
+    );
+}
+
+#[test]
+fn detail_of_the_selected_exceptions_request() {
+    let (f, _) = standard();
+    let mut app = app_over(&f, people().sam, 120, 40);
+    focus(&mut app, &f, Pane::Exceptions);
+    let effects = press(&mut app, KeyCode::Down); // the urgent exception, on edge-proxy
+    deliver_histories(&mut app, &f, effects);
+    assert_snapshot!("detail_follows_exception_120x40", draw(&app).backend());
+}
+
+#[test]
+fn emoji_joined_by_zero_width_joiners_draw_whole() {
+    let mut f = Fixture::new();
+    let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+    let coder = "\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB}";
+    f.submit(
+        &people().dana,
+        1,
+        "family-app-r1",
+        &format!("Ship {family} sharing by {coder}"),
+        60.0,
+    );
+    let app = app_over(&f, people().carol, 120, 40);
+    let screen = draw(&app).backend().to_string();
+    assert!(!screen.contains('\u{FFFD}'), "{screen}");
+    assert!(screen.contains("Ship \u{1F468}"), "{screen}");
 }

@@ -4,7 +4,9 @@ use crossterm::event::KeyCode;
 
 use super::*;
 use crate::backend::EventPage;
-use crate::console::app::{Level, Modal, Pane, SortKey, StatusFilter, UiCommand};
+use crate::console::app::{Level, Pane, SortKey, StatusFilter};
+use crate::console::dialogs::Modal;
+use crate::engine::StoredEvent;
 
 fn standard_app() -> (App, Fixture, Ids) {
     let (f, ids) = standard();
@@ -15,7 +17,7 @@ fn standard_app() -> (App, Fixture, Ids) {
 /// Select a request in the queue by moving down until it is selected.
 fn select(app: &mut App, id: Uuid) {
     press(app, KeyCode::Home);
-    for _ in 0..app.queue.len() {
+    for _ in 0..app.queue().len() {
         if app.selected_request() == Some(id) {
             return;
         }
@@ -25,10 +27,7 @@ fn select(app: &mut App, id: Uuid) {
 }
 
 fn message(app: &App) -> String {
-    app.message
-        .as_ref()
-        .map(|m| m.text.clone())
-        .unwrap_or_default()
+    app.message().map(|m| m.text.clone()).unwrap_or_default()
 }
 
 #[test]
@@ -37,7 +36,7 @@ fn the_pending_queue_lists_requests_under_review_and_those_needing_an_exception_
     // Under review: openssl 62, flag 55.5, carol's own 51; exception without an active one:
     // schema 82.5 (pending exception). The urgent request has an active exception: not pending.
     assert_eq!(
-        app.queue,
+        app.queue().rows(),
         vec![ids.schema, ids.openssl, ids.flag, ids.carols_own]
     );
 }
@@ -59,7 +58,7 @@ fn j_and_k_move_the_selection_and_stop_at_the_ends() {
 fn the_selection_survives_a_refresh_that_adds_rows_above_it() {
     let (mut app, mut f, ids) = standard_app();
     select(&mut app, ids.flag);
-    let before = app.state.head();
+    let before = app.state().head();
     f.submit(
         &people().erik,
         0,
@@ -72,7 +71,7 @@ fn the_selection_survives_a_refresh_that_adds_rows_above_it() {
         head: f.state.head(),
         events,
     }));
-    assert_eq!(app.queue.len(), 5, "the new request is listed");
+    assert_eq!(app.queue().len(), 5, "the new request is listed");
     assert_eq!(
         app.selected_request(),
         Some(ids.flag),
@@ -84,7 +83,7 @@ fn the_selection_survives_a_refresh_that_adds_rows_above_it() {
 fn a_decided_request_leaves_the_queue_and_the_selection_moves_to_the_next_row() {
     let (mut app, mut f, ids) = standard_app();
     select(&mut app, ids.openssl);
-    let index = app.queue_index;
+    let index = app.queue().index();
     let before = f.state.head();
     f.run(
         &people().carol,
@@ -95,21 +94,21 @@ fn a_decided_request_leaves_the_queue_and_the_selection_moves_to_the_next_row() 
         head: f.state.head(),
         events: f.events[before as usize..].to_vec(),
     }));
-    assert!(!app.queue.contains(&ids.openssl));
-    assert_eq!(app.queue_index, index);
+    assert!(!app.queue().rows().contains(&ids.openssl));
+    assert_eq!(app.queue().index(), index);
     assert_eq!(app.selected_request(), Some(ids.flag));
 }
 
 #[test]
 fn events_already_applied_are_ignored() {
     let (mut app, f, _) = standard_app();
-    let state_before = app.state.clone();
+    let state_before = app.state().clone();
     app.update(Msg::Events(EventPage {
         head: f.state.head(),
         events: f.events.clone(),
     }));
-    assert_eq!(app.state, state_before);
-    assert!(app.sync_error.is_none());
+    assert_eq!(app.state(), &state_before);
+    assert!(app.out_of_sync().is_none());
 }
 
 #[test]
@@ -117,13 +116,13 @@ fn approving_goes_form_then_confirmation_then_exactly_one_command() {
     let (mut app, _, ids) = standard_app();
     select(&mut app, ids.openssl);
     assert!(press(&mut app, KeyCode::Char('a')).is_empty());
-    assert!(matches!(app.modals.last(), Some(Modal::Form(_))));
+    assert!(matches!(app.modals().last(), Some(Modal::Form(_))));
     type_text(&mut app, "Canary results within SLO");
     assert!(
         ctrl(&mut app, 's').is_empty(),
         "submitting only asks for confirmation"
     );
-    let Some(Modal::Confirm(confirm)) = app.modals.last() else {
+    let Some(Modal::Confirm(confirm)) = app.modals().last() else {
         panic!("a confirmation is shown");
     };
     assert!(
@@ -140,17 +139,17 @@ fn approving_goes_form_then_confirmation_then_exactly_one_command() {
     let effects = press(&mut app, KeyCode::Char('y'));
     assert_eq!(
         effects,
-        vec![Effect::Execute(UiCommand::Decide {
-            request: ids.openssl,
+        vec![Effect::Execute(Command::Decide {
+            request_id: ids.openssl,
             verdict: Verdict::Approve { conditions: vec![] },
             rationale: "Canary results within SLO".into(),
         })]
     );
     assert!(
-        app.modals.is_empty(),
+        app.modals().is_empty(),
         "form and confirmation close together"
     );
-    assert!(app.busy);
+    assert!(app.busy());
 }
 
 #[test]
@@ -161,7 +160,7 @@ fn an_empty_rationale_cannot_be_submitted() {
     type_text(&mut app, "   ");
     let effects = ctrl(&mut app, 's');
     assert!(effects.is_empty());
-    let Some(Modal::Form(form)) = app.modals.last() else {
+    let Some(Modal::Form(form)) = app.modals().last() else {
         panic!("the form stays open");
     };
     assert!(
@@ -190,8 +189,8 @@ fn conditions_can_be_added_and_removed_before_a_conditional_approval() {
     let effects = press(&mut app, KeyCode::Enter);
     assert_eq!(
         effects,
-        vec![Effect::Execute(UiCommand::Decide {
-            request: ids.flag,
+        vec![Effect::Execute(Command::Decide {
+            request_id: ids.flag,
             verdict: Verdict::Approve {
                 conditions: vec![
                     "Canary at 5% for 2 hours".into(),
@@ -211,7 +210,7 @@ fn a_conditional_approval_needs_at_least_one_condition() {
     press(&mut app, KeyCode::Tab);
     type_text(&mut app, "fine");
     assert!(ctrl(&mut app, 's').is_empty());
-    assert!(matches!(app.modals.last(), Some(Modal::Form(_))));
+    assert!(matches!(app.modals().last(), Some(Modal::Form(_))));
 }
 
 #[test]
@@ -233,8 +232,8 @@ fn exception_days_are_checked_as_typed_and_letters_are_ignored() {
     type_text(&mut app, "Rollback runbook tested");
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Tab); // days, prefilled with 30
-    let days_error = |app: &App| match app.modals.last() {
-        Some(Modal::Form(form)) => form.fields[2].error(),
+    let days_error = |app: &App| match app.modals().last() {
+        Some(Modal::Form(form)) => form.field("days").and_then(|f| f.error()),
         _ => panic!("the form is open"),
     };
     assert_eq!(days_error(&app), None, "the default of 30 days is valid");
@@ -254,11 +253,11 @@ fn exception_days_are_checked_as_typed_and_letters_are_ignored() {
     let effects = press(&mut app, KeyCode::Char('y'));
     assert_eq!(
         effects,
-        vec![Effect::Execute(UiCommand::RequestException {
-            request: id,
+        vec![Effect::Execute(Command::RequestException {
+            request_id: id,
             justification: "Provider contract ends Friday".into(),
-            controls: vec!["Rollback runbook tested".into()],
-            days: 9,
+            compensating_controls: vec!["Rollback runbook tested".into()],
+            expiry_days: Some(9),
         })]
     );
 }
@@ -272,11 +271,11 @@ fn esc_cancels_a_form_and_from_a_confirmation_goes_back_to_the_form() {
     ctrl(&mut app, 's');
     assert!(press(&mut app, KeyCode::Esc).is_empty());
     assert!(
-        matches!(app.modals.last(), Some(Modal::Form(_))),
+        matches!(app.modals().last(), Some(Modal::Form(_))),
         "back to the form"
     );
     assert!(press(&mut app, KeyCode::Esc).is_empty());
-    assert!(app.modals.is_empty());
+    assert!(app.modals().is_empty());
     assert!(message(&app).contains("nothing was recorded"));
 }
 
@@ -285,7 +284,7 @@ fn approving_a_request_that_needs_an_exception_says_which_rule_refuses_it() {
     let (mut app, _, ids) = standard_app();
     select(&mut app, ids.schema);
     press(&mut app, KeyCode::Char('a'));
-    assert!(app.modals.is_empty());
+    assert!(app.modals().is_empty());
     assert!(
         message(&app).contains("needs a security exception"),
         "{}",
@@ -299,7 +298,7 @@ fn a_user_without_the_cab_member_role_is_told_so() {
     let mut app = app_over(&f, people().erik, 120, 40);
     select(&mut app, ids.openssl);
     press(&mut app, KeyCode::Char('a'));
-    assert!(app.modals.is_empty());
+    assert!(app.modals().is_empty());
     assert!(
         message(&app).contains("cab_member role"),
         "{}",
@@ -312,7 +311,7 @@ fn deciding_your_own_request_is_refused_as_separation_of_duties() {
     let (mut app, _, ids) = standard_app();
     select(&mut app, ids.carols_own);
     press(&mut app, KeyCode::Char('r'));
-    assert!(app.modals.is_empty());
+    assert!(app.modals().is_empty());
     assert!(
         message(&app).contains("separation of duties"),
         "{}",
@@ -323,13 +322,12 @@ fn deciding_your_own_request_is_refused_as_separation_of_duties() {
 #[test]
 fn every_action_key_says_the_console_is_read_only() {
     let (f, ids) = standard();
-    let mut app = app_over(&f, people().carol, 120, 40);
-    app.read_only = true;
+    let mut app = read_only_app_over(&f, people().carol, 120, 40);
     select(&mut app, ids.openssl);
     for key in ['a', 'c', 'r', 'x'] {
-        app.message = None;
+        press(&mut app, KeyCode::Esc); // clears the last message
         press(&mut app, KeyCode::Char(key));
-        assert!(app.modals.is_empty());
+        assert!(app.modals().is_empty());
         assert!(
             message(&app).contains("read-only"),
             "key {key}: {}",
@@ -338,7 +336,7 @@ fn every_action_key_says_the_console_is_read_only() {
     }
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
-    assert_eq!(app.pane, Pane::Exceptions);
+    assert_eq!(app.pane(), Pane::Exceptions);
     press(&mut app, KeyCode::Char('a'));
     assert!(message(&app).contains("read-only"));
 }
@@ -360,7 +358,7 @@ fn a_form_whose_request_is_decided_meanwhile_says_so_and_records_nothing() {
         head: f.state.head(),
         events: f.events[before as usize..].to_vec(),
     }));
-    let Some(Modal::Form(form)) = app.modals.last() else {
+    let Some(Modal::Form(form)) = app.modals().last() else {
         panic!("the form stays open so the user sees why");
     };
     let stale = form.stale.clone().unwrap_or_default();
@@ -395,12 +393,16 @@ fn the_filter_narrows_the_queue_as_typed_and_esc_clears_it() {
     let (mut app, _, ids) = standard_app();
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "CHECKOUT");
-    assert_eq!(app.queue, vec![ids.openssl]);
+    assert_eq!(app.queue().rows(), vec![ids.openssl]);
     press(&mut app, KeyCode::Enter);
-    assert!(!app.filtering);
-    assert_eq!(app.queue, vec![ids.openssl], "Enter keeps the filter");
+    assert!(!app.filtering());
+    assert_eq!(
+        app.queue().rows(),
+        vec![ids.openssl],
+        "Enter keeps the filter"
+    );
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.queue.len(), 4);
+    assert_eq!(app.queue().len(), 4);
 }
 
 #[test]
@@ -408,50 +410,52 @@ fn the_filter_matches_titles_requesters_and_ids() {
     let (mut app, _, ids) = standard_app();
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "smart-retry");
-    assert_eq!(app.queue, vec![ids.flag]);
+    assert_eq!(app.queue().rows(), vec![ids.flag]);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "dana");
-    assert_eq!(app.queue, vec![ids.schema, ids.openssl]);
+    assert_eq!(app.queue().rows(), vec![ids.schema, ids.openssl]);
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::Char('/'));
     type_text(&mut app, &ids.flag.to_string()[..8]);
-    assert_eq!(app.queue, vec![ids.flag]);
+    assert_eq!(app.queue().rows(), vec![ids.flag]);
 }
 
 #[test]
 fn s_cycles_the_sort_between_risk_age_and_deployment() {
     let (mut app, _, ids) = standard_app();
-    assert_eq!(app.sort, SortKey::Risk);
+    assert_eq!(app.sort(), SortKey::Risk);
     press(&mut app, KeyCode::Char('s'));
-    assert_eq!(app.sort, SortKey::Age);
+    assert_eq!(app.sort(), SortKey::Age);
     assert_eq!(
-        app.queue,
+        app.queue().rows(),
         vec![ids.schema, ids.openssl, ids.flag, ids.carols_own]
     );
     press(&mut app, KeyCode::Char('s'));
-    assert_eq!(app.sort, SortKey::Deployment);
+    assert_eq!(app.sort(), SortKey::Deployment);
     assert_eq!(
-        app.queue,
+        app.queue().rows(),
         vec![ids.openssl, ids.flag, ids.schema, ids.carols_own]
     );
     press(&mut app, KeyCode::Char('s'));
-    assert_eq!(app.sort, SortKey::Risk);
+    assert_eq!(app.sort(), SortKey::Risk);
 }
 
 #[test]
 fn f_switches_between_pending_decided_all_and_mine() {
     let (mut app, _, ids) = standard_app();
     press(&mut app, KeyCode::Char('f'));
-    assert_eq!(app.status_filter, StatusFilter::Decided);
-    assert!(app.queue.contains(&ids.approved) && app.queue.contains(&ids.rejected));
-    assert!(!app.queue.contains(&ids.openssl));
+    assert_eq!(app.status_filter(), StatusFilter::Decided);
+    assert!(
+        app.queue().rows().contains(&ids.approved) && app.queue().rows().contains(&ids.rejected)
+    );
+    assert!(!app.queue().rows().contains(&ids.openssl));
     press(&mut app, KeyCode::Char('f'));
-    assert_eq!(app.status_filter, StatusFilter::All);
-    assert_eq!(app.queue.len(), app.state.request_count());
+    assert_eq!(app.status_filter(), StatusFilter::All);
+    assert_eq!(app.queue().len(), app.state().request_count());
     press(&mut app, KeyCode::Char('f'));
-    assert_eq!(app.status_filter, StatusFilter::Mine);
-    assert_eq!(app.queue, vec![ids.carols_own]);
+    assert_eq!(app.status_filter(), StatusFilter::Mine);
+    assert_eq!(app.queue().rows(), vec![ids.carols_own]);
 }
 
 #[test]
@@ -459,20 +463,20 @@ fn the_exceptions_pane_lists_pending_first_and_reviews_the_selected_one() {
     let (f, ids) = standard();
     let mut app = app_over(&f, people().sam, 120, 40);
     assert_eq!(
-        app.exceptions,
+        app.exceptions().rows(),
         vec![ids.pending_exception, ids.urgent_exception]
     );
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
-    assert_eq!(app.pane, Pane::Exceptions);
+    assert_eq!(app.pane(), Pane::Exceptions);
     press(&mut app, KeyCode::Char('r'));
     type_text(&mut app, "Controls do not cover data exposure");
     ctrl(&mut app, 's');
     let effects = press(&mut app, KeyCode::Char('y'));
     assert_eq!(
         effects,
-        vec![Effect::Execute(UiCommand::Review {
-            exception: ids.pending_exception,
+        vec![Effect::Execute(Command::ReviewException {
+            exception_id: ids.pending_exception,
             review: Review::Reject,
             rationale: "Controls do not cover data exposure".into(),
         })]
@@ -493,15 +497,20 @@ fn a_security_reviewer_cannot_review_an_exception_on_their_own_request() {
     press(&mut app, KeyCode::Tab);
     press(&mut app, KeyCode::Tab);
     let mine = app
-        .exceptions
+        .exceptions()
+        .rows()
         .iter()
-        .position(|e| app.state.exception(e).is_some_and(|x| x.request_id == own))
+        .position(|e| {
+            app.state()
+                .exception(e)
+                .is_some_and(|x| x.request_id == own)
+        })
         .unwrap();
     for _ in 0..mine {
         press(&mut app, KeyCode::Down);
     }
     press(&mut app, KeyCode::Char('a'));
-    assert!(app.modals.is_empty());
+    assert!(app.modals().is_empty());
     assert!(
         message(&app).contains("separation of duties"),
         "{}",
@@ -513,14 +522,14 @@ fn a_security_reviewer_cannot_review_an_exception_on_their_own_request() {
 fn help_opens_with_question_mark_and_closes_with_esc() {
     let (mut app, _, _) = standard_app();
     press(&mut app, KeyCode::Char('?'));
-    assert!(matches!(app.modals.last(), Some(Modal::Help { .. })));
+    assert!(matches!(app.modals().last(), Some(Modal::Help { .. })));
     press(&mut app, KeyCode::Char('a'));
     assert!(
-        matches!(app.modals.last(), Some(Modal::Help { .. })),
+        matches!(app.modals().last(), Some(Modal::Help { .. })),
         "help has the keys"
     );
     press(&mut app, KeyCode::Esc);
-    assert!(app.modals.is_empty());
+    assert!(app.modals().is_empty());
 }
 
 #[test]
@@ -550,13 +559,18 @@ fn selecting_a_request_fetches_its_history_once() {
 
 #[test]
 fn a_finished_command_is_reported_and_a_refusal_shown_as_an_error() {
-    let (mut app, _, _) = standard_app();
-    app.busy = true;
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    press(&mut app, KeyCode::Char('a'));
+    type_text(&mut app, "ok");
+    ctrl(&mut app, 's');
+    press(&mut app, KeyCode::Char('y'));
+    assert!(app.busy());
     app.update(Msg::Done(Err(
         "not recorded: request 1a2b was already decided".into(),
     )));
-    assert!(!app.busy);
-    let m = app.message.clone().unwrap();
+    assert!(!app.busy());
+    let m = app.message().cloned().unwrap();
     assert_eq!(m.level, Level::Error);
     assert!(m.text.contains("already decided"));
 }
@@ -564,13 +578,255 @@ fn a_finished_command_is_reported_and_a_refusal_shown_as_an_error() {
 #[test]
 fn tab_cycles_the_three_panes() {
     let (mut app, _, _) = standard_app();
-    let mut seen = vec![app.pane];
+    let mut seen = vec![app.pane()];
     for _ in 0..3 {
         press(&mut app, KeyCode::Tab);
-        seen.push(app.pane);
+        seen.push(app.pane());
     }
     assert_eq!(
         seen,
         vec![Pane::Queue, Pane::Detail, Pane::Exceptions, Pane::Queue]
     );
+}
+
+/// An event the console's state cannot take: the first request submitted a second time, as
+/// the next event after `head`.
+fn unappliable(f: &Fixture, seq: u64) -> StoredEvent {
+    StoredEvent {
+        seq,
+        ..f.events[0].clone()
+    }
+}
+
+/// The next events the fixture records, as a page for the console.
+fn page_since(f: &Fixture, before: u64) -> EventPage {
+    EventPage {
+        head: f.state.head(),
+        events: f.events[before as usize..].to_vec(),
+    }
+}
+
+#[test]
+fn an_event_that_cannot_be_applied_is_shown_as_an_error_and_not_forgotten_by_the_next_line() {
+    let (mut app, f, _) = standard_app();
+    let head = f.state.head();
+    app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![unappliable(&f, head + 1)],
+    }));
+    let terminal = draw(&app);
+    let status: String = (0..120)
+        .map(|x| terminal.backend().buffer()[(x, 38)].symbol().to_string())
+        .collect();
+    assert!(
+        status.contains(&format!("not up to date: event {} cannot be", head + 1)),
+        "{status}"
+    );
+}
+
+#[test]
+fn after_an_event_that_cannot_be_applied_the_console_reloads_a_snapshot_instead_of_building_on_the_gap()
+ {
+    let (mut app, mut f, ids) = standard_app();
+    let head = f.state.head();
+    let effects = app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![unappliable(&f, head + 1)],
+    }));
+    assert!(
+        effects.contains(&Effect::Resync),
+        "a fresh snapshot is asked for: {effects:?}"
+    );
+
+    // The backend's true history: where the console read a bad line, martin rejected openssl;
+    // then he rejected carol's own request.
+    let martin = actor("martin", &[Role::CabMember]);
+    f.run(&martin, 0, decide(ids.openssl, Verdict::Reject, "no"));
+    let before_later = f.state.head();
+    f.run(
+        &martin,
+        0,
+        decide(ids.carols_own, Verdict::Reject, "freeze"),
+    );
+    let later = page_since(&f, before_later);
+    let effects = app.update(Msg::Events(later.clone()));
+    assert!(
+        !effects.contains(&Effect::Resync),
+        "one snapshot is asked for at a time"
+    );
+    assert!(
+        app.queue().rows().contains(&ids.carols_own),
+        "nothing is applied on top of the gap"
+    );
+    assert!(app.out_of_sync().is_some(), "the error stays shown");
+
+    // The snapshot was read before the last decision was written: the event that came after
+    // it is applied on top of the snapshot.
+    let mut snapshot = State::new();
+    for e in &f.events[..before_later as usize] {
+        snapshot.apply(e.seq, e.event.kind.clone()).unwrap();
+    }
+    app.update(Msg::Snapshot {
+        state: Box::new(snapshot),
+        head: before_later,
+    });
+    assert_eq!(app.state(), &f.state, "the console is back in step");
+    assert_eq!(app.out_of_sync(), None);
+    assert!(
+        !app.queue().rows().contains(&ids.openssl) && !app.queue().rows().contains(&ids.carols_own)
+    );
+    let m = app.message().cloned().unwrap();
+    assert_eq!(m.level, Level::Warning);
+    assert!(m.text.contains("reloaded"), "{}", m.text);
+}
+
+#[test]
+fn a_reload_that_fails_is_shown_and_asked_for_again_on_the_next_tick() {
+    let (mut app, f, _) = standard_app();
+    let head = f.state.head();
+    app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![unappliable(&f, head + 1)],
+    }));
+    assert!(app.update(Msg::Tick(now())).is_empty(), "still on its way");
+    app.update(Msg::ResyncFailed("the store cannot be read".into()));
+    let problem = app.out_of_sync().unwrap_or_default();
+    assert!(problem.contains("the store cannot be read"), "{problem}");
+    assert_eq!(app.update(Msg::Tick(now())), vec![Effect::Resync]);
+}
+
+#[test]
+fn a_failed_read_of_the_backend_clears_once_events_arrive_again() {
+    let (mut app, f, _) = standard_app();
+    app.update(Msg::SyncFailed("connection refused".into()));
+    assert!(app.out_of_sync().is_some());
+    app.update(Msg::Events(page_since(&f, f.state.head())));
+    assert_eq!(app.out_of_sync(), None);
+}
+
+#[test]
+fn with_the_exceptions_pane_focused_the_detail_pane_shows_the_request_of_the_selected_exception() {
+    let (f, ids) = standard();
+    let mut app = app_over(&f, people().sam, 120, 40);
+    assert_eq!(app.detail_request(), Some(ids.schema));
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.pane(), Pane::Exceptions);
+    let effects = press(&mut app, KeyCode::Down); // the urgent exception, on edge-proxy
+    assert_eq!(app.selected_exception(), Some(ids.urgent_exception));
+    let edge_proxy = app
+        .state()
+        .exception(&ids.urgent_exception)
+        .map(|e| e.request_id)
+        .unwrap();
+    assert_eq!(app.detail_request(), Some(edge_proxy));
+    assert_eq!(
+        effects,
+        vec![Effect::FetchHistory(edge_proxy)],
+        "its history is fetched for the timeline"
+    );
+    assert!(
+        !app.queue().rows().contains(&edge_proxy),
+        "a request the pending queue does not list"
+    );
+    // Back to the detail pane (Shift+Tab): it still shows that request, and scrolls it.
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.pane(), Pane::Detail);
+    assert_eq!(app.detail_request(), Some(edge_proxy));
+    // The queue has the focus again: its selection is shown.
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.pane(), Pane::Queue);
+    assert_eq!(app.detail_request(), Some(ids.schema));
+}
+
+#[test]
+fn request_actions_from_the_detail_pane_apply_to_the_request_it_shows() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.selected_exception(), Some(ids.pending_exception));
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.pane(), Pane::Detail);
+    assert_eq!(
+        app.detail_request(),
+        Some(ids.schema),
+        "not the queue's openssl"
+    );
+    // The engine judges the request shown: schema needs an exception, openssl would not.
+    press(&mut app, KeyCode::Char('a'));
+    assert!(app.modals().is_empty());
+    let said = message(&app);
+    assert!(said.contains("needs a security exception"), "{said}");
+    assert!(said.contains(&ids.schema.to_string()[..8]), "{said}");
+}
+
+#[test]
+fn help_scrolls_no_further_than_its_last_line_so_one_up_moves_it_back_at_once() {
+    let (f, _) = standard();
+    let mut app = app_over(&f, people().carol, 80, 24);
+    press(&mut app, KeyCode::Char('?'));
+    let scroll = |app: &App| match app.modals().last() {
+        Some(Modal::Help(help)) => help.scroll(),
+        _ => panic!("help is open"),
+    };
+    for _ in 0..500 {
+        press(&mut app, KeyCode::Down);
+    }
+    let bottom = scroll(&app);
+    assert!(bottom > 0 && bottom < 100, "{bottom}");
+    press(&mut app, KeyCode::Up);
+    assert_eq!(scroll(&app), bottom - 1);
+    // A taller terminal needs less scrolling: the scroll shrinks with it.
+    press(&mut app, KeyCode::Down);
+    app.update(Msg::Resize(80, 200));
+    assert_eq!(scroll(&app), 0);
+}
+
+#[test]
+fn a_form_layer_answers_push_for_its_confirmation_and_close_when_cancelled() {
+    use crate::console::dialogs::{EventResult, LayerCtx};
+    use crate::console::intent::Intent;
+    use crossterm::event::{KeyEvent, KeyModifiers};
+
+    let (f, ids) = standard();
+    let carol = people().carol;
+    let ctx = LayerCtx {
+        me: &carol,
+        now: now(),
+        state: &f.state,
+        viewport: ratatui::layout::Rect::new(0, 0, 120, 40),
+    };
+    let mut form = Modal::Form(crate::console::dialogs::form::Form::new(
+        Intent::Reject(ids.openssl),
+        &f.state,
+    ));
+    let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    for c in "no".chars() {
+        assert_eq!(form.handle(None, key(c), &ctx), EventResult::Consumed);
+    }
+    let submit = form.handle(Some(crate::console::keymap::Action::Submit), key('s'), &ctx);
+    let EventResult::Push(Modal::Confirm(mut confirm)) = submit else {
+        panic!("submitting pushes the confirmation: {submit:?}");
+    };
+    assert!(
+        confirm
+            .rows
+            .contains(&("decision".into(), "rejected".into())),
+        "the decision is named as the engine names it: {:?}",
+        confirm.rows
+    );
+    assert_eq!(
+        confirm.handle(Some(crate::console::keymap::Action::Confirm)),
+        EventResult::Submit(Command::Decide {
+            request_id: ids.openssl,
+            verdict: Verdict::Reject,
+            rationale: "no".into(),
+        })
+    );
+    assert!(matches!(
+        form.handle(Some(crate::console::keymap::Action::Cancel), key('x'), &ctx),
+        EventResult::Close(Some(_))
+    ));
 }
