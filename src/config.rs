@@ -139,7 +139,8 @@ impl Config {
     }
 
     pub fn read(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        // A config file is a few KiB; a FIFO or a device in its place is not waited on or read.
+        let text = crate::files::read_text(path, 1 << 20).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;

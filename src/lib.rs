@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod engine;
+pub mod files;
 pub mod humanize;
 pub mod remote;
 pub mod server;

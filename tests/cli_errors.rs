@@ -435,3 +435,39 @@ fn a_fifo_given_as_the_store_is_refused_at_once_instead_of_waiting_for_a_writer(
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["error"]["code"], "not_a_file", "{body}");
 }
+
+#[test]
+fn a_fifo_given_as_the_store_of_a_write_is_refused_and_nothing_is_written_into_it() {
+    let cab = Cab::new();
+    let fifo = cab.dir().join("store.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let run = cab
+        .cmd([
+            "--json",
+            "submit",
+            "--deployment",
+            "d",
+            "--evidence",
+            "e",
+            "--risk",
+            "10",
+        ])
+        .env("CAB_STORE", &fifo)
+        .run();
+    run.assert_code(1);
+    assert_eq!(run.json()["error"]["code"], "not_a_file", "{run:?}");
+}
+
+#[test]
+fn a_config_file_that_is_a_fifo_or_a_device_is_refused_not_waited_on_or_read_forever() {
+    let cab = Cab::new();
+    let fifo = cab.dir().join("config.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    for config in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let run = cab.cmd(["queue", "--config"]).arg(config).run();
+        run.assert_code(2);
+        assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    }
+}

@@ -120,7 +120,7 @@ pub trait Backend: Send + Sync {
         let mut state = State::new();
         for e in page.events {
             let seq = e.seq;
-            crate::engine::admit(&mut state, seq, &e.event).map_err(|err| {
+            crate::engine::admit(&mut state, seq, e.event).map_err(|err| {
                 BackendError::Inconsistent(format!("event {seq} cannot be accepted: {err}"))
             })?;
         }

@@ -467,7 +467,8 @@ fn serve(env: &Env, listen: Option<String>) -> Result<(), CliError> {
     let count = users.len();
     crate::server::init_logging();
     let local = crate::backend::LocalStore::new(store, env.config.policy()?, env.clock);
-    crate::server::serve(local, users, &listen, |addr| {
+    let limits = crate::server::Limits::from_config(&env.config.server);
+    crate::server::serve_with(local, users, limits, &listen, |addr| {
         eprintln!(
             "cab serve: listening on http://{addr} (store {}, {count} user{})",
             untrusted::line(&path),
@@ -552,7 +553,7 @@ fn verify_remote(env: &Env, remote: &crate::remote::RemoteBackend) -> Result<u8,
         let expected = i as u64 + 1;
         let problem = crate::store::line::check_event(e, expected, &prev)
             .map_err(|e| e.to_string())
-            .and_then(|()| crate::engine::admit(&mut state, expected, &e.event));
+            .and_then(|()| crate::engine::admit(&mut state, expected, e.event.clone()));
         if let Err(problem) = problem {
             return Err(crate::backend::BackendError::Inconsistent(format!(
                 "the server {} fails verification at event {expected}: {problem}",

@@ -73,8 +73,9 @@ pub fn rejudge(state: &State, event: &Event) -> Result<(), Violation> {
         };
         Violation::new(rule, e.to_string())
     })?;
-    match written.as_slice() {
-        [one] => same(one, event),
+    let mut written = written.into_iter();
+    match (written.next(), written.next()) {
+        (Some(one), None) => same(one, event),
         _ => Err(Violation::new(
             NOT_AS_WRITTEN,
             "the rules would have written another number of events for this command",
@@ -209,7 +210,7 @@ fn expiry_is_due(state: &State, event: &Event, actor: &Actor) -> Result<(), Viol
         &mut Recorded(VecDeque::new()),
     )
     .map_err(|e| Violation::new(e.code(), e.to_string()))?;
-    match due.iter().find(|e| match &e.kind {
+    match due.into_iter().find(|e| match &e.kind {
         EventKind::ExceptionExpired(x) => x.exception_id == expired.exception_id,
         _ => false,
     }) {
@@ -234,11 +235,8 @@ fn expiry_is_due(state: &State, event: &Event, actor: &Actor) -> Result<(), Viol
 }
 
 /// The rules' event against the recorded one; the first field that differs is named.
-fn same(written: &Event, recorded: &Event) -> Result<(), Violation> {
-    let written = Event {
-        idempotency: recorded.idempotency.clone(),
-        ..written.clone()
-    };
+fn same(mut written: Event, recorded: &Event) -> Result<(), Violation> {
+    written.idempotency.clone_from(&recorded.idempotency);
     if &written == recorded {
         return Ok(());
     }
@@ -330,9 +328,9 @@ impl IdSource for Recorded {
 /// Re-judge an event read from a record, then apply it: the way history that the rules did not
 /// just write (a store's lines, a server's events) enters a [`State`]. The message says which
 /// rule the event breaks, or how it contradicts the events before it.
-pub fn admit(state: &mut State, seq: u64, event: &Event) -> Result<(), String> {
-    rejudge(state, event).map_err(|v| v.to_string())?;
+pub fn admit(state: &mut State, seq: u64, event: Event) -> Result<(), String> {
+    rejudge(state, &event).map_err(|v| v.to_string())?;
     state
-        .apply(seq, event.kind.clone())
+        .apply(seq, event.kind)
         .map_err(|e| format!("the event contradicts the ones before it: {e}"))
 }

@@ -386,7 +386,7 @@ impl Backend for RemoteBackend {
             let page = self.events_page(after, Duration::ZERO, PAGE)?;
             for e in page.events {
                 let seq = e.seq;
-                crate::engine::admit(&mut state, seq, &e.event).map_err(|err| {
+                crate::engine::admit(&mut state, seq, e.event).map_err(|err| {
                     BackendError::Inconsistent(format!(
                         "the server sent event {seq}, which cannot be accepted: {err}"
                     ))

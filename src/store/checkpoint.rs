@@ -3,8 +3,9 @@
 //! compact binary file in the user's cache folder (`$XDG_CACHE_HOME/cab/checkpoints/`), named
 //! after the store's path.
 //!
-//! A checkpoint is only a shortcut, never a source of truth. Its last 32 bytes are a SHA-256
-//! of everything before them, written last: a checkpoint damaged anywhere (a flipped byte, a
+//! A checkpoint is only a shortcut, never a source of truth. Its last 16 bytes are an XXH3-128
+//! checksum of everything before them, written last (a checksum against damage, fast enough
+//! not to slow the start; against forgery no digest helps, see docs/store-format.md): a checkpoint damaged anywhere (a flipped byte, a
 //! cut, another file) is no checkpoint. It is used only when every line it saw is still in the
 //! store, byte for byte (each line's hash, re-computed, equals the one it recorded), so the
 //! state it holds is what a replay of that prefix gives. Anything else means a full replay,
@@ -14,19 +15,19 @@
 //! process. `cab verify` never uses a checkpoint. docs/store-format.md says what someone who can
 //! write the cache folder, and forges a checkpoint digest and all, could and could not do.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use crate::engine::State;
 
 /// Written first in every checkpoint file; another value means another format.
-const MAGIC: &[u8; 8] = b"cabckp04";
-/// The SHA-256 at the end of the file.
-const DIGEST_LEN: usize = 32;
+const MAGIC: &[u8; 8] = b"cabckp05";
+/// The XXH3-128 checksum at the end of the file (little-endian).
+const DIGEST_LEN: usize = 16;
 /// No checkpoint is read beyond this size (a cache folder entry linked to an endless device).
 const MAX_BYTES: u64 = 16 << 30;
 
@@ -80,50 +81,47 @@ pub struct Header {
 
 /// A checkpoint file read into memory: its header, and its state still to be decoded.
 pub struct Loaded {
+    /// Not to be believed before [`Loaded::intact`] says so.
     pub header: Header,
     body: Vec<u8>,
     state_at: usize,
+    digest: [u8; DIGEST_LEN],
 }
 
 impl Loaded {
+    /// Does the digest at the end match everything before it? Checked apart from [`load`], so
+    /// that it can run while the store is being compared with the header.
+    pub fn intact(&self) -> bool {
+        xxh3_128(&self.body).to_le_bytes() == self.digest
+    }
+
     pub fn state(&self) -> Option<State> {
         postcard::from_bytes(&self.body[self.state_at..]).ok()
     }
 }
 
-/// Read a checkpoint: `None` when there is none, it is not a regular file, or it is damaged
-/// (its digest does not match); then the store is replayed in full. Never blocks on a FIFO and
+/// Read a checkpoint: `None` when there is none, it is not a regular file, or it cannot be
+/// parsed; then the store is replayed in full. Its digest is checked by [`Loaded::intact`]. Never blocks on a FIFO and
 /// never reads more than the file's own size.
 pub fn load(file: &Path) -> Option<Loaded> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // A FIFO or a device put in the cache folder must not block the opening.
-        options.custom_flags(libc::O_NONBLOCK);
-    }
-    let handle = options.open(file).ok()?;
-    let meta = handle.metadata().ok()?;
-    if !meta.is_file() || meta.len() > MAX_BYTES {
+    let (handle, meta) = crate::files::open_regular(file).ok()?;
+    if meta.len() > MAX_BYTES {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     handle.take(meta.len()).read_to_end(&mut bytes).ok()?;
     let content_len = bytes.len().checked_sub(DIGEST_LEN)?;
-    let (content, digest) = bytes.split_at(content_len);
-    if Sha256::digest(content).as_slice() != digest {
-        return None;
-    }
-    let rest = content.strip_prefix(MAGIC)?;
+    let digest: [u8; DIGEST_LEN] = bytes[content_len..].try_into().ok()?;
+    bytes.truncate(content_len);
+    let rest = bytes.strip_prefix(MAGIC)?;
     let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
     let header: Header = postcard::from_bytes(rest.get(8..8usize.checked_add(len)?)?).ok()?;
     let state_at = MAGIC.len() + 8 + len;
-    bytes.truncate(content_len);
     Some(Loaded {
         header,
         body: bytes,
         state_at,
+        digest,
     })
 }
 
@@ -134,14 +132,14 @@ pub fn save(file: &Path, header: &Header, state: &State) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let head = postcard::to_stdvec(header).map_err(io::Error::other)?;
     let body = postcard::to_stdvec(state).map_err(io::Error::other)?;
-    let mut digest = Sha256::new();
+    let mut digest = Xxh3::new();
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     let len = (head.len() as u64).to_le_bytes();
     for part in [MAGIC.as_slice(), &len, &head, &body] {
         digest.update(part);
         tmp.write_all(part)?;
     }
-    tmp.write_all(&digest.finalize())?;
+    tmp.write_all(&digest.digest128().to_le_bytes())?;
     tmp.persist(file).map_err(|e| e.error)?;
     Ok(())
 }

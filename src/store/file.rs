@@ -192,6 +192,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 const READ_CHUNK: usize = 1 << 20;
+/// From this many bytes still to read on, parsing and applying run on two threads.
+const PIPELINE_FROM: u64 = 4 << 20;
 /// How much of a torn tail is copied or compared at a time.
 const COPY_CHUNK: usize = 64 << 10;
 /// Names tried for one offset's quarantine file beyond the first (`.1` to `.1000`).
@@ -253,25 +255,15 @@ impl FileStore {
 
     /// Open for reading with a shared lock; `None` when there is no store yet.
     fn open_shared(&self) -> Result<Option<File>, StoreError> {
-        let mut options = OpenOptions::new();
-        options.read(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            // A FIFO at the store's path must not block the opening: it is refused below.
-            options.custom_flags(libc::O_NONBLOCK);
-        }
-        match options.open(&self.path) {
-            Ok(file) => {
-                if !file.metadata().map_err(self.io("read"))?.is_file() {
-                    return Err(StoreError::NotAFile {
-                        path: self.path.clone(),
-                    });
-                }
+        match crate::files::open_regular(&self.path) {
+            Ok((file, _)) => {
                 file.lock_shared().map_err(self.io("lock"))?;
                 Ok(Some(file))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Err(StoreError::NotAFile {
+                path: self.path.clone(),
+            }),
             Err(e) => Err(self.io("open")(e)),
         }
     }
@@ -306,6 +298,12 @@ impl FileStore {
             ),
             Err(e) => return Err(self.io("create")(e)),
         };
+        // Opened for reading and writing, a FIFO does not block; it is refused here.
+        if !file.metadata().map_err(self.io("read"))?.is_file() {
+            return Err(StoreError::NotAFile {
+                path: self.path.clone(),
+            });
+        }
         file.lock().map_err(self.io("lock"))?;
         // A new store: make its existence durable before anything is acknowledged in it. An
         // empty one may be a new store whose syncs failed (a full disk): sync it again, else
@@ -643,20 +641,17 @@ impl FileStore {
             .seek(SeekFrom::Start(replica.offset))
             .map_err(self.io("read"))?;
         let start = replica.offset;
-        let tail = for_each_line(reader, start, |offset, bytes| {
-            let seq = replica.head_seq() + 1;
-            let event =
-                line::decode(bytes, seq, &replica.head_hash).map_err(|e| self.corrupt(seq, e))?;
-            engine::admit(&mut replica.state, seq, &event.event)
-                .map_err(|e| self.corrupt(seq, e))?;
-            replica.line_hashes.push(line::hash_bytes(&event.hash));
-            replica.head_hash = event.hash;
-            replica.remember(seq, &event.event);
-            replica.line_starts.push(offset);
-            replica.offset = offset + bytes.len() as u64 + 1;
-            Ok(())
-        })
-        .map_err(|e| e.into_store(self))?;
+        let tail = if meta.len() - start >= PIPELINE_FROM {
+            self.read_pipelined(reader, start, replica)?
+        } else {
+            for_each_line(reader, start, |offset, bytes| {
+                let seq = replica.head_seq() + 1;
+                let event = line::decode(bytes, seq, &replica.head_hash)
+                    .map_err(|e| self.corrupt(seq, e))?;
+                self.accept(replica, offset, bytes.len(), event)
+            })
+            .map_err(|e| e.into_store(self))?
+        };
         if tail > 0 {
             replica.torn = Some(TornTail {
                 line: replica.head_seq() + 1,
@@ -668,6 +663,97 @@ impl FileStore {
             self.maybe_checkpoint(replica);
         }
         Ok(())
+    }
+
+    /// Take one decoded line into the replica: re-judged and applied first, so that a line
+    /// the rules refuse leaves the replica exactly as it was.
+    fn accept(
+        &self,
+        replica: &mut Replica,
+        offset: u64,
+        len: usize,
+        event: StoredEvent,
+    ) -> Result<(), StoreError> {
+        let seq = event.seq;
+        let key = event
+            .event
+            .idempotency
+            .as_ref()
+            .map(|idem| (event.event.actor.clone(), idem.clone()));
+        engine::admit(&mut replica.state, seq, event.event).map_err(|e| self.corrupt(seq, e))?;
+        if let Some((actor, idem)) = key {
+            replica
+                .keys
+                .entry((actor, idem.key))
+                .or_insert_with(|| (Vec::new(), idem.fingerprint))
+                .0
+                .push(seq);
+        }
+        replica.line_hashes.push(line::hash_bytes(&event.hash));
+        replica.head_hash = event.hash;
+        replica.line_starts.push(offset);
+        replica.offset = offset + len as u64 + 1;
+        Ok(())
+    }
+
+    /// Read a long run of lines on two cores: one thread reads, checks the chain and parses
+    /// (hashing, JSON, the canonical form), this one re-judges and applies, in order. The first
+    /// failure by line number is the one reported. Returns the length of a torn tail.
+    fn read_pipelined(
+        &self,
+        reader: &File,
+        start: u64,
+        replica: &mut Replica,
+    ) -> Result<u64, StoreError> {
+        const BATCH: usize = 512;
+        let first = replica.head_seq() + 1;
+        let mut prev = replica.head_hash.clone();
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, usize, StoredEvent)>>(8);
+            let parser = s.spawn(move || {
+                let mut seq = first - 1;
+                let mut batch = Vec::with_capacity(BATCH);
+                let tail = for_each_line(reader, start, |offset, bytes| {
+                    seq += 1;
+                    let event = match line::decode(bytes, seq, &prev) {
+                        Ok(event) => event,
+                        Err(e) => {
+                            // The lines before this one are applied first: an earlier failure
+                            // is the one to report, and without one they are the store.
+                            let _ = tx.send(std::mem::take(&mut batch));
+                            return Err(self.corrupt(seq, e));
+                        }
+                    };
+                    prev.clone_from(&event.hash);
+                    batch.push((offset, bytes.len(), event));
+                    if batch.len() == BATCH {
+                        tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                            // The applier stopped at an earlier line: its error is the one.
+                            .map_err(|_| self.corrupt(seq, "stopped"))?;
+                    }
+                    Ok(())
+                });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                tail
+            });
+            let mut applied = Ok(());
+            'batches: for batch in &rx {
+                for (offset, len, event) in batch {
+                    applied = self.accept(replica, offset, len, event);
+                    if applied.is_err() {
+                        break 'batches;
+                    }
+                }
+            }
+            drop(rx);
+            let parsed = parser
+                .join()
+                .unwrap_or_else(|_| Err(ScanError::Io(io::Error::other("the reader failed"))));
+            applied?;
+            parsed.map_err(|e| e.into_store(self))
+        })
     }
 
     /// A replica from the store's checkpoint, if it has one that still holds: every line it
@@ -682,12 +768,16 @@ impl FileStore {
         {
             return Err(None);
         }
-        // Decode the state while the store's prefix is checked: two cores, half the wait.
+        // Check the digest and decode the state while the store's prefix is compared with the
+        // header: two cores, half the wait. Nothing the header says counts before the digest.
         let (state, history) = std::thread::scope(|s| {
             let chain = s.spawn(|| self.compare_history(header));
-            let state = loaded.state();
+            let state = loaded.intact().then(|| loaded.state());
             (state, chain.join().unwrap_or(History::Unreadable))
         });
+        let Some(state) = state else {
+            return Err(None);
+        };
         match history {
             History::Same => {}
             History::Unreadable => return Err(None),
@@ -996,11 +1086,11 @@ impl FileStore {
                 let event = line::decode(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
                 // One deployment's events are judged against its own history alone: every rule
                 // reads only the request an event names and that request's exceptions.
+                prev = event.hash;
                 if event.event.kind.deployment_intent_id() == deployment {
-                    engine::admit(&mut state, seq, &event.event)
+                    engine::admit(&mut state, seq, event.event)
                         .map_err(|e| self.corrupt(seq, e))?;
                 }
-                prev = event.hash;
             } else {
                 let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
                 prev.clear();
