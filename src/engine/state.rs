@@ -10,7 +10,10 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use super::error::EngineError;
-use super::event::EventKind;
+use super::event::{
+    EventKind, ExceptionExpired, ExceptionRequested, ExceptionReviewed, RequestDecided,
+    RequestSubmitted,
+};
 use super::model::{
     ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, RequestStatus,
     SecurityException,
@@ -150,162 +153,178 @@ impl State {
         self.head
     }
 
+    /// Fold one event into the state, refusing one that cannot follow the events before it.
     pub fn apply(&mut self, seq: u64, kind: EventKind) -> Result<(), ApplyError> {
         match kind {
-            EventKind::RequestSubmitted(e) => {
-                let request = e.request;
-                if self.request_index.contains_key(&request.id) {
-                    return Err(ApplyError(format!(
-                        "request {} is submitted a second time",
-                        request.id
-                    )));
-                }
-                let expected = match request.gate {
-                    Gate::AutoApproved => RequestStatus::AutoApproved,
-                    Gate::ManualReview => RequestStatus::UnderReview,
-                    Gate::ExceptionRequired => RequestStatus::ExceptionRequired,
-                };
-                if request.status != expected {
-                    return Err(ApplyError(format!(
-                        "request {} is submitted with status {} but its gate is {}",
-                        request.id,
-                        request.status,
-                        request.gate.as_str()
-                    )));
-                }
-                let auto = request.gate == Gate::AutoApproved;
-                match &e.decision {
-                    Some(d) if !auto || d.decision != DecisionKind::AutoApproved => {
-                        return Err(ApplyError(format!(
-                            "request {} is submitted with a {} decision it cannot have",
-                            request.id, d.decision
-                        )));
-                    }
-                    Some(d) if d.request_id != request.id => {
-                        return Err(ApplyError(format!(
-                            "the automatic decision {} names another request",
-                            d.id
-                        )));
-                    }
-                    None if auto => {
-                        return Err(ApplyError(format!(
-                            "auto-approved request {} has no decision record",
-                            request.id
-                        )));
-                    }
-                    _ => {}
-                }
-                let index = self.requests.len();
-                self.request_index.insert(request.id, index);
-                match self
-                    .latest_by_deployment
-                    .get_mut(request.deployment_intent_id.as_str())
-                {
-                    Some(latest) => *latest = index,
-                    None => {
-                        self.latest_by_deployment
-                            .insert(Arc::from(request.deployment_intent_id.as_str()), index);
-                    }
-                }
-                if awaits(request.status) {
-                    self.awaiting.insert(index);
-                }
-                self.requests.push(Arc::new(RequestEntry {
-                    request,
-                    decision: e.decision,
-                    exceptions: Vec::new(),
-                    history: vec![seq],
-                }));
-            }
-            EventKind::RequestDecided(e) => {
-                let decision = e.decision;
-                let index = self.index_of(&decision.request_id)?;
-                let entry = Arc::make_mut(&mut self.requests[index]);
-                if let Some(existing) = &entry.decision {
-                    return Err(ApplyError(format!(
-                        "request {} is decided a second time (first: {} by {})",
-                        decision.request_id, existing.decision, existing.approver
-                    )));
-                }
-                if entry.request.status != RequestStatus::UnderReview
-                    || decision.decision == DecisionKind::AutoApproved
-                {
-                    return Err(ApplyError(format!(
-                        "request {} in status {} cannot be decided {}",
-                        decision.request_id, entry.request.status, decision.decision
-                    )));
-                }
-                entry.request.status = decision.decision.status();
-                entry.decision = Some(decision);
-                entry.history.push(seq);
-                self.awaiting.remove(&index);
-            }
-            EventKind::ExceptionRequested(e) => {
-                let exception = e.exception;
-                if self.exception_index.contains_key(&exception.id) {
-                    return Err(ApplyError(format!(
-                        "exception {} is requested a second time",
-                        exception.id
-                    )));
-                }
-                if exception.status != ExceptionStatus::Pending
-                    || exception.expires_at <= exception.requested_at
-                {
-                    return Err(ApplyError(format!(
-                        "exception {} is requested without a pending status and a future expiry",
-                        exception.id
-                    )));
-                }
-                let index = self.exceptions.len();
-                let entry = self.entry_mut(&exception.request_id)?;
-                if entry.request.status != RequestStatus::ExceptionRequired {
-                    return Err(ApplyError(format!(
-                        "exception {} is for request {} which is {}",
-                        exception.id, exception.request_id, entry.request.status
-                    )));
-                }
-                entry.exceptions.push(index);
-                entry.history.push(seq);
-                self.exception_index.insert(exception.id, index);
-                self.exceptions.push(Arc::new(exception));
-            }
-            EventKind::ExceptionReviewed(e) => {
-                let exception = self.exception_mut(&e.exception_id)?;
-                if exception.status != ExceptionStatus::Pending
-                    || !matches!(
-                        e.status,
-                        ExceptionStatus::Approved | ExceptionStatus::Rejected
-                    )
-                {
-                    return Err(ApplyError(format!(
-                        "exception {} in status {} cannot be reviewed {}",
-                        e.exception_id, exception.status, e.status
-                    )));
-                }
-                exception.status = e.status;
-                exception.reviewed_by = Some(e.reviewed_by);
-                exception.reviewed_at = Some(e.reviewed_at);
-                exception.review_rationale = Some(e.review_rationale);
-                let request_id = exception.request_id;
-                self.entry_mut(&request_id)?.history.push(seq);
-            }
-            EventKind::ExceptionExpired(e) => {
-                let exception = self.exception_mut(&e.exception_id)?;
-                if !matches!(
-                    exception.status,
-                    ExceptionStatus::Pending | ExceptionStatus::Approved
-                ) {
-                    return Err(ApplyError(format!(
-                        "exception {} in status {} cannot expire",
-                        e.exception_id, exception.status
-                    )));
-                }
-                exception.status = ExceptionStatus::Expired;
-                let request_id = exception.request_id;
-                self.entry_mut(&request_id)?.history.push(seq);
-            }
+            EventKind::RequestSubmitted(e) => self.submitted(seq, e)?,
+            EventKind::RequestDecided(e) => self.decided(seq, e)?,
+            EventKind::ExceptionRequested(e) => self.exception_requested(seq, e)?,
+            EventKind::ExceptionReviewed(e) => self.exception_reviewed(seq, e)?,
+            EventKind::ExceptionExpired(e) => self.exception_expired(seq, e)?,
         }
         self.head = seq;
+        Ok(())
+    }
+
+    fn submitted(&mut self, seq: u64, e: RequestSubmitted) -> Result<(), ApplyError> {
+        let request = e.request;
+        if self.request_index.contains_key(&request.id) {
+            return Err(ApplyError(format!(
+                "request {} is submitted a second time",
+                request.id
+            )));
+        }
+        let expected = match request.gate {
+            Gate::AutoApproved => RequestStatus::AutoApproved,
+            Gate::ManualReview => RequestStatus::UnderReview,
+            Gate::ExceptionRequired => RequestStatus::ExceptionRequired,
+        };
+        if request.status != expected {
+            return Err(ApplyError(format!(
+                "request {} is submitted with status {} but its gate is {}",
+                request.id,
+                request.status,
+                request.gate.as_str()
+            )));
+        }
+        let auto = request.gate == Gate::AutoApproved;
+        match &e.decision {
+            Some(d) if !auto || d.decision != DecisionKind::AutoApproved => {
+                return Err(ApplyError(format!(
+                    "request {} is submitted with a {} decision it cannot have",
+                    request.id, d.decision
+                )));
+            }
+            Some(d) if d.request_id != request.id => {
+                return Err(ApplyError(format!(
+                    "the automatic decision {} names another request",
+                    d.id
+                )));
+            }
+            None if auto => {
+                return Err(ApplyError(format!(
+                    "auto-approved request {} has no decision record",
+                    request.id
+                )));
+            }
+            _ => {}
+        }
+        let index = self.requests.len();
+        self.request_index.insert(request.id, index);
+        match self
+            .latest_by_deployment
+            .get_mut(request.deployment_intent_id.as_str())
+        {
+            Some(latest) => *latest = index,
+            None => {
+                self.latest_by_deployment
+                    .insert(Arc::from(request.deployment_intent_id.as_str()), index);
+            }
+        }
+        if awaits(request.status) {
+            self.awaiting.insert(index);
+        }
+        self.requests.push(Arc::new(RequestEntry {
+            request,
+            decision: e.decision,
+            exceptions: Vec::new(),
+            history: vec![seq],
+        }));
+        Ok(())
+    }
+
+    fn decided(&mut self, seq: u64, e: RequestDecided) -> Result<(), ApplyError> {
+        let decision = e.decision;
+        let index = self.index_of(&decision.request_id)?;
+        let entry = Arc::make_mut(&mut self.requests[index]);
+        if let Some(existing) = &entry.decision {
+            return Err(ApplyError(format!(
+                "request {} is decided a second time (first: {} by {})",
+                decision.request_id, existing.decision, existing.approver
+            )));
+        }
+        if entry.request.status != RequestStatus::UnderReview
+            || decision.decision == DecisionKind::AutoApproved
+        {
+            return Err(ApplyError(format!(
+                "request {} in status {} cannot be decided {}",
+                decision.request_id, entry.request.status, decision.decision
+            )));
+        }
+        entry.request.status = decision.decision.status();
+        entry.decision = Some(decision);
+        entry.history.push(seq);
+        self.awaiting.remove(&index);
+        Ok(())
+    }
+
+    fn exception_requested(&mut self, seq: u64, e: ExceptionRequested) -> Result<(), ApplyError> {
+        let exception = e.exception;
+        if self.exception_index.contains_key(&exception.id) {
+            return Err(ApplyError(format!(
+                "exception {} is requested a second time",
+                exception.id
+            )));
+        }
+        if exception.status != ExceptionStatus::Pending
+            || exception.expires_at <= exception.requested_at
+        {
+            return Err(ApplyError(format!(
+                "exception {} is requested without a pending status and a future expiry",
+                exception.id
+            )));
+        }
+        let index = self.exceptions.len();
+        let entry = self.entry_mut(&exception.request_id)?;
+        if entry.request.status != RequestStatus::ExceptionRequired {
+            return Err(ApplyError(format!(
+                "exception {} is for request {} which is {}",
+                exception.id, exception.request_id, entry.request.status
+            )));
+        }
+        entry.exceptions.push(index);
+        entry.history.push(seq);
+        self.exception_index.insert(exception.id, index);
+        self.exceptions.push(Arc::new(exception));
+        Ok(())
+    }
+
+    fn exception_reviewed(&mut self, seq: u64, e: ExceptionReviewed) -> Result<(), ApplyError> {
+        let exception = self.exception_mut(&e.exception_id)?;
+        if exception.status != ExceptionStatus::Pending
+            || !matches!(
+                e.status,
+                ExceptionStatus::Approved | ExceptionStatus::Rejected
+            )
+        {
+            return Err(ApplyError(format!(
+                "exception {} in status {} cannot be reviewed {}",
+                e.exception_id, exception.status, e.status
+            )));
+        }
+        exception.status = e.status;
+        exception.reviewed_by = Some(e.reviewed_by);
+        exception.reviewed_at = Some(e.reviewed_at);
+        exception.review_rationale = Some(e.review_rationale);
+        let request_id = exception.request_id;
+        self.entry_mut(&request_id)?.history.push(seq);
+        Ok(())
+    }
+
+    fn exception_expired(&mut self, seq: u64, e: ExceptionExpired) -> Result<(), ApplyError> {
+        let exception = self.exception_mut(&e.exception_id)?;
+        if !matches!(
+            exception.status,
+            ExceptionStatus::Pending | ExceptionStatus::Approved
+        ) {
+            return Err(ApplyError(format!(
+                "exception {} in status {} cannot expire",
+                e.exception_id, exception.status
+            )));
+        }
+        exception.status = ExceptionStatus::Expired;
+        let request_id = exception.request_id;
+        self.entry_mut(&request_id)?.history.push(seq);
         Ok(())
     }
 

@@ -193,7 +193,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 const READ_CHUNK: usize = 1 << 20;
 /// From this many bytes still to read on, parsing and applying run on two threads.
-const PIPELINE_FROM: u64 = 4 << 20;
+pub(crate) const PIPELINE_FROM: u64 = 4 << 20;
 /// How much of a torn tail is copied or compared at a time.
 const COPY_CHUNK: usize = 64 << 10;
 /// Names tried for one offset's quarantine file beyond the first (`.1` to `.1000`).

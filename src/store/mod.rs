@@ -9,6 +9,8 @@ mod disk;
 mod faults;
 pub mod file;
 pub mod line;
+#[cfg(test)]
+mod replay_tests;
 
 pub use checkpoint::CheckpointPolicy;
 pub use file::{
