@@ -25,7 +25,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 use crate::engine::State;
 
 /// Written first in every checkpoint file; another value means another format.
-const MAGIC: &[u8; 8] = b"cabckp05";
+const MAGIC: &[u8; 8] = b"cabckp06";
 /// The XXH3-128 checksum at the end of the file (little-endian).
 const DIGEST_LEN: usize = 16;
 /// No checkpoint is read beyond this size (a cache folder entry linked to an endless device).
@@ -72,9 +72,10 @@ pub struct Header {
     pub head_hash: String,
     /// Start offset of every line replayed.
     pub line_starts: Vec<u64>,
-    /// The hash of every line replayed, as bytes: what tells a rewritten line from the one the
-    /// checkpoint saw.
-    pub line_hashes: Vec<[u8; 32]>,
+    /// The hash of every line replayed, 32 bytes each, one after the other: what tells a
+    /// rewritten line from the one the checkpoint saw. Raw bytes, read back in one copy.
+    #[serde(with = "serde_bytes")]
+    pub line_hashes: Vec<u8>,
     /// Idempotency keys seen: user, key, the events written, the request's fingerprint.
     pub keys: Vec<(String, String, Vec<u64>, String)>,
 }

@@ -69,8 +69,9 @@ pub struct Replica {
     head_hash: String,
     /// Start offset of every line: `line_starts[seq - 1]`.
     line_starts: Vec<u64>,
-    /// Every line's hash, as bytes: what a checkpoint keeps to tell a rewritten line.
-    line_hashes: Vec<[u8; 32]>,
+    /// Every line's hash, 32 bytes each, one after the other: what a checkpoint keeps to tell
+    /// a rewritten line.
+    line_hashes: Vec<u8>,
     file_id: Option<(u64, u64)>,
     /// A torn last line seen by the latest read, if any.
     pub torn: Option<TornTail>,
@@ -524,7 +525,7 @@ impl FileStore {
         replica.line_starts.extend(starts);
         replica
             .line_hashes
-            .extend(stored.iter().map(|e| line::hash_bytes(&e.hash)));
+            .extend(stored.iter().flat_map(|e| line::hash_bytes(&e.hash)));
         replica.offset += buf.len() as u64;
         replica.head_hash = prev;
         Ok(stored)
@@ -689,7 +690,9 @@ impl FileStore {
                 .0
                 .push(seq);
         }
-        replica.line_hashes.push(line::hash_bytes(&event.hash));
+        replica
+            .line_hashes
+            .extend_from_slice(&line::hash_bytes(&event.hash));
         replica.head_hash = event.hash;
         replica.line_starts.push(offset);
         replica.offset = offset + len as u64 + 1;
@@ -764,7 +767,9 @@ impl FileStore {
         let loaded = checkpoint::load(&policy.file_for(&self.path)).ok_or(None)?;
         let header = &loaded.header;
         let lines = header.line_starts.len() as u64;
-        if header.store != self.absolute() || lines == 0 || header.line_hashes.len() as u64 != lines
+        if header.store != self.absolute()
+            || lines == 0
+            || header.line_hashes.len() as u64 != lines * 32
         {
             return Err(None);
         }
@@ -834,7 +839,7 @@ impl FileStore {
         let Ok(file) = File::open(&self.path) else {
             return History::Unreadable;
         };
-        let lines = header.line_hashes.len() as u64;
+        let lines = header.line_starts.len() as u64;
         let mut prev = GENESIS.to_string();
         let mut seq = 0u64;
         let mut end = 0u64;
@@ -846,7 +851,8 @@ impl FileStore {
             }
             seq += 1;
             let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
-            if line::hash_bytes(link.hash) != header.line_hashes[seq as usize - 1]
+            let at = (seq as usize - 1) * 32;
+            if line::hash_bytes(link.hash)[..] != header.line_hashes[at..at + 32]
                 || header.line_starts[seq as usize - 1] != offset
             {
                 differs = Some(seq);
