@@ -19,6 +19,7 @@ use crate::backend::{Backend, LocalBackend};
 use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::engine::audit::{self, AuditRecord};
+use crate::engine::error::ErrorCode;
 use crate::engine::{Review, Submission, Verdict, time};
 use crate::store::FileStore;
 use crate::untrusted::{self, json};
@@ -79,7 +80,7 @@ fn usage_error(e: clap::Error, wants_json: bool) -> ExitCode {
     let sentence = usage_sentence(&e);
     eprintln!("cab: {}", untrusted::line(&sentence));
     if wants_json {
-        print_json_error("usage", &sentence, None);
+        print_json_error(ErrorCode::Usage, &sentence, None);
     }
     ExitCode::from(exit::INVALID)
 }
@@ -143,14 +144,14 @@ fn report(err: &CliError, json_out: bool) {
     }
 }
 
-fn print_json_error(code: &str, message: &str, line: Option<u64>) {
+fn print_json_error(code: ErrorCode, message: &str, line: Option<u64>) {
     #[derive(Serialize)]
     struct Body<'a> {
         error: Detail<'a>,
     }
     #[derive(Serialize)]
     struct Detail<'a> {
-        code: &'a str,
+        code: ErrorCode,
         message: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<u64>,
