@@ -604,11 +604,10 @@ fn console(env: &Env, demo: bool, read_only_flag: bool) -> Result<u8, CliError> 
     let console_config = &env.config.console;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = crate::console::Theme::from_settings(
-        console_config.theme.as_deref(),
+        console_config.theme,
         &console_config.colors,
         no_color,
-    )
-    .map_err(CliError::Invalid)?;
+    );
     let (read_only, read_only_reason) = if read_only_flag {
         (true, "opened with --read-only")
     } else if console_config.read_only {
