@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod exit;
+pub mod generate;
 pub mod render;
 pub mod table;
 
@@ -253,6 +254,13 @@ fn emit(text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+fn write_out(bytes: &[u8]) -> Result<u8, CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(exit::OK)
+}
+
 fn notices(backend: &dyn Backend) {
     for n in backend.take_notices() {
         eprintln!("cab: note: {}", untrusted::line(&n));
@@ -260,6 +268,12 @@ fn notices(backend: &dyn Backend) {
 }
 
 fn execute(cli: Cli) -> Result<u8, CliError> {
+    // Generated from the definitions alone: a broken config must not stop a package build.
+    match &cli.command {
+        Some(Cmd::Completions { shell }) => return write_out(&generate::completions(*shell)?),
+        Some(Cmd::Man) => return write_out(&generate::man()?),
+        _ => {}
+    }
     let clock = Clock::from_env()?;
     let config = Config::load(cli.config.as_deref().filter(|p| !p.as_os_str().is_empty()))?;
     let env = Env {
@@ -452,6 +466,7 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
         }
         Cmd::Serve { listen } => serve(&env, listen)?,
         Cmd::Token(TokenCmd::New { name, roles }) => token_new(&env, &name, &roles)?,
+        Cmd::Completions { .. } | Cmd::Man => {}
     }
     Ok(exit::OK)
 }
