@@ -144,25 +144,7 @@ fn report(err: &CliError, json_out: bool) {
 }
 
 fn print_json_error(code: ErrorCode, message: &str, line: Option<u64>) {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        error: Detail<'a>,
-    }
-    #[derive(Serialize)]
-    struct Detail<'a> {
-        code: ErrorCode,
-        message: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        line: Option<u64>,
-    }
-    let body = Body {
-        error: Detail {
-            code,
-            message,
-            line,
-        },
-    };
-    if let Ok(text) = json::to_string_pretty(&body) {
+    if let Ok(text) = json::to_string_pretty(&render::ErrorJson::new(code, message, line)) {
         let _ = writeln!(io::stdout().lock(), "{text}");
     }
 }
@@ -245,17 +227,15 @@ impl Env {
     }
 }
 
-fn emit(text: &str) -> Result<(), CliError> {
+fn emit(text: impl AsRef<[u8]>) -> Result<(), CliError> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(text.as_ref())?;
     out.flush()?;
     Ok(())
 }
 
 fn write_out(bytes: &[u8]) -> Result<u8, CliError> {
-    let mut out = io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
+    emit(bytes)?;
     Ok(exit::OK)
 }
 

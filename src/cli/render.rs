@@ -437,6 +437,33 @@ pub fn verify(path: &std::path::Path, report: &VerifyReport) -> String {
     out
 }
 
+/// `{"error": {"code", "message", "line"?}}`, what every command prints with `--json` when
+/// it fails (`line`: where a store fails verification).
+#[derive(Serialize)]
+pub struct ErrorJson<'a> {
+    error: ErrorDetailJson<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetailJson<'a> {
+    code: crate::engine::error::ErrorCode,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+}
+
+impl<'a> ErrorJson<'a> {
+    pub fn new(code: crate::engine::error::ErrorCode, message: &'a str, line: Option<u64>) -> Self {
+        ErrorJson {
+            error: ErrorDetailJson {
+                code,
+                message,
+                line,
+            },
+        }
+    }
+}
+
 /// `cab verify --json` on a store file.
 #[derive(Serialize)]
 pub struct VerifyJson<'a> {
