@@ -1,6 +1,8 @@
 //! Settings: the TOML file (`--config`, `CAB_CONFIG`, or the platform config folder), with the
 //! environment (`CAB_USER`, `CAB_ROLES`, `CAB_STORE`) taking precedence where it speaks.
-//! Every setting is shown in config.example.toml.
+//! Every setting is shown in config.example.toml. Settings are typed when the file is parsed
+//! (a theme, a colour, a role), so every command refuses a bad file at load time; what the
+//! front ends make of them (the console's theme, the server's users) is theirs.
 
 use std::path::{Path, PathBuf};
 
@@ -75,12 +77,38 @@ impl ServerConfig {
 
 /// One user of a server: roles, and the SHA-256 (lowercase hex) of their token, never the token.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ServerUserEntry")]
 pub struct ServerUser {
     pub name: String,
-    #[serde(default)]
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub token_sha256: String,
+}
+
+/// A `[[server.users]]` entry as written, so that a bad role is refused with the user's name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerUserEntry {
+    name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    token_sha256: String,
+}
+
+impl TryFrom<ServerUserEntry> for ServerUser {
+    type Error = String;
+    fn try_from(entry: ServerUserEntry) -> Result<Self, String> {
+        let roles = entry
+            .roles
+            .iter()
+            .map(|r| r.parse::<Role>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("[[server.users]] {:?}: {e}", entry.name))?;
+        Ok(ServerUser {
+            name: entry.name,
+            roles,
+            token_sha256: entry.token_sha256,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -89,10 +117,131 @@ pub struct ConsoleConfig {
     /// Open the console read-only, as `--read-only` does.
     #[serde(default)]
     pub read_only: bool,
-    /// "default" or "monochrome".
-    pub theme: Option<String>,
     #[serde(default)]
-    pub colors: crate::console::theme::ColorOverrides,
+    pub theme: ThemeName,
+    #[serde(default)]
+    pub colors: ColorSettings,
+}
+
+/// `[console] theme`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum ThemeName {
+    /// Colours.
+    #[default]
+    Default,
+    /// Bold, dim and reverse only.
+    Monochrome,
+}
+
+impl TryFrom<String> for ThemeName {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        match name.as_str() {
+            "default" => Ok(ThemeName::Default),
+            "monochrome" => Ok(ThemeName::Monochrome),
+            other => Err(format!(
+                "unknown console theme {other:?}; themes are \"default\" and \"monochrome\""
+            )),
+        }
+    }
+}
+
+/// `[console.colors]`: single colours of the default theme, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColorSettings {
+    pub auto_approved: Option<Colour>,
+    pub manual_review: Option<Colour>,
+    pub exception_required: Option<Colour>,
+    pub approved: Option<Colour>,
+    pub rejected: Option<Colour>,
+    pub urgent: Option<Colour>,
+    /// Titles, the focused border and key names.
+    pub accent: Option<Colour>,
+}
+
+/// A terminal colour: one of the sixteen names (`red`, `light-blue`, `dark-gray`…), `reset`,
+/// a 256-colour index (`208`) or `#rrggbb`. Names are read as terminals' docs spell them:
+/// case, spaces, `-` and `_` do not matter; `bright` is `light`, `grey` and `silver` are `gray`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum Colour {
+    Reset,
+    Black,
+    Red,
+    Green,
+    Yellow,
+    Blue,
+    Magenta,
+    Cyan,
+    Gray,
+    DarkGray,
+    LightRed,
+    LightGreen,
+    LightYellow,
+    LightBlue,
+    LightMagenta,
+    LightCyan,
+    White,
+    Indexed(u8),
+    Rgb(u8, u8, u8),
+}
+
+impl std::str::FromStr for Colour {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let name = text
+            .to_lowercase()
+            .replace([' ', '-', '_'], "")
+            .replace("bright", "light")
+            .replace("grey", "gray")
+            .replace("silver", "gray")
+            .replace("lightblack", "darkgray")
+            .replace("lightwhite", "white")
+            .replace("lightgray", "white");
+        let named = match name.as_str() {
+            "reset" => Colour::Reset,
+            "black" => Colour::Black,
+            "red" => Colour::Red,
+            "green" => Colour::Green,
+            "yellow" => Colour::Yellow,
+            "blue" => Colour::Blue,
+            "magenta" => Colour::Magenta,
+            "cyan" => Colour::Cyan,
+            "gray" => Colour::Gray,
+            "darkgray" => Colour::DarkGray,
+            "lightred" => Colour::LightRed,
+            "lightgreen" => Colour::LightGreen,
+            "lightyellow" => Colour::LightYellow,
+            "lightblue" => Colour::LightBlue,
+            "lightmagenta" => Colour::LightMagenta,
+            "lightcyan" => Colour::LightCyan,
+            "white" => Colour::White,
+            _ => {
+                return text
+                    .parse::<u8>()
+                    .map(Colour::Indexed)
+                    .ok()
+                    .or_else(|| hex_colour(text))
+                    .ok_or_else(|| format!("[console.colors] has an unknown colour {text:?}"));
+            }
+        };
+        Ok(named)
+    }
+}
+
+impl TryFrom<String> for Colour {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+fn hex_colour(text: &str) -> Option<Colour> {
+    let hex = text.strip_prefix('#').filter(|h| h.len() == 6)?;
+    let byte = |at: usize| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok();
+    Some(Colour::Rgb(byte(0)?, byte(2)?, byte(4)?))
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -229,12 +378,8 @@ mod tests {
         let text = include_str!("../config.example.toml");
         let config = Config::parse(text).expect("config.example.toml must stay valid");
         assert!(config.identity.user.is_some());
-        crate::console::Theme::from_settings(
-            config.console.theme.as_deref(),
-            &config.console.colors,
-            false,
-        )
-        .expect("the example's theme and colours must be valid");
+        assert_eq!(config.console.theme, ThemeName::Default);
+        assert_eq!(config.console.colors.urgent, Some(Colour::LightRed));
         crate::server::auth::Users::from_config(&config.server.users)
             .expect("the example's server users must be valid");
         assert!(config.remote.url.is_some() && config.server.listen.is_some());
@@ -277,6 +422,49 @@ mod tests {
         let from_file = config.actor(None, None).unwrap();
         assert_eq!(from_file.name, "file-user");
         assert!(from_file.has(Role::CabMember));
+    }
+
+    #[test]
+    fn an_unknown_theme_is_refused_when_parsed_by_name() {
+        let err = Config::parse("[console]\ntheme = \"neon\"\n").unwrap_err();
+        assert!(err.contains("unknown console theme \"neon\""), "{err}");
+        let config = Config::parse("[console]\ntheme = \"monochrome\"\n").unwrap();
+        assert_eq!(config.console.theme, ThemeName::Monochrome);
+    }
+
+    #[test]
+    fn an_unknown_colour_is_refused_when_parsed_by_name() {
+        let err = Config::parse("[console.colors]\nurgent = \"blurple\"\n").unwrap_err();
+        assert!(err.contains("unknown colour \"blurple\""), "{err}");
+    }
+
+    #[test]
+    fn colours_are_read_by_name_index_or_hex() {
+        for (text, colour) in [
+            ("red", Colour::Red),
+            ("Light-Blue", Colour::LightBlue),
+            ("bright_green", Colour::LightGreen),
+            ("dark grey", Colour::DarkGray),
+            ("silver", Colour::Gray),
+            ("208", Colour::Indexed(208)),
+            ("#ff8800", Colour::Rgb(0xff, 0x88, 0x00)),
+        ] {
+            assert_eq!(text.parse::<Colour>(), Ok(colour), "{text}");
+        }
+        for text in ["#ff88", "256", "#gg0000", ""] {
+            assert!(text.parse::<Colour>().is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_server_user_role_is_refused_when_parsed() {
+        let text =
+            "[[server.users]]\nname = \"carol\"\nroles = [\"admin\"]\ntoken_sha256 = \"00\"\n";
+        let err = Config::parse(text).unwrap_err();
+        assert!(
+            err.contains("[[server.users]] \"carol\": unknown role \"admin\""),
+            "{err}"
+        );
     }
 
     #[test]

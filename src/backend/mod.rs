@@ -37,11 +37,12 @@ pub enum BackendError {
     /// Events that cannot follow each other: the source is not a store cab wrote.
     #[error("{0}")]
     Inconsistent(String),
-    /// The server refused or failed, with its status and error body.
+    /// The server refused or failed, with its status and error body; a code the client does
+    /// not know is [`ErrorCode::ServerError`](crate::engine::error::ErrorCode::ServerError).
     #[error("{message}")]
     Remote {
         status: u16,
-        code: String,
+        code: crate::engine::error::ErrorCode,
         message: String,
     },
 }

@@ -125,6 +125,33 @@ pub enum Cmd {
     /// Tokens for `cab serve`
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Print the completion script for a shell
+    #[command(
+        long_about = "Print the completion script for a shell, generated from cab's own \
+            definitions. For example:\n\n  cab completions bash > ~/.local/share/bash-completion/completions/cab\n  \
+            cab completions zsh > ~/.zfunc/_cab\n  \
+            cab completions fish > ~/.config/fish/completions/cab.fish"
+    )]
+    Completions {
+        /// The shell to complete in
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the manual page (roff)
+    #[command(
+        long_about = "Print the manual page cab(1) in roff, generated from cab's own definitions. \
+            For example:\n\n  cab man > ~/.local/share/man/man1/cab.1"
+    )]
+    Man,
+}
+
+/// The shells `cab completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Subcommand)]

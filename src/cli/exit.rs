@@ -5,6 +5,7 @@ use thiserror::Error;
 use crate::backend::BackendError;
 use crate::config::ConfigError;
 use crate::engine::EngineError;
+use crate::engine::error::ErrorCode;
 use crate::store::StoreError;
 
 pub const OK: u8 = 0;
@@ -66,33 +67,6 @@ impl From<crate::demo::DemoError> for CliError {
     }
 }
 
-/// The server's error code as a static string, for the codes cab's server sends.
-fn remote_code(code: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "invalid_input",
-        "body_too_large",
-        "not_found",
-        "missing_role",
-        "separation_of_duties",
-        "already_decided",
-        "exception_required",
-        "wrong_state",
-        "exception_open",
-        "already_reviewed",
-        "exception_expired",
-        "before_record",
-        "store_corrupt",
-        "internal",
-        "timeout",
-        "method_not_allowed",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| **k == code)
-        .copied()
-        .unwrap_or("server_error")
-}
-
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -117,25 +91,31 @@ impl CliError {
     }
 
     /// A stable name for `{"error": {"code": ...}}`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             CliError::Backend(BackendError::Engine(e)) => e.code(),
-            CliError::Backend(BackendError::Store(StoreError::Corrupt { .. })) => "store_corrupt",
-            CliError::Backend(BackendError::Store(StoreError::Missing { .. })) => "store_missing",
-            CliError::Backend(BackendError::Store(StoreError::NotAFile { .. })) => "not_a_file",
-            CliError::Backend(BackendError::Store(StoreError::Io { .. })) => "io",
-            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => {
-                "store_not_empty"
+            CliError::Backend(BackendError::Store(StoreError::Corrupt { .. })) => {
+                ErrorCode::StoreCorrupt
             }
-            CliError::Backend(BackendError::Unsupported(_)) => "unsupported",
-            CliError::Backend(BackendError::Unreachable(_)) => "unreachable",
-            CliError::Backend(BackendError::Unauthorized(_)) => "unauthorized",
-            CliError::Backend(BackendError::Inconsistent(_)) => "inconsistent",
-            CliError::Backend(BackendError::Remote { code, .. }) => remote_code(code),
-            CliError::Config(_) => "invalid_config",
-            CliError::Invalid(_) => "invalid_input",
-            CliError::Output(_) => "io",
-            CliError::Console(_) => "terminal",
+            CliError::Backend(BackendError::Store(StoreError::Missing { .. })) => {
+                ErrorCode::StoreMissing
+            }
+            CliError::Backend(BackendError::Store(StoreError::NotAFile { .. })) => {
+                ErrorCode::NotAFile
+            }
+            CliError::Backend(BackendError::Store(StoreError::Io { .. })) => ErrorCode::Io,
+            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => {
+                ErrorCode::StoreNotEmpty
+            }
+            CliError::Backend(BackendError::Unsupported(_)) => ErrorCode::Unsupported,
+            CliError::Backend(BackendError::Unreachable(_)) => ErrorCode::Unreachable,
+            CliError::Backend(BackendError::Unauthorized(_)) => ErrorCode::Unauthorized,
+            CliError::Backend(BackendError::Inconsistent(_)) => ErrorCode::Inconsistent,
+            CliError::Backend(BackendError::Remote { code, .. }) => *code,
+            CliError::Config(_) => ErrorCode::InvalidConfig,
+            CliError::Invalid(_) => ErrorCode::InvalidInput,
+            CliError::Output(_) => ErrorCode::Io,
+            CliError::Console(_) => ErrorCode::Terminal,
         }
     }
 

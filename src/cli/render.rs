@@ -1,16 +1,21 @@
-//! Text output for people: labelled blocks and tables, times with their relative reading, and
-//! every value from the store cleaned before it is printed.
+//! What each command prints: text for people (labelled blocks and tables, times with their
+//! relative reading, every value from the store cleaned before it is printed), and the JSON
+//! documents of the commands whose output is not an engine view.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
+use super::args::AuditFormat;
 use super::table::Table;
 use crate::backend::CleanupReport;
+use crate::engine::audit::AuditRecord;
 use crate::engine::query::ReasonCode;
 use crate::engine::{
-    Decision, ExceptionView, Gate, RequestDetail, RequestStatus, RequestView, StatusView,
-    StoredEvent, time,
+    Decision, ExceptionFilter, ExceptionView, Gate, RequestDetail, RequestFilter, RequestStatus,
+    RequestView, StatusView, StoredEvent, time,
 };
 use crate::humanize::{countdown, relative, when};
 use crate::store::VerifyReport;
@@ -429,5 +434,233 @@ pub fn verify(path: &std::path::Path, report: &VerifyReport) -> String {
             t.line, t.len
         );
     }
+    out
+}
+
+/// `{"error": {"code", "message", "line"?}}`, what every command prints with `--json` when
+/// it fails (`line`: where a store fails verification).
+#[derive(Serialize)]
+pub struct ErrorJson<'a> {
+    error: ErrorDetailJson<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetailJson<'a> {
+    code: crate::engine::error::ErrorCode,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+}
+
+impl<'a> ErrorJson<'a> {
+    pub fn new(code: crate::engine::error::ErrorCode, message: &'a str, line: Option<u64>) -> Self {
+        ErrorJson {
+            error: ErrorDetailJson {
+                code,
+                message,
+                line,
+            },
+        }
+    }
+}
+
+/// `cab verify --json` on a store file.
+#[derive(Serialize)]
+pub struct VerifyJson<'a> {
+    ok: bool,
+    store: String,
+    events: u64,
+    requests: usize,
+    exceptions: usize,
+    bytes: u64,
+    head_hash: &'a str,
+    torn_tail: Option<TornTailJson>,
+}
+
+/// The incomplete last line a crash left, which is not data.
+#[derive(Serialize)]
+struct TornTailJson {
+    line: u64,
+    offset: u64,
+    bytes: u64,
+}
+
+impl<'a> VerifyJson<'a> {
+    pub fn new(path: &Path, report: &'a VerifyReport) -> Self {
+        VerifyJson {
+            ok: true,
+            store: path.display().to_string(),
+            events: report.events,
+            requests: report.requests,
+            exceptions: report.exceptions,
+            bytes: report.bytes,
+            head_hash: &report.head_hash,
+            torn_tail: report.torn.map(|t| TornTailJson {
+                line: t.line,
+                offset: t.offset,
+                bytes: t.len,
+            }),
+        }
+    }
+}
+
+/// `cab verify --remote`: a server whose every event passed the same checks as a file's.
+#[derive(Serialize)]
+pub struct RemoteVerifyJson<'a> {
+    pub ok: bool,
+    pub server: &'a str,
+    pub events: usize,
+    pub head_hash: &'a str,
+}
+
+pub fn remote_verify(out: &RemoteVerifyJson) -> String {
+    format!(
+        "ok: the server {} has an intact chain of {} event{}\nhead hash: {}\n",
+        untrusted::line(out.server),
+        out.events,
+        if out.events == 1 { "" } else { "s" },
+        out.head_hash
+    )
+}
+
+/// `cab token new`: the token, shown once, and the config block with its hash.
+#[derive(Serialize)]
+pub struct TokenJson<'a> {
+    pub name: &'a str,
+    pub roles: Vec<&'static str>,
+    pub token: &'a str,
+    pub token_sha256: &'a str,
+    pub config: &'a str,
+}
+
+pub fn token(out: &TokenJson) -> String {
+    format!(
+        "Token for {} (shown once; the server keeps only its hash):\n\n  {}\n\nAdd this to the server's config file:\n\n{}\nand give the token to {} for CAB_TOKEN or [remote] token.\n",
+        untrusted::line(out.name),
+        out.token,
+        out.config,
+        untrusted::line(out.name)
+    )
+}
+
+/// `cab queue`: the table, or why it is empty.
+pub fn queue(views: &[RequestView], status: RequestFilter, now: DateTime<Utc>) -> String {
+    if !views.is_empty() {
+        return request_table(views, now);
+    }
+    match status {
+        RequestFilter::Pending => {
+            "Nothing is waiting: no request is under review or needs an exception.\n".to_string()
+        }
+        RequestFilter::All => "There are no requests yet.\n".to_string(),
+        other => format!("No request is {}.\n", other.as_str()),
+    }
+}
+
+/// `cab exception list`: the table, or why it is empty.
+pub fn exception_list(
+    views: &[ExceptionView],
+    status: ExceptionFilter,
+    now: DateTime<Utc>,
+) -> String {
+    if !views.is_empty() {
+        return exception_table(views, now);
+    }
+    if status == ExceptionFilter::All {
+        "There are no exceptions yet.\n".to_string()
+    } else {
+        format!("No exception is {}.\n", status.as_str())
+    }
+}
+
+/// `cab exception create`: the exception, and who acts next.
+pub fn exception_requested(view: &ExceptionView, now: DateTime<Utc>) -> String {
+    let mut text = exception_summary("Requested", view, now);
+    let _ = write!(
+        text,
+        "\nNext: a security reviewer reviews it, e.g. cab exception approve {} --rationale \"...\"\n",
+        view.exception.short_id()
+    );
+    text
+}
+
+/// `cab demo`: what was written where, and how to look at it.
+pub fn demo(summary: &crate::demo::DemoSummary, path: &Path, seconds: f64) -> String {
+    let path = untrusted::line(&path.display().to_string()).into_owned();
+    format!(
+        "Wrote {} requests and {} exceptions ({} events) to {path} in {seconds:.1} s.\nTry: cab --store {path} queue\n",
+        summary.requests, summary.exceptions, summary.events,
+    )
+}
+
+/// `cab audit export`: one JSON object per line, or CSV whose cells cannot start a formula.
+pub fn audit(records: &[AuditRecord], format: AuditFormat) -> std::io::Result<String> {
+    match format {
+        AuditFormat::Jsonl => {
+            let mut out = Vec::with_capacity(records.len() * 400);
+            for r in records {
+                untrusted::json::write_compact(&mut out, r).map_err(std::io::Error::other)?;
+                out.push(b'\n');
+            }
+            Ok(String::from_utf8(out).unwrap_or_default())
+        }
+        AuditFormat::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(AuditRecord::CSV_HEADER)
+                .map_err(std::io::Error::other)?;
+            for r in records {
+                // CSV goes to terminals and spreadsheets: cells are cleaned like any text output,
+                // and none can start a formula.
+                let row = r.csv_row().map(|cell| no_formula(&cell));
+                w.write_record(&row).map_err(std::io::Error::other)?;
+            }
+            let bytes = w
+                .into_inner()
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(String::from_utf8(bytes).unwrap_or_default())
+        }
+    }
+}
+
+/// A CSV cell cleaned for a terminal, with a leading `'` when its text (as given, or as
+/// cleaned) begins like a spreadsheet formula: `=`, `+`, `-`, `@`, tab or carriage return.
+fn no_formula(cell: &str) -> String {
+    let starts_formula = |text: &str| {
+        text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+            || text.trim_start().starts_with(['=', '+', '-', '@'])
+    };
+    let clean = untrusted::block(cell);
+    if starts_formula(cell) || starts_formula(&clean) {
+        format!("'{clean}")
+    } else {
+        clean.into_owned()
+    }
+}
+
+/// The `[[server.users]]` block that lets a token in.
+pub fn server_user_block(name: &str, roles: &[crate::engine::Role], token_sha256: &str) -> String {
+    let role_list = roles
+        .iter()
+        .map(|r| format!("\"{}\"", r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "[[server.users]]\nname = {}\nroles = [{role_list}]\ntoken_sha256 = \"{token_sha256}\"\n",
+        toml_string(name)
+    )
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
     out
 }

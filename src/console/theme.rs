@@ -1,9 +1,11 @@
 //! Colours and emphasis, in one place. The config's `[console]` section picks a theme and may
-//! override single colours; `NO_COLOR` (any value) turns every colour off and keeps only bold,
-//! dim and reverse, so the console stays readable on any terminal.
+//! override single colours (checked when the file is read); `NO_COLOR` (any value) turns every
+//! colour off and keeps only bold, dim and reverse, so the console stays readable on any
+//! terminal.
 
 use ratatui::style::{Color, Modifier, Style};
-use serde::Deserialize;
+
+use crate::config::{ColorSettings, Colour, ThemeName};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Theme {
@@ -26,19 +28,6 @@ pub struct Theme {
     pub warning: Style,
     pub success: Style,
     pub bar_empty: Style,
-}
-
-/// `[console.colors]`: single colours by name (`red`, `light-blue`, `#ff8800`, `208`…).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ColorOverrides {
-    pub auto_approved: Option<String>,
-    pub manual_review: Option<String>,
-    pub exception_required: Option<String>,
-    pub approved: Option<String>,
-    pub rejected: Option<String>,
-    pub urgent: Option<String>,
-    pub accent: Option<String>,
 }
 
 impl Theme {
@@ -94,47 +83,26 @@ impl Theme {
     }
 
     /// The theme the config asks for, unless `NO_COLOR` says no colour.
-    pub fn from_settings(
-        name: Option<&str>,
-        colors: &ColorOverrides,
-        no_color: bool,
-    ) -> Result<Self, String> {
-        if no_color {
-            return Ok(Theme::monochrome());
+    pub fn from_settings(name: ThemeName, colors: &ColorSettings, no_color: bool) -> Self {
+        if no_color || name == ThemeName::Monochrome {
+            return Theme::monochrome();
         }
-        let mut theme = match name.unwrap_or("default") {
-            "default" => Theme::colored(),
-            "monochrome" => return Ok(Theme::monochrome()),
-            other => {
-                return Err(format!(
-                    "unknown console theme {other:?}; themes are \"default\" and \"monochrome\""
-                ));
+        let mut theme = Theme::colored();
+        let set = |style: &mut Style, colour: Option<Colour>| {
+            if let Some(colour) = colour {
+                *style = style.fg(color(colour));
             }
         };
-        let set = |style: &mut Style, value: &Option<String>| -> Result<(), String> {
-            if let Some(text) = value {
-                let color: Color = text
-                    .parse()
-                    .map_err(|_| format!("[console.colors] has an unknown colour {text:?}"))?;
-                *style = style.fg(color);
-            }
-            Ok(())
-        };
-        set(&mut theme.auto_approved, &colors.auto_approved)?;
-        set(&mut theme.manual_review, &colors.manual_review)?;
-        set(&mut theme.exception_required, &colors.exception_required)?;
-        set(&mut theme.approved, &colors.approved)?;
-        set(&mut theme.rejected, &colors.rejected)?;
-        set(&mut theme.urgent, &colors.urgent)?;
-        if let Some(accent) = &colors.accent {
-            let color: Color = accent
-                .parse()
-                .map_err(|_| format!("[console.colors] has an unknown colour {accent:?}"))?;
-            theme.title = theme.title.fg(color);
-            theme.border_focused = theme.border_focused.fg(color);
-            theme.key = theme.key.fg(color);
-        }
-        Ok(theme)
+        set(&mut theme.auto_approved, colors.auto_approved);
+        set(&mut theme.manual_review, colors.manual_review);
+        set(&mut theme.exception_required, colors.exception_required);
+        set(&mut theme.approved, colors.approved);
+        set(&mut theme.rejected, colors.rejected);
+        set(&mut theme.urgent, colors.urgent);
+        set(&mut theme.title, colors.accent);
+        set(&mut theme.border_focused, colors.accent);
+        set(&mut theme.key, colors.accent);
+        theme
     }
 
     pub fn gate(&self, gate: crate::engine::Gate) -> Style {
@@ -156,14 +124,42 @@ impl Theme {
     }
 }
 
+/// The terminal's colour for a configured one.
+fn color(colour: Colour) -> Color {
+    match colour {
+        Colour::Reset => Color::Reset,
+        Colour::Black => Color::Black,
+        Colour::Red => Color::Red,
+        Colour::Green => Color::Green,
+        Colour::Yellow => Color::Yellow,
+        Colour::Blue => Color::Blue,
+        Colour::Magenta => Color::Magenta,
+        Colour::Cyan => Color::Cyan,
+        Colour::Gray => Color::Gray,
+        Colour::DarkGray => Color::DarkGray,
+        Colour::LightRed => Color::LightRed,
+        Colour::LightGreen => Color::LightGreen,
+        Colour::LightYellow => Color::LightYellow,
+        Colour::LightBlue => Color::LightBlue,
+        Colour::LightMagenta => Color::LightMagenta,
+        Colour::LightCyan => Color::LightCyan,
+        Colour::White => Color::White,
+        Colour::Indexed(index) => Color::Indexed(index),
+        Colour::Rgb(r, g, b) => Color::Rgb(r, g, b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn no_color_turns_every_colour_off() {
-        let theme =
-            Theme::from_settings(Some("default"), &ColorOverrides::default(), true).unwrap();
+        let colors = ColorSettings {
+            urgent: Some(Colour::Magenta),
+            ..ColorSettings::default()
+        };
+        let theme = Theme::from_settings(ThemeName::Default, &colors, true);
         for style in [
             theme.auto_approved,
             theme.exception_required,
@@ -177,31 +173,56 @@ mod tests {
 
     #[test]
     fn a_colour_can_be_overridden_by_name_or_hex() {
-        let colors = ColorOverrides {
-            exception_required: Some("magenta".into()),
-            accent: Some("#ff8800".into()),
-            ..ColorOverrides::default()
+        let colors = ColorSettings {
+            exception_required: Some(Colour::Magenta),
+            accent: Some(Colour::Rgb(0xff, 0x88, 0x00)),
+            ..ColorSettings::default()
         };
-        let theme = Theme::from_settings(None, &colors, false).unwrap();
+        let theme = Theme::from_settings(ThemeName::Default, &colors, false);
         assert_eq!(theme.exception_required.fg, Some(Color::Magenta));
         assert_eq!(theme.title.fg, Some(Color::Rgb(0xff, 0x88, 0x00)));
+        assert_eq!(theme.key.fg, Some(Color::Rgb(0xff, 0x88, 0x00)));
     }
 
     #[test]
-    fn an_unknown_theme_or_colour_is_refused_by_name() {
-        assert!(
-            Theme::from_settings(Some("neon"), &ColorOverrides::default(), false)
-                .unwrap_err()
-                .contains("neon")
-        );
-        let colors = ColorOverrides {
-            urgent: Some("blurple".into()),
-            ..ColorOverrides::default()
+    fn every_configured_colour_name_means_what_the_terminal_library_reads_it_as() {
+        for name in [
+            "reset",
+            "black",
+            "red",
+            "green",
+            "yellow",
+            "blue",
+            "magenta",
+            "cyan",
+            "gray",
+            "dark-gray",
+            "light-red",
+            "light-green",
+            "light-yellow",
+            "light-blue",
+            "light-magenta",
+            "light-cyan",
+            "white",
+            "bright black",
+            "silver",
+            "42",
+            "#102030",
+        ] {
+            let colour: Colour = name.parse().unwrap();
+            assert_eq!(Some(color(colour)), name.parse::<Color>().ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_monochrome_theme_ignores_colour_overrides() {
+        let colors = ColorSettings {
+            urgent: Some(Colour::Magenta),
+            ..ColorSettings::default()
         };
-        assert!(
-            Theme::from_settings(None, &colors, false)
-                .unwrap_err()
-                .contains("blurple")
+        assert_eq!(
+            Theme::from_settings(ThemeName::Monochrome, &colors, false),
+            Theme::monochrome()
         );
     }
 }

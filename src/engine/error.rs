@@ -1,6 +1,8 @@
-//! Why the engine said no: invalid input, an unknown id, or a workflow rule.
-//! Every message is a sentence a user can act on; the mapping to exit codes and HTTP statuses
-//! lives with the shells (`cli::exit`, the server), keyed on [`EngineError::code`].
+//! Why the engine said no: invalid input, an unknown id, or a workflow rule; and
+//! [`ErrorCode`], the one list of stable failure names that the engine, the server, the remote
+//! client and the command line all use. Every message is a sentence a user can act on; the
+//! mapping to exit codes and HTTP statuses lives with the shells (`cli::exit`,
+//! `server::error`), keyed on [`ErrorCode`].
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
@@ -8,6 +10,116 @@ use uuid::Uuid;
 
 use super::model::{Decision, ExceptionStatus, Role, short_id};
 use super::time;
+
+/// Declares [`ErrorCode`] with its wire names once, so `ALL` and `as_str` cannot miss a code.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $code:ident = $text:literal,)*) => {
+        /// A failure's stable name: `error.code` in `--json` output and in the server's error
+        /// bodies. Scripts match on these, so a name never changes once released.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $code,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$code,)*];
+
+            /// The name on the wire and in JSON output.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$code => $text,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // The engine's: invalid input, an unknown id, and one per workflow rule.
+    InvalidInput = "invalid_input",
+    NotFound = "not_found",
+    MissingRole = "missing_role",
+    SeparationOfDuties = "separation_of_duties",
+    AlreadyDecided = "already_decided",
+    ExceptionRequired = "exception_required",
+    WrongState = "wrong_state",
+    ExceptionOpen = "exception_open",
+    AlreadyReviewed = "already_reviewed",
+    ExceptionExpired = "exception_expired",
+    BeforeRecord = "before_record",
+    // The server's own.
+    Unauthorized = "unauthorized",
+    BodyTooLarge = "body_too_large",
+    MethodNotAllowed = "method_not_allowed",
+    Timeout = "timeout",
+    StoreCorrupt = "store_corrupt",
+    Internal = "internal",
+    // The command line's, for failures on this machine.
+    Usage = "usage",
+    InvalidConfig = "invalid_config",
+    StoreMissing = "store_missing",
+    NotAFile = "not_a_file",
+    StoreNotEmpty = "store_not_empty",
+    Io = "io",
+    Unsupported = "unsupported",
+    Unreachable = "unreachable",
+    Inconsistent = "inconsistent",
+    Terminal = "terminal",
+    /// A server answered with an error body this client does not know (another server, or a
+    /// newer cab).
+    ServerError = "server_error",
+}
+
+impl ErrorCode {
+    /// The code of a server's error body, when it is one a cab server sends; `None` for any
+    /// other text, which the client reports as [`ErrorCode::ServerError`].
+    pub fn from_wire(text: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|code| code.as_str() == text)
+            .filter(|code| code.is_sent_by_server())
+    }
+
+    /// Whether a cab server puts this code in its error bodies.
+    pub fn is_sent_by_server(self) -> bool {
+        use ErrorCode::*;
+        match self {
+            InvalidInput | NotFound | MissingRole | SeparationOfDuties | AlreadyDecided
+            | ExceptionRequired | WrongState | ExceptionOpen | AlreadyReviewed
+            | ExceptionExpired | BeforeRecord | Unauthorized | BodyTooLarge | MethodNotAllowed
+            | Timeout | StoreCorrupt | Internal => true,
+            Usage | InvalidConfig | StoreMissing | NotAFile | StoreNotEmpty | Io | Unsupported
+            | Unreachable | Inconsistent | Terminal | ServerError => false,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ErrorCode> for String {
+    fn from(code: ErrorCode) -> String {
+        code.as_str().to_string()
+    }
+}
+
+/// So a test can say `assert_eq!(err.code(), "missing_role")`.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// Input that can never be accepted, whatever the state: a bad score, an empty rationale...
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -104,17 +216,17 @@ pub enum Refusal {
 
 impl Refusal {
     /// A stable name for the rule, for scripts (`error.code` in JSON).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Refusal::MissingRole { .. } => "missing_role",
-            Refusal::SeparationOfDuties { .. } => "separation_of_duties",
-            Refusal::AlreadyDecided(_) => "already_decided",
-            Refusal::ExceptionRequired { .. } => "exception_required",
-            Refusal::NoExceptionNeeded { .. } => "wrong_state",
-            Refusal::ExceptionOpen { .. } => "exception_open",
-            Refusal::AlreadyReviewed { .. } => "already_reviewed",
-            Refusal::ExceptionExpired { .. } => "exception_expired",
-            Refusal::BeforeRecord { .. } => "before_record",
+            Refusal::MissingRole { .. } => ErrorCode::MissingRole,
+            Refusal::SeparationOfDuties { .. } => ErrorCode::SeparationOfDuties,
+            Refusal::AlreadyDecided(_) => ErrorCode::AlreadyDecided,
+            Refusal::ExceptionRequired { .. } => ErrorCode::ExceptionRequired,
+            Refusal::NoExceptionNeeded { .. } => ErrorCode::WrongState,
+            Refusal::ExceptionOpen { .. } => ErrorCode::ExceptionOpen,
+            Refusal::AlreadyReviewed { .. } => ErrorCode::AlreadyReviewed,
+            Refusal::ExceptionExpired { .. } => ErrorCode::ExceptionExpired,
+            Refusal::BeforeRecord { .. } => ErrorCode::BeforeRecord,
         }
     }
 
@@ -138,11 +250,52 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::Invalid(_) => "invalid_input",
-            EngineError::NotFound { .. } => "not_found",
+            EngineError::Invalid(_) => ErrorCode::InvalidInput,
+            EngineError::NotFound { .. } => ErrorCode::NotFound,
             EngineError::Refused(refusal) => refusal.code(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn every_code_the_server_sends_reads_back_as_itself() {
+        let sent: Vec<ErrorCode> = ErrorCode::ALL
+            .iter()
+            .copied()
+            .filter(|c| c.is_sent_by_server())
+            .collect();
+        assert!(sent.contains(&ErrorCode::MissingRole) && sent.contains(&ErrorCode::Timeout));
+        for code in sent {
+            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(code));
+        }
+    }
+
+    #[test]
+    fn a_code_no_server_sends_is_not_read_from_the_wire() {
+        for text in [
+            "usage",
+            "io",
+            "invalid_config",
+            "server_error",
+            "http",
+            "",
+            "NOT_FOUND",
+        ] {
+            assert_eq!(ErrorCode::from_wire(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn no_two_codes_share_a_name() {
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
     }
 }

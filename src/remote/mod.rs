@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::{Backend, BackendError, CleanupReport, EventPage};
+use crate::engine::error::ErrorCode;
 use crate::engine::query::Counts;
 use crate::engine::{
     Actor, ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView, Review,
@@ -146,9 +147,12 @@ impl RemoteBackend {
             });
         }
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => (body.error.code, body.error.message),
+            Ok(body) => (
+                ErrorCode::from_wire(&body.error.code).unwrap_or(ErrorCode::ServerError),
+                body.error.message,
+            ),
             Err(_) => (
-                "http".to_string(),
+                ErrorCode::ServerError,
                 format!("the server at {} answered {status}", self.base),
             ),
         };

@@ -9,41 +9,61 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::backend::BackendError;
-use crate::engine::EngineError;
+use crate::engine::error::ErrorCode;
 use crate::store::StoreError;
 use crate::untrusted::json;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
+/// The HTTP status of each code a server sends (SPEC section 5); a code only the command line
+/// uses would be the server's own failure.
+pub fn status(code: ErrorCode) -> StatusCode {
+    use ErrorCode::*;
+    match code {
+        InvalidInput => StatusCode::BAD_REQUEST,
+        Unauthorized => StatusCode::UNAUTHORIZED,
+        MissingRole | SeparationOfDuties => StatusCode::FORBIDDEN,
+        NotFound => StatusCode::NOT_FOUND,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        AlreadyDecided | ExceptionRequired | WrongState | ExceptionOpen | AlreadyReviewed
+        | ExceptionExpired | BeforeRecord => StatusCode::CONFLICT,
+        BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        StoreCorrupt | Internal | Usage | InvalidConfig | StoreMissing | NotAFile
+        | StoreNotEmpty | Io | Unsupported | Unreachable | Inconsistent | Terminal
+        | ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An error with the status its code has.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
-            code: code.to_string(),
+            status: status(code),
+            code,
             message: message.into(),
         }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+        ApiError::new(ErrorCode::InvalidInput, message)
     }
 
     pub fn unauthorized() -> Self {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "a valid bearer token is required (Authorization: Bearer TOKEN)",
         )
     }
 
     /// The server failed: `detail` goes to the log, the client learns only that it failed.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        logged("internal", INTERNAL_MESSAGE, &detail.to_string())
+        logged(ErrorCode::Internal, INTERNAL_MESSAGE, &detail.to_string())
     }
 }
 
@@ -52,35 +72,22 @@ const INTERNAL_MESSAGE: &str =
 const CORRUPT_MESSAGE: &str = "the store fails verification; the server's log names the line, and `cab verify` on the server explains it";
 
 /// A 500 whose `detail` is logged and never sent.
-fn logged(code: &str, message: &str, detail: &str) -> ApiError {
+fn logged(code: ErrorCode, message: &str, detail: &str) -> ApiError {
     tracing::error!(
         code = %code,
         detail = %crate::untrusted::line(detail),
         "the request failed inside the server"
     );
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
+    ApiError::new(code, message)
 }
 
 impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> Self {
         let message = e.to_string();
         match e {
-            BackendError::Engine(EngineError::Invalid(_)) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", message)
-            }
-            BackendError::Engine(EngineError::NotFound { .. }) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-            }
-            BackendError::Engine(EngineError::Refused(r)) => {
-                let status = if r.is_permission() {
-                    StatusCode::FORBIDDEN
-                } else {
-                    StatusCode::CONFLICT
-                };
-                ApiError::new(status, r.code(), message)
-            }
+            BackendError::Engine(engine) => ApiError::new(engine.code(), message),
             BackendError::Store(StoreError::Corrupt { .. }) => {
-                logged("store_corrupt", CORRUPT_MESSAGE, &message)
+                logged(ErrorCode::StoreCorrupt, CORRUPT_MESSAGE, &message)
             }
             _ => ApiError::internal(message),
         }
@@ -104,7 +111,7 @@ impl IntoResponse for ApiError {
             self.status,
             &Body {
                 error: Detail {
-                    code: &self.code,
+                    code: self.code.as_str(),
                     message: &self.message,
                 },
             },
@@ -124,7 +131,7 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
     match json::to_string(value) {
         Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => {
-            let _ = logged("internal", INTERNAL_MESSAGE, &e.to_string());
+            let _ = logged(ErrorCode::Internal, INTERNAL_MESSAGE, &e.to_string());
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [(header::CONTENT_TYPE, "application/json")],
@@ -141,6 +148,26 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn who_may_not_act_is_403_and_what_may_not_happen_now_is_409() {
+        for code in [ErrorCode::MissingRole, ErrorCode::SeparationOfDuties] {
+            assert_eq!(status(code), StatusCode::FORBIDDEN, "{code}");
+        }
+        for code in [
+            ErrorCode::AlreadyDecided,
+            ErrorCode::ExceptionRequired,
+            ErrorCode::WrongState,
+            ErrorCode::ExceptionOpen,
+            ErrorCode::AlreadyReviewed,
+            ErrorCode::ExceptionExpired,
+            ErrorCode::BeforeRecord,
+        ] {
+            assert_eq!(status(code), StatusCode::CONFLICT, "{code}");
+        }
+        assert_eq!(status(ErrorCode::InvalidInput), StatusCode::BAD_REQUEST);
+        assert_eq!(status(ErrorCode::NotFound), StatusCode::NOT_FOUND);
+    }
 
     #[test]
     fn a_5xx_carries_neither_the_store_path_nor_the_system_error() {
@@ -165,7 +192,7 @@ mod tests {
                 !error.message.contains("/srv") && !error.message.contains("os error"),
                 "{error:?}"
             );
-            assert!(["internal", "store_corrupt"].contains(&error.code.as_str()));
+            assert!([ErrorCode::Internal, ErrorCode::StoreCorrupt].contains(&error.code));
         }
         let error = ApiError::internal("join error: /tmp/x: Input/output error (os error 5)");
         assert!(!error.message.contains("/tmp") && !error.message.contains("os error"));

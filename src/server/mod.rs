@@ -186,8 +186,7 @@ async fn guard(State(guard): State<Guard>, mut request: Request, next: Next) -> 
     let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
+            crate::engine::error::ErrorCode::Timeout,
             format!(
                 "the request took longer than {} s",
                 REQUEST_TIMEOUT.as_secs()
@@ -223,8 +222,7 @@ fn log(method: &Method, route: &str, status: StatusCode, started: Instant, user:
 async fn unknown_route(method: Method, uri: axum::http::Uri) -> Response {
     let started = Instant::now();
     let response = ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
+        crate::engine::error::ErrorCode::NotFound,
         format!("no route {method} {}", uri.path()),
     )
     .into_response();
@@ -235,8 +233,7 @@ async fn unknown_route(method: Method, uri: axum::http::Uri) -> Response {
 async fn wrong_method(method: Method, uri: axum::http::Uri) -> Response {
     let started = Instant::now();
     let response = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        crate::engine::error::ErrorCode::MethodNotAllowed,
         format!("{} does not take {method}", uri.path()),
     )
     .into_response();

@@ -211,8 +211,7 @@ impl Post {
 fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            crate::engine::error::ErrorCode::BodyTooLarge,
             format!("the request body is larger than {BODY_LIMIT} bytes"),
         )
     } else {
