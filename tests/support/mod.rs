@@ -1,9 +1,9 @@
 //! The one harness of every integration test binary (tests/<area>/main.rs), which each
-//! includes the same way: `#[path = "../support/mod.rs"] mod support;`. It owns the fixed clock (`NOW`) and the one way to start `cab`
-//! ([`Sealed`]); the submodules hold what one area needs: a world for command-line tests
-//! (`cli`), stores built through the library (`store`), a `cab serve` child and raw HTTP
-//! (`server` for the server's own tests, `remote` for clients of it), and the console in a
-//! pseudo-terminal (`pty`).
+//! includes the same way: `#[path = "../support/mod.rs"] mod support;`. It owns the fixed
+//! clock (`NOW`) and the one way to start `cab` ([`Sealed`]); the submodules hold what one area
+//! needs: a world for command-line tests (`cli`), stores built through the library (`store`), a
+//! `cab serve` child and raw HTTP (`server` for the server's own tests, `remote` for clients of
+//! it), and the console in a pseudo-terminal (`pty`).
 //!
 //! Each binary uses a different subset, so unused helpers are expected.
 #![allow(dead_code, unused_imports)]
