@@ -7,6 +7,8 @@
 //!
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 
 use cab::console::Theme;

@@ -8,6 +8,8 @@
 //!
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::mpsc;

@@ -32,6 +32,8 @@
 //! on a 2-core machine it shares the cores with the server, so it is kept to one.
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

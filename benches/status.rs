@@ -8,6 +8,8 @@
 //!
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;

@@ -5,6 +5,8 @@
 //! A new file here is `tests/cli/<topic>.rs` starting with `use crate::support::cli::*;`, and
 //! one `mod <topic>;` line below.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -15,6 +17,7 @@ mod errors;
 mod exceptions;
 mod queue_show;
 mod remote;
+mod reshape;
 mod status_gate;
 mod submit;
 mod untrusted;

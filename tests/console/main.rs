@@ -5,6 +5,8 @@
 //! A new file here is `tests/console/<topic>.rs` using `crate::support::pty`, and one
 //! `mod <topic>;` line below.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -5,6 +5,8 @@
 //! `crate::support::remote` for a server with the remote clients' users), and one
 //! `mod <topic>;` line below.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

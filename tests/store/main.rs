@@ -4,6 +4,8 @@
 //! A new file here is `tests/store/<topic>.rs` starting with `use crate::support::store::*;`,
 //! and one `mod <topic>;` line below.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -2,52 +2,18 @@
 //! loaded, and shell completions and the man page come from the same clap definitions as the
 //! commands themselves.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const NOW: &str = "2026-11-02T09:00:00Z";
+use crate::support::cli::*;
 
-/// A folder of its own for one test: home, config and store live inside it.
-struct Sealed {
-    dir: tempfile::TempDir,
-}
-
-impl Sealed {
-    fn new() -> Self {
-        Sealed {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn store(&self) -> PathBuf {
-        self.dir.path().join("store.jsonl")
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// `cab` with nothing from the host: no HOME, LANG, NO_COLOR or config of the person
-    /// running the tests.
-    fn cab<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
-        let home = self.dir.path().join("home");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cab"));
-        command
-            .env_clear()
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("CAB_STORE", self.store())
-            .env("CAB_NOW", NOW)
-            .env("CAB_USER", "alice")
-            .env("CAB_ROLES", "cab_member,security_reviewer")
-            .args(args);
-        command
-    }
+/// `cab` as alice, holding both reviewing roles, in the test's own sealed folder.
+fn cab_command<S: AsRef<std::ffi::OsStr>>(cab: &Cab, args: &[S]) -> Command {
+    cab.cmd(args)
+        .user("alice", "cab_member,security_reviewer")
+        .into_command()
 }
 
 fn run(mut command: Command) -> Output {
@@ -104,7 +70,7 @@ const EVERY_COMMAND: &[&[&str]] = &[
 
 #[test]
 fn a_bad_theme_colour_or_server_role_is_invalid_config_for_every_command() {
-    let cab = Sealed::new();
+    let cab = Cab::new();
     let bad = [
         ("[console]\ntheme = \"neon\"\n", "neon"),
         ("[console.colors]\nurgent = \"blurple\"\n", "blurple"),
@@ -116,7 +82,7 @@ fn a_bad_theme_colour_or_server_role_is_invalid_config_for_every_command() {
     for (text, named) in bad {
         let config = cab.file("bad.toml", text);
         for args in EVERY_COMMAND {
-            let mut command = cab.cab(args);
+            let mut command = cab_command(&cab, args);
             command.arg("--json").arg("--config").arg(&config);
             let output = run(command);
             let what = format!("cab {} with {text:?}", args.join(" "));
@@ -135,23 +101,23 @@ fn a_bad_theme_colour_or_server_role_is_invalid_config_for_every_command() {
 
 #[test]
 fn the_same_bad_theme_from_the_default_config_file_is_refused_too() {
-    let cab = Sealed::new();
-    let folder = cab.dir.path().join("home/config/cab");
+    let cab = Cab::new();
+    let folder = cab.dir().join("home/config/cab");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::write(folder.join("config.toml"), "[console]\ntheme = \"neon\"\n").unwrap();
-    let output = run(cab.cab(&["queue"]));
+    let output = run(cab_command(&cab, &["queue"]));
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("unknown console theme \"neon\""));
 }
 
 #[test]
 fn a_good_theme_and_colours_let_every_command_run() {
-    let cab = Sealed::new();
+    let cab = Cab::new();
     let config = cab.file(
         "good.toml",
         "[console]\ntheme = \"monochrome\"\n[console.colors]\nurgent = \"light-red\"\naccent = \"#ff8800\"\n",
     );
-    let mut command = cab.cab(&["queue"]);
+    let mut command = cab_command(&cab, &["queue"]);
     command.arg("--config").arg(&config);
     let output = run(command);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -162,8 +128,8 @@ fn is_usage_error(output: &Output) -> bool {
 }
 
 /// Every subcommand's name, from the command line's own help.
-fn subcommands(cab: &Sealed) -> Vec<String> {
-    let help = stdout(&run(cab.cab(&["--help"])));
+fn subcommands(cab: &Cab) -> Vec<String> {
+    let help = stdout(&run(cab_command(cab, &["--help"])));
     let commands = help
         .split("Commands:")
         .nth(1)
@@ -183,10 +149,10 @@ fn subcommands(cab: &Sealed) -> Vec<String> {
 
 #[test]
 fn completions_for_each_shell_name_every_subcommand() {
-    let cab = Sealed::new();
+    let cab = Cab::new();
     let names = subcommands(&cab);
     for shell in ["bash", "zsh", "fish", "powershell"] {
-        let output = run(cab.cab(&["completions", shell]));
+        let output = run(cab_command(&cab, &["completions", shell]));
         assert_eq!(
             output.status.code(),
             Some(0),
@@ -211,19 +177,19 @@ fn completions_for_each_shell_name_every_subcommand() {
 
 #[test]
 fn completions_for_an_unknown_shell_is_a_usage_error() {
-    let cab = Sealed::new();
-    let output = run(cab.cab(&["completions", "tcsh"]));
+    let cab = Cab::new();
+    let output = run(cab_command(&cab, &["completions", "tcsh"]));
     assert!(is_usage_error(&output), "{output:?}");
     assert!(stderr(&output).contains("tcsh"));
-    let output = run(cab.cab(&["completions"]));
+    let output = run(cab_command(&cab, &["completions"]));
     assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]
 fn the_man_page_is_roff_naming_every_subcommand() {
-    let cab = Sealed::new();
+    let cab = Cab::new();
     let names = subcommands(&cab);
-    let output = run(cab.cab(&["man"]));
+    let output = run(cab_command(&cab, &["man"]));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let page = stdout(&output);
     assert!(
@@ -242,10 +208,10 @@ fn the_man_page_is_roff_naming_every_subcommand() {
 
 #[test]
 fn completions_and_the_man_page_need_no_config_or_store() {
-    let cab = Sealed::new();
+    let cab = Cab::new();
     let config = cab.file("bad.toml", "[console]\ntheme = \"neon\"\n");
     for args in [&["completions", "bash"][..], &["man"]] {
-        let mut command = cab.cab(args);
+        let mut command = cab_command(&cab, args);
         command.arg("--config").arg(&config);
         let output = run(command);
         assert_eq!(
