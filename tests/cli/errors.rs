@@ -407,8 +407,7 @@ fn failures_of_the_store_exit_1() {
 fn a_fifo_given_as_the_store_is_refused_at_once_instead_of_waiting_for_a_writer() {
     let cab = Cab::new();
     let fifo = cab.dir().join("store.fifo");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    crate::support::mkfifo(&fifo);
     let mut child = cab
         .cmd(["--json", "status", "svc", "--store"])
         .arg(&fifo)
@@ -437,8 +436,7 @@ fn a_fifo_given_as_the_store_is_refused_at_once_instead_of_waiting_for_a_writer(
 fn a_fifo_given_as_the_store_of_a_write_is_refused_and_nothing_is_written_into_it() {
     let cab = Cab::new();
     let fifo = cab.dir().join("store.fifo");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    crate::support::mkfifo(&fifo);
     let run = cab
         .cmd([
             "--json",
@@ -460,8 +458,7 @@ fn a_fifo_given_as_the_store_of_a_write_is_refused_and_nothing_is_written_into_i
 fn a_config_file_that_is_a_fifo_or_a_device_is_refused_not_waited_on_or_read_forever() {
     let cab = Cab::new();
     let fifo = cab.dir().join("config.fifo");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    crate::support::mkfifo(&fifo);
     for config in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
         let run = cab.cmd(["queue", "--config"]).arg(config).run();
         run.assert_code(2);

@@ -375,8 +375,7 @@ fn a_fifo_in_place_of_the_checkpoint_is_ignored_without_blocking() {
     s.read().unwrap();
     let file = only_checkpoint(&s);
     fs::remove_file(&file).unwrap();
-    let c_path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    crate::support::mkfifo(&file);
     let store = s.store.clone();
     let policy = s.policy();
     let replica = without_hanging("reading a store whose checkpoint is a FIFO", move || {
@@ -413,23 +412,11 @@ fn a_checkpoint_linked_to_dev_zero_is_ignored_without_reading_it_forever() {
     assert_eq!(replica.state, s.replay().state);
 }
 
-/// Recompute `prev` and `hash` of every line from `from` (1-based) on.
+/// Recompute `prev` and `hash` of every line of the store from `from` (1-based) on.
 fn rechain_from(path: &Path, from: usize) {
     let text = fs::read_to_string(path).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    for i in from - 1..lines.len() {
-        let prev = if i == 0 {
-            "0".repeat(64)
-        } else {
-            let at = lines[i - 1].rfind(",\"hash\":\"").unwrap() + 9;
-            lines[i - 1][at..at + 64].to_string()
-        };
-        let line = &lines[i];
-        let at = line.rfind(",\"prev\":\"").unwrap() + 9;
-        let body = format!("{}{}\"", &line[..at], prev);
-        let hash = cab::store::line::sha256_hex(body.as_bytes());
-        lines[i] = format!("{body},\"hash\":\"{hash}\"}}");
-    }
+    crate::support::rechain_lines(&mut lines, from);
     fs::write(path, lines.join("\n") + "\n").unwrap();
 }
 

@@ -560,30 +560,19 @@ fn a_refused_command_on_a_missing_store_creates_no_file_or_folder() {
 
 // ----- verify re-judges the rules (SPEC section 2): well-chained lines that break a rule -----
 
-/// Recompute every line's `prev` and `hash` from line `from` (1-based) on, as a forger who can
-/// write the file and knows the format would after editing it.
-fn rechain_from(lines: &mut [Vec<u8>], from: usize) {
-    for i in from - 1..lines.len() {
-        let prev = if i == 0 {
-            "0".repeat(64)
-        } else {
-            let before = String::from_utf8(lines[i - 1].clone()).unwrap();
-            let at = before.rfind(",\"hash\":\"").unwrap() + 9;
-            before[at..at + 64].to_string()
-        };
-        let text = String::from_utf8(lines[i].clone()).unwrap();
-        let at = text.rfind(",\"prev\":\"").unwrap() + 9;
-        let relinked = format!("{}{}{}", &text[..at], prev, &text[at + 64..]);
-        lines[i] = rehash(relinked.as_bytes());
-    }
-}
-
 /// Edit line `line` (1-based) as text, then re-chain it and every line after it.
 fn forge(store: &Path, line: usize, edit: impl FnOnce(String) -> String) {
     tamper(store, |lines| {
-        let text = String::from_utf8(lines[line - 1].clone()).unwrap();
-        lines[line - 1] = edit(text).into_bytes();
-        rechain_from(lines, line);
+        let mut text: Vec<String> = lines
+            .iter()
+            .map(|l| String::from_utf8(l.strip_suffix(b"\n").unwrap_or(l).to_vec()).unwrap())
+            .collect();
+        text[line - 1] = edit(std::mem::take(&mut text[line - 1]));
+        crate::support::rechain_lines(&mut text, line);
+        *lines = text
+            .into_iter()
+            .map(|l| format!("{l}\n").into_bytes())
+            .collect();
     });
 }
 

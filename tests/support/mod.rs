@@ -145,3 +145,26 @@ impl Sealed {
         builder
     }
 }
+
+/// A FIFO at `path`: what someone may put where cab expects a store, a config or a cache file.
+pub fn mkfifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.to_str().expect("a UTF-8 path")).expect("no NUL");
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// Give store lines (without their `\n`) from line `from` (1-based) on a correct `prev` and
+/// `hash` again, as a forger who can write the file and knows the format would after editing.
+pub fn rechain_lines(lines: &mut [String], from: usize) {
+    for i in from - 1..lines.len() {
+        let prev = if i == 0 {
+            "0".repeat(64)
+        } else {
+            let at = lines[i - 1].rfind(",\"hash\":\"").expect("a hash field") + 9;
+            lines[i - 1][at..at + 64].to_string()
+        };
+        let at = lines[i].rfind(",\"prev\":\"").expect("a prev field") + 9;
+        let body = format!("{}{}\"", &lines[i][..at], prev);
+        let hash = cab::store::line::sha256_hex(body.as_bytes());
+        lines[i] = format!("{body},\"hash\":\"{hash}\"}}");
+    }
+}
