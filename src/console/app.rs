@@ -218,6 +218,16 @@ struct Resync {
     asked: bool,
     /// Events that arrived after the snapshot was asked for: the snapshot may predate them.
     later: Vec<StoredEvent>,
+    /// Reloads that failed in a row, and when the next may be asked for: a store that cannot
+    /// be read is not re-read every second (each try can be a full replay).
+    failures: u32,
+    not_before: Option<DateTime<Utc>>,
+}
+
+/// How long to wait before asking again after `failures` failed reloads: 2, 4, 8... seconds,
+/// at most a minute.
+fn resync_backoff(failures: u32) -> chrono::Duration {
+    chrono::Duration::seconds(1i64 << failures.clamp(1, 6)).min(chrono::Duration::seconds(60))
 }
 
 const READ_ONLY: &str = "opened with --read-only";
@@ -429,7 +439,7 @@ impl App {
             Msg::Paste(text) => self.paste(&text),
             Msg::Tick(now) => {
                 self.now = now;
-                // A reload that failed is asked for again, as often as the clock ticks.
+                // A reload that failed is asked for again once its back-off has passed.
                 self.ask_resync(&mut effects);
                 self.counts = query::counts(&self.state, now);
                 // Exceptions expire and requests leave the pending queue as time passes.
@@ -458,6 +468,8 @@ impl App {
             Msg::ResyncFailed(e) => {
                 if let Some(resync) = &mut self.resync {
                     resync.asked = false;
+                    resync.failures += 1;
+                    resync.not_before = Some(self.now + resync_backoff(resync.failures));
                 }
                 self.sync_error = Some(e);
             }
@@ -522,6 +534,8 @@ impl App {
                     reason: format!("event {} cannot be applied: {e}", stored.seq),
                     asked: false,
                     later: Vec::new(),
+                    failures: 0,
+                    not_before: None,
                 });
                 self.ask_resync(effects);
                 break;
@@ -538,6 +552,7 @@ impl App {
     fn ask_resync(&mut self, effects: &mut Vec<Effect>) {
         if let Some(resync) = &mut self.resync
             && !resync.asked
+            && resync.not_before.is_none_or(|at| self.now >= at)
         {
             resync.asked = true;
             resync.later.clear();

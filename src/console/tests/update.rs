@@ -681,7 +681,7 @@ fn after_an_event_that_cannot_be_applied_the_console_reloads_a_snapshot_instead_
 }
 
 #[test]
-fn a_reload_that_fails_is_shown_and_asked_for_again_on_the_next_tick() {
+fn a_reload_that_fails_is_shown_and_asked_for_again_after_a_back_off() {
     let (mut app, f, _) = standard_app();
     let head = f.state.head();
     app.update(Msg::Events(EventPage {
@@ -692,7 +692,41 @@ fn a_reload_that_fails_is_shown_and_asked_for_again_on_the_next_tick() {
     app.update(Msg::ResyncFailed("the store cannot be read".into()));
     let problem = app.out_of_sync().unwrap_or_default();
     assert!(problem.contains("the store cannot be read"), "{problem}");
-    assert_eq!(app.update(Msg::Tick(now())), vec![Effect::Resync]);
+    let later = |seconds| now() + chrono::Duration::seconds(seconds);
+    assert!(
+        app.update(Msg::Tick(later(1))).is_empty(),
+        "not again within the back-off"
+    );
+    assert_eq!(app.update(Msg::Tick(later(2))), vec![Effect::Resync]);
+}
+
+#[test]
+fn failed_reloads_back_off_up_to_a_minute_instead_of_rereading_every_second() {
+    let (mut app, f, _) = standard_app();
+    let head = f.state.head();
+    app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![unappliable(&f, head + 1)],
+    }));
+    let mut at = now();
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        app.update(Msg::ResyncFailed("the store fails verification".into()));
+        let asked_at = at;
+        // Tick second by second until the reload is asked for again.
+        loop {
+            at += chrono::Duration::seconds(1);
+            if app.update(Msg::Tick(at)) == vec![Effect::Resync] {
+                break;
+            }
+            assert!(
+                at - asked_at <= chrono::Duration::seconds(61),
+                "never asked again"
+            );
+        }
+        waits.push((at - asked_at).num_seconds());
+    }
+    assert_eq!(waits, vec![2, 4, 8, 16, 32, 60, 60, 60]);
 }
 
 #[test]
