@@ -1115,3 +1115,21 @@ fn every_query_parameter_outside_what_the_document_allows_is_400() {
     assert!(tried >= 6, "the document's query parameters were all tried");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn the_documented_error_codes_are_exactly_the_codes_a_cab_server_sends() {
+    let doc = doc();
+    let error = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"];
+    let documented: BTreeSet<String> = error["enum"]
+        .as_array()
+        .expect("the error code is an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let sent: BTreeSet<String> = cab::engine::error::ErrorCode::ALL
+        .iter()
+        .filter(|c| c.is_sent_by_server())
+        .map(|c| c.as_str().to_string())
+        .collect();
+    assert_eq!(documented, sent);
+}
