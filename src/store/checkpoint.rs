@@ -5,15 +5,16 @@
 //!
 //! A checkpoint is only a shortcut, never a source of truth. Its last 16 bytes are an XXH3-128
 //! checksum of everything before them, written last (a checksum against damage, fast enough
-//! not to slow the start; against forgery no digest helps, see docs/store-format.md): a checkpoint damaged anywhere (a flipped byte, a
-//! cut, another file) is no checkpoint. It is used only when every line it saw is still in the
-//! store, byte for byte (each line's hash, re-computed, equals the one it recorded), so the
-//! state it holds is what a replay of that prefix gives. Anything else means a full replay,
+//! not to slow the start; against forgery no digest helps, see docs/store-format.md): a
+//! checkpoint damaged anywhere (a flipped byte, a cut, another file) is no checkpoint. It is
+//! used only when every line it saw is still in the store, byte for byte (each line's hash,
+//! re-computed, equals the one it recorded), so the state it holds is what a replay of that
+//! prefix gives. Anything else means a full replay,
 //! which reports any damage with its line number exactly as before; and when the store's lines
 //! no longer are those the checkpoint saw, the first differing line is named in a warning, since
 //! a consistent rewrite of history (every hash recomputed) is otherwise invisible to one
 //! process. `cab verify` never uses a checkpoint. docs/store-format.md says what someone who can
-//! write the cache folder, and forges a checkpoint digest and all, could and could not do.
+//! write the cache folder, and forges a checkpoint checksum and all, could and could not do.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -102,8 +103,8 @@ impl Loaded {
 }
 
 /// Read a checkpoint: `None` when there is none, it is not a regular file, or it cannot be
-/// parsed; then the store is replayed in full. Its digest is checked by [`Loaded::intact`]. Never blocks on a FIFO and
-/// never reads more than the file's own size.
+/// parsed; then the store is replayed in full. Its checksum is checked by [`Loaded::intact`].
+/// Never blocks on a FIFO and never reads more than the file's own size.
 pub fn load(file: &Path) -> Option<Loaded> {
     let (handle, meta) = crate::files::open_regular(file).ok()?;
     if meta.len() > MAX_BYTES {

@@ -17,6 +17,7 @@ use thiserror::Error;
 use super::checkpoint::{self, CheckpointPolicy};
 use super::disk::{self, Disk, Os, Target};
 use super::line::{self, GENESIS};
+use crate::engine::event::Idempotency;
 use crate::engine::{self, Event, State, StoredEvent};
 use crate::untrusted::json;
 
@@ -124,10 +125,11 @@ impl Replica {
             .map(|(seqs, fingerprint)| (seqs.as_slice(), fingerprint.as_str()))
     }
 
-    fn remember(&mut self, seq: u64, event: &Event) {
-        if let Some(idem) = &event.idempotency {
+    /// Keep the idempotency key an event was written with, if any, under its actor.
+    fn remember(&mut self, seq: u64, actor: &str, idempotency: Option<&Idempotency>) {
+        if let Some(idem) = idempotency {
             self.keys
-                .entry((event.actor.clone(), idem.key.clone()))
+                .entry((actor.to_string(), idem.key.clone()))
                 .or_insert_with(|| (Vec::new(), idem.fingerprint.clone()))
                 .0
                 .push(seq);
@@ -516,7 +518,11 @@ impl FileStore {
             return Err(self.cut_back(file, replica.offset, e));
         }
         for event in &stored {
-            replica.remember(event.seq, &event.event);
+            replica.remember(
+                event.seq,
+                &event.event.actor,
+                event.event.idempotency.as_ref(),
+            );
             replica
                 .state
                 .apply(event.seq, event.event.kind.clone())
@@ -683,12 +689,7 @@ impl FileStore {
             .map(|idem| (event.event.actor.clone(), idem.clone()));
         engine::admit(&mut replica.state, seq, event.event).map_err(|e| self.corrupt(seq, e))?;
         if let Some((actor, idem)) = key {
-            replica
-                .keys
-                .entry((actor, idem.key))
-                .or_insert_with(|| (Vec::new(), idem.fingerprint))
-                .0
-                .push(seq);
+            replica.remember(seq, &actor, Some(&idem));
         }
         replica
             .line_hashes
