@@ -220,19 +220,9 @@ impl Cab {
 
 /// Recompute `prev` and `hash` of every line of a store.
 pub fn rechain(text: &str) -> String {
-    let mut prev = "0".repeat(64);
-    let mut out = String::new();
-    for line in text.lines() {
-        // ... ,"prev":"<64>","hash":"<64>"}
-        let body_len = line.len() - 75;
-        let prev_start = body_len - 65;
-        assert_eq!(&line[prev_start - 9..prev_start], ",\"prev\":\"", "{line}");
-        let body = format!("{}{}\"", &line[..prev_start], prev);
-        let hash = sha256_hex(body.as_bytes());
-        out.push_str(&format!("{body},\"hash\":\"{hash}\"}}\n"));
-        prev = hash;
-    }
-    out
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    super::rechain_lines(&mut lines, 1);
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
