@@ -39,7 +39,7 @@ fn big_state(requests: usize) -> State {
     let mut state = State::new();
     for event in cab::demo::Generator::new(requests, 1, now, &Policy::default()) {
         let event = event.expect("the demo's events follow the rules");
-        state.apply(state.head() + 1, event.kind).unwrap();
+        state.apply(state.head() + 1, event.at, event.kind).unwrap();
     }
     state
 }

@@ -18,7 +18,8 @@ use crate::engine::event::Idempotency;
 use crate::engine::query::{self, Counts};
 use crate::engine::rules::{self, Command, Ctx, IdSource, RandomIds};
 use crate::engine::{
-    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, Policy, RequestDetail,
+    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, OutcomeResult, Policy,
+    RequestDetail,
     RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict,
 };
 use crate::store::{AppendError, FileStore, Replica, TornTail};
@@ -210,6 +211,30 @@ impl LocalStore {
                     request_id: state.resolve_request(request)?,
                     verdict: verdict.clone(),
                     rationale: rationale.to_string(),
+                })
+            },
+            |state, stored, now| view_of(state, &subject(stored)?.0, now),
+        )
+    }
+
+    pub fn record_outcome(
+        &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
+        request: &str,
+        result: OutcomeResult,
+        incident: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<RequestView, BackendError> {
+        self.execute(
+            actor,
+            idempotency,
+            |state| {
+                Ok(Command::RecordOutcome {
+                    request_id: state.resolve_request(request)?,
+                    result,
+                    incident: incident.map(str::to_string),
+                    note: note.map(str::to_string),
                 })
             },
             |state, stored, now| view_of(state, &subject(stored)?.0, now),
@@ -416,7 +441,9 @@ fn subject(stored: &[StoredEvent]) -> Result<(Uuid, Option<Uuid>), EngineError> 
         EventKind::ExceptionRequested(e) => Some(e.exception.id),
         EventKind::ExceptionReviewed(e) => Some(e.exception_id),
         EventKind::ExceptionExpired(e) => Some(e.exception_id),
-        EventKind::RequestSubmitted(_) | EventKind::RequestDecided(_) => None,
+        EventKind::RequestSubmitted(_)
+        | EventKind::RequestDecided(_)
+        | EventKind::OutcomeRecorded(_) => None,
     };
     Ok((kind.request_id(), exception))
 }
@@ -472,6 +499,17 @@ impl Backend for LocalBackend {
     ) -> Result<RequestView, BackendError> {
         self.store
             .decide(&self.actor, None, request, verdict, rationale)
+    }
+
+    fn record_outcome(
+        &self,
+        request: &str,
+        result: OutcomeResult,
+        incident: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<RequestView, BackendError> {
+        self.store
+            .record_outcome(&self.actor, None, request, result, incident, note)
     }
 
     fn request_exception(

@@ -9,8 +9,8 @@ use thiserror::Error;
 
 use crate::engine::query::Counts;
 use crate::engine::{
-    Actor, EngineError, ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView,
-    Review, State, StatusView, StoredEvent, Submission, Verdict,
+    Actor, EngineError, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail,
+    RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict,
 };
 use crate::store::StoreError;
 
@@ -95,6 +95,15 @@ pub trait Backend: Send + Sync {
     ) -> Result<ExceptionView, BackendError>;
 
     fn cleanup(&self) -> Result<CleanupReport, BackendError>;
+
+    /// Record how the deployment of an eligible request went.
+    fn record_outcome(
+        &self,
+        request: &str,
+        result: OutcomeResult,
+        incident: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<RequestView, BackendError>;
 
     fn requests(
         &self,

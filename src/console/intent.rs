@@ -357,6 +357,17 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
                 row("reviewer", e.reviewed_by.clone());
                 row("rationale", e.review_rationale.clone());
             }
+            EventKind::OutcomeRecorded(e) => {
+                let o = &e.outcome;
+                row("outcome", o.result.to_string());
+                if let Some(incident) = &o.incident {
+                    row("incident", incident.clone());
+                }
+                if let Some(note) = &o.note {
+                    row("note", note.clone());
+                }
+                row("recorded by", o.recorded_by.clone());
+            }
             EventKind::RequestSubmitted(_) | EventKind::ExceptionExpired(_) => {}
         }
     }

@@ -336,6 +336,26 @@ fn execute(backend: &dyn Backend, command: Command) -> Result<String, String> {
         Command::Cleanup => backend
             .cleanup()
             .map(|report| format!("recorded: {} expiries", report.recorded)),
+        Command::RecordOutcome {
+            request_id,
+            result,
+            incident,
+            note,
+        } => backend
+            .record_outcome(
+                &request_id.to_string(),
+                result,
+                incident.as_deref(),
+                note.as_deref(),
+            )
+            .map(|view| {
+                format!(
+                    "recorded: outcome {} for request {} ({})",
+                    result,
+                    view.request.short_id(),
+                    view.request.deployment_intent_id
+                )
+            }),
     }
     .map_err(|e| format!("not recorded: {e}"))
 }

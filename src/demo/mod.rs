@@ -683,7 +683,7 @@ impl Generator {
                 _ => {}
             }
             self.state
-                .apply(self.state.head() + 1, event.kind.clone())
+                .apply(self.state.head() + 1, event.at, event.kind.clone())
                 .map_err(|e| EngineError::Invalid(crate::engine::Invalid::new("demo", e.0)))?;
             self.pending.push_back(event);
         }

@@ -13,26 +13,30 @@ use super::time;
 pub struct AuditRecord {
     pub seq: u64,
     pub at: String,
-    /// `decision`, `exception_requested`, `exception_review` or `exception_expired`.
+    /// `decision`, `exception_requested`, `exception_review`, `exception_expired` or `outcome`.
     pub kind: &'static str,
     pub request_id: Uuid,
     pub deployment_intent_id: String,
     pub exception_id: Option<Uuid>,
     pub actor: String,
     /// The decision (`auto_approved`, `approved`, `conditional`, `rejected`) or the exception's
-    /// new status (`pending`, `approved`, `rejected`, `expired`).
+    /// new status (`pending`, `approved`, `rejected`, `expired`), or a deployment's outcome
+    /// (`success`, `failure`, `rolled_back`).
     pub outcome: String,
-    /// The rationale of a decision or review; the justification of an exception request.
+    /// The rationale of a decision or review, the justification of an exception request, the
+    /// note of an outcome.
     pub rationale: String,
     pub conditions: Vec<String>,
     pub compensating_controls: Vec<String>,
     pub expires_at: Option<String>,
     pub correlation_id: String,
     pub event_hash: String,
+    /// The incident an outcome names, if any.
+    pub incident: Option<String>,
 }
 
 impl AuditRecord {
-    pub const CSV_HEADER: [&'static str; 14] = [
+    pub const CSV_HEADER: [&'static str; 15] = [
         "seq",
         "at",
         "kind",
@@ -47,10 +51,11 @@ impl AuditRecord {
         "expires_at",
         "correlation_id",
         "event_hash",
+        "incident",
     ];
 
     /// The record as CSV cells; lists are joined with "; ".
-    pub fn csv_row(&self) -> [String; 14] {
+    pub fn csv_row(&self) -> [String; 15] {
         [
             self.seq.to_string(),
             self.at.clone(),
@@ -68,6 +73,7 @@ impl AuditRecord {
             self.expires_at.clone().unwrap_or_default(),
             self.correlation_id.clone(),
             self.event_hash.clone(),
+            self.incident.clone().unwrap_or_default(),
         ]
     }
 }
@@ -96,6 +102,7 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
         expires_at: None,
         correlation_id: event.correlation_id.clone(),
         event_hash: stored.hash.clone(),
+        incident: None,
     };
     match &event.kind {
         EventKind::RequestSubmitted(e) => e.decision.as_ref().map(|d| {
@@ -158,6 +165,20 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
                 "",
             );
             r.expires_at = Some(time::format(e.expires_at));
+            Some(r)
+        }
+        EventKind::OutcomeRecorded(e) => {
+            let o = &e.outcome;
+            let mut r = base(
+                "outcome",
+                o.request_id,
+                &o.deployment_intent_id,
+                None,
+                &o.recorded_by,
+                o.result.to_string(),
+                o.note.as_deref().unwrap_or_default(),
+            );
+            r.incident = o.incident.clone();
             Some(r)
         }
     }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 use uuid::Uuid;
 
-use super::model::{Decision, ExceptionStatus, Role, short_id};
+use super::model::{Decision, ExceptionStatus, Outcome, Role, short_id};
 use super::time;
 
 /// Declares [`ErrorCode`] with its wire names once, so `ALL` and `as_str` cannot miss a code.
@@ -48,6 +48,8 @@ error_codes! {
     AlreadyReviewed = "already_reviewed",
     ExceptionExpired = "exception_expired",
     BeforeRecord = "before_record",
+    NotEligible = "not_eligible",
+    OutcomeRecorded = "outcome_recorded",
     // The server's own.
     Unauthorized = "unauthorized",
     BodyTooLarge = "body_too_large",
@@ -88,7 +90,7 @@ impl ErrorCode {
         match self {
             InvalidInput | NotFound | MissingRole | SeparationOfDuties | AlreadyDecided
             | ExceptionRequired | WrongState | ExceptionOpen | AlreadyReviewed
-            | ExceptionExpired | BeforeRecord | Unauthorized | BodyTooLarge | MethodNotAllowed
+            | ExceptionExpired | BeforeRecord | NotEligible | OutcomeRecorded | Unauthorized | BodyTooLarge | MethodNotAllowed
             | Timeout | StoreCorrupt | Internal => true,
             Usage | InvalidConfig | StoreMissing | NotAFile | StoreNotEmpty | Io | Unsupported
             | Unreachable | Inconsistent | Terminal | ServerError => false,
@@ -212,6 +214,16 @@ pub enum Refusal {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     },
+    #[error(
+        "request {} is {status}: an outcome is recorded only for a request that could be deployed (auto_approved, approved, conditional, or with an active exception)",
+        short_id(request_id)
+    )]
+    NotEligible { request_id: Uuid, status: String },
+    #[error(
+        "request {} already has an outcome: {} recorded by {} at {}; an outcome is never changed",
+        short_id(&.0.request_id), .0.result, .0.recorded_by, time::format(.0.recorded_at)
+    )]
+    OutcomeRecorded(Box<Outcome>),
 }
 
 impl Refusal {
@@ -227,6 +239,8 @@ impl Refusal {
             Refusal::AlreadyReviewed { .. } => ErrorCode::AlreadyReviewed,
             Refusal::ExceptionExpired { .. } => ErrorCode::ExceptionExpired,
             Refusal::BeforeRecord { .. } => ErrorCode::BeforeRecord,
+            Refusal::NotEligible { .. } => ErrorCode::NotEligible,
+            Refusal::OutcomeRecorded(_) => ErrorCode::OutcomeRecorded,
         }
     }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::model::{ApprovalRequest, Decision, ExceptionStatus, SecurityException};
+use super::model::{ApprovalRequest, Decision, ExceptionStatus, Outcome, SecurityException};
 use super::time;
 
 /// One fact, with who caused it, when, and under which correlation id.
@@ -40,6 +40,8 @@ pub enum EventKind {
     ExceptionRequested(ExceptionRequested),
     ExceptionReviewed(ExceptionReviewed),
     ExceptionExpired(ExceptionExpired),
+    /// How the deployment of an eligible request went.
+    OutcomeRecorded(OutcomeRecorded),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,13 +88,20 @@ pub struct ExceptionExpired {
     pub expires_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRecorded {
+    pub outcome: Outcome,
+}
+
 impl EventKind {
-    pub const TYPES: [&'static str; 5] = [
+    pub const TYPES: [&'static str; 6] = [
         "request_submitted",
         "request_decided",
         "exception_requested",
         "exception_reviewed",
         "exception_expired",
+        "outcome_recorded",
     ];
 
     pub fn type_name(&self) -> &'static str {
@@ -102,6 +111,7 @@ impl EventKind {
             EventKind::ExceptionRequested(_) => "exception_requested",
             EventKind::ExceptionReviewed(_) => "exception_reviewed",
             EventKind::ExceptionExpired(_) => "exception_expired",
+            EventKind::OutcomeRecorded(_) => "outcome_recorded",
         }
     }
 
@@ -116,6 +126,7 @@ impl EventKind {
             "exception_requested" => EventKind::ExceptionRequested(parse(data)?),
             "exception_reviewed" => EventKind::ExceptionReviewed(parse(data)?),
             "exception_expired" => EventKind::ExceptionExpired(parse(data)?),
+            "outcome_recorded" => EventKind::OutcomeRecorded(parse(data)?),
             other => return Err(format!("unknown event type {other:?}")),
         })
     }
@@ -128,6 +139,7 @@ impl EventKind {
             EventKind::ExceptionRequested(e) => e.exception.request_id,
             EventKind::ExceptionReviewed(e) => e.request_id,
             EventKind::ExceptionExpired(e) => e.request_id,
+            EventKind::OutcomeRecorded(e) => e.outcome.request_id,
         }
     }
 
@@ -139,6 +151,7 @@ impl EventKind {
             EventKind::ExceptionRequested(e) => &e.exception.deployment_intent_id,
             EventKind::ExceptionReviewed(e) => &e.deployment_intent_id,
             EventKind::ExceptionExpired(e) => &e.deployment_intent_id,
+            EventKind::OutcomeRecorded(e) => &e.outcome.deployment_intent_id,
         }
     }
 
@@ -187,6 +200,17 @@ impl EventKind {
                 super::model::short_id(&e.exception_id),
                 time::format(e.expires_at)
             ),
+            EventKind::OutcomeRecorded(e) => {
+                let o = &e.outcome;
+                let mut text = format!("outcome {}", o.result);
+                if let Some(incident) = &o.incident {
+                    text.push_str(&format!(" (incident {incident})"));
+                }
+                if let Some(note) = &o.note {
+                    text.push_str(&format!(": {note}"));
+                }
+                text
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod event;
 pub mod model;
 pub mod query;
+pub mod report;
 pub mod rejudge;
 pub mod rules;
 pub mod state;

@@ -466,6 +466,73 @@ impl SecurityException {
     }
 }
 
+/// How a deployment went, as recorded after the fact by `cab outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeResult {
+    Success,
+    Failure,
+    RolledBack,
+}
+
+impl OutcomeResult {
+    pub const ALL: [OutcomeResult; 3] = [
+        OutcomeResult::Success,
+        OutcomeResult::Failure,
+        OutcomeResult::RolledBack,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeResult::Success => "success",
+            OutcomeResult::Failure => "failure",
+            OutcomeResult::RolledBack => "rolled_back",
+        }
+    }
+
+    /// Whether reports count it as a failure: `failure` and `rolled_back` both are.
+    pub fn is_failure(self) -> bool {
+        !matches!(self, OutcomeResult::Success)
+    }
+}
+
+impl FromStr for OutcomeResult {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        OutcomeResult::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| {
+                Invalid::new(
+                    "result",
+                    format!("unknown outcome {s:?}; expected success, failure or rolled_back"),
+                )
+            })
+    }
+}
+
+impl fmt::Display for OutcomeResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the deployment of an eligible request went: one per request, never changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    pub id: Uuid,
+    pub request_id: Uuid,
+    pub deployment_intent_id: String,
+    pub result: OutcomeResult,
+    /// The incident it caused, as the incident tracker names it.
+    pub incident: Option<String>,
+    pub note: Option<String>,
+    pub recorded_by: String,
+    #[serde(with = "time::rfc3339")]
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// The first eight characters of an id: what people read and type.
 pub fn short_id(id: &Uuid) -> String {
     let mut s = id.to_string();

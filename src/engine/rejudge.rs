@@ -189,6 +189,16 @@ fn command_for(
             (command, VecDeque::new(), policy)
         }
         EventKind::ExceptionExpired(_) => return Ok(None),
+        EventKind::OutcomeRecorded(e) => {
+            let o = &e.outcome;
+            let command = Command::RecordOutcome {
+                request_id: o.request_id,
+                result: o.result,
+                incident: o.incident.clone(),
+                note: o.note.clone(),
+            };
+            (command, VecDeque::from([o.id]), policy)
+        }
     }))
 }
 
@@ -331,6 +341,6 @@ impl IdSource for Recorded {
 pub fn admit(state: &mut State, seq: u64, event: Event) -> Result<(), String> {
     rejudge(state, &event).map_err(|v| v.to_string())?;
     state
-        .apply(seq, event.kind)
+        .apply(seq, event.at, event.kind)
         .map_err(|e| format!("the event contradicts the ones before it: {e}"))
 }

@@ -9,12 +9,12 @@ use uuid::Uuid;
 
 use super::error::{EngineError, Invalid, Refusal};
 use super::event::{
-    Event, EventKind, ExceptionExpired, ExceptionRequested, ExceptionReviewed, RequestDecided,
-    RequestSubmitted,
+    Event, EventKind, ExceptionExpired, ExceptionRequested, ExceptionReviewed, OutcomeRecorded,
+    RequestDecided, RequestSubmitted,
 };
 use super::model::{
-    Actor, ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Policy, RequestStatus,
-    RiskScore, Role, SYSTEM_ACTOR, SecurityException,
+    Actor, ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Outcome, OutcomeResult,
+    Policy, RequestStatus, RiskScore, Role, SYSTEM_ACTOR, SecurityException,
 };
 use super::state::State;
 
@@ -86,6 +86,13 @@ pub enum Command {
     },
     /// Record the expiry of every pending or approved exception whose time has passed.
     Cleanup,
+    /// Record how the deployment of an eligible request went.
+    RecordOutcome {
+        request_id: Uuid,
+        result: OutcomeResult,
+        incident: Option<String>,
+        note: Option<String>,
+    },
 }
 
 pub const DEFAULT_EXPIRY_DAYS: i64 = 30;
@@ -133,6 +140,21 @@ pub fn handle(
             rationale,
         } => review_exception(state, *exception_id, *review, rationale, ctx).map(|e| vec![e]),
         Command::Cleanup => Ok(cleanup(state, ctx)),
+        Command::RecordOutcome {
+            request_id,
+            result,
+            incident,
+            note,
+        } => record_outcome(
+            state,
+            *request_id,
+            *result,
+            incident.as_deref(),
+            note.as_deref(),
+            ctx,
+            ids,
+        )
+        .map(|e| vec![e]),
     }
 }
 
@@ -464,6 +486,65 @@ fn cleanup(state: &State, ctx: &Ctx) -> Vec<Event> {
             }),
         })
         .collect()
+}
+
+fn record_outcome(
+    state: &State,
+    request_id: Uuid,
+    result: OutcomeResult,
+    incident: Option<&str>,
+    note: Option<&str>,
+    ctx: &Ctx,
+    ids: &mut dyn IdSource,
+) -> Result<Event, EngineError> {
+    let incident = incident.map(|i| required_id("incident", i)).transpose()?;
+    let note = note.map(|n| required_text("note", n)).transpose()?;
+    let request = find_request(state, request_id)?;
+    if let Some(existing) = state.outcome(&request_id) {
+        return Err(Refusal::OutcomeRecorded(Box::new(existing.clone())).into());
+    }
+    // Eligible now, and since when: the record that made it so is what the outcome acts on.
+    let since = match request.status {
+        RequestStatus::AutoApproved | RequestStatus::Approved | RequestStatus::Conditional => {
+            state.decision(&request_id).map(|d| d.decided_at)
+        }
+        RequestStatus::ExceptionRequired => state
+            .exceptions_for(&request_id)
+            .find(|e| e.is_active(ctx.now))
+            .and_then(|e| e.reviewed_at),
+        RequestStatus::UnderReview | RequestStatus::Rejected => None,
+    };
+    let Some(since) = since else {
+        let status = match request.status {
+            RequestStatus::ExceptionRequired => "exception_required without an active exception",
+            other => other.as_str(),
+        };
+        return Err(Refusal::NotEligible {
+            request_id,
+            status: status.to_string(),
+        }
+        .into());
+    };
+    not_before(ctx, since, || {
+        format!("request {} became eligible", request.short_id())
+    })?;
+    let outcome = Outcome {
+        id: ids.next_id(),
+        request_id,
+        deployment_intent_id: request.deployment_intent_id.clone(),
+        result,
+        incident: incident.map(str::to_string),
+        note: note.map(str::to_string),
+        recorded_by: ctx.actor.name.clone(),
+        recorded_at: ctx.now,
+    };
+    Ok(Event {
+        at: ctx.now,
+        actor: ctx.actor.name.clone(),
+        correlation_id: request.correlation_id.clone(),
+        idempotency: None,
+        kind: EventKind::OutcomeRecorded(OutcomeRecorded { outcome }),
+    })
 }
 
 // ----- small parsers shared by the rules -----

@@ -5,17 +5,18 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
 use super::error::EngineError;
 use super::event::{
-    EventKind, ExceptionExpired, ExceptionRequested, ExceptionReviewed, RequestDecided,
-    RequestSubmitted,
+    EventKind, ExceptionExpired, StoredEvent, ExceptionRequested, ExceptionReviewed, OutcomeRecorded,
+    RequestDecided, RequestSubmitted,
 };
 use super::model::{
-    ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, RequestStatus,
+    ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Outcome, RequestStatus,
     SecurityException,
 };
 
@@ -32,6 +33,9 @@ struct RequestEntry {
     exceptions: Vec<usize>,
     /// Sequence numbers of the events that concern this request.
     history: Vec<u64>,
+    /// How its deployment went, once recorded.
+    #[serde(default)]
+    outcome: Option<Outcome>,
 }
 
 /// Records sit behind `Arc`s, so cloning a State (a console's copy of its backend's) copies
@@ -48,6 +52,9 @@ pub struct State {
     /// queue is drawn from, without looking at every request.
     awaiting: BTreeSet<usize>,
     head: u64,
+    /// The latest time of any event applied: a question about a moment at or after it is
+    /// answered by this state as it is (`--at`).
+    last_at: Option<DateTime<Utc>>,
 }
 
 /// The state as plain data (records in order), for the store's checkpoint; the indexes are
@@ -57,6 +64,8 @@ struct PartsOut<'a> {
     requests: &'a [Arc<RequestEntry>],
     exceptions: &'a [Arc<SecurityException>],
     head: u64,
+    #[serde(with = "super::time::rfc3339_option")]
+    last_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +73,8 @@ struct PartsIn {
     requests: Vec<Arc<RequestEntry>>,
     exceptions: Vec<Arc<SecurityException>>,
     head: u64,
+    #[serde(with = "super::time::rfc3339_option")]
+    last_at: Option<DateTime<Utc>>,
 }
 
 impl Serialize for State {
@@ -72,6 +83,7 @@ impl Serialize for State {
             requests: &self.requests,
             exceptions: &self.exceptions,
             head: self.head,
+            last_at: self.last_at,
         }
         .serialize(s)
     }
@@ -94,6 +106,7 @@ impl State {
             requests: parts.requests,
             exceptions: parts.exceptions,
             head: parts.head,
+            last_at: parts.last_at,
             ..State::default()
         };
         state.request_index.reserve(state.requests.len());
@@ -139,13 +152,33 @@ impl State {
 
     /// Replay events from the start.
     pub fn replay(
-        events: impl IntoIterator<Item = (u64, EventKind)>,
+        events: impl IntoIterator<Item = (u64, DateTime<Utc>, EventKind)>,
     ) -> Result<State, (u64, ApplyError)> {
         let mut state = State::new();
-        for (seq, kind) in events {
-            state.apply(seq, kind).map_err(|e| (seq, e))?;
+        for (seq, at, kind) in events {
+            state.apply(seq, at, kind).map_err(|e| (seq, e))?;
         }
         Ok(state)
+    }
+
+    /// The state as of a moment (`--at`): the events whose time is at or before `at`, applied
+    /// in store order. The events were judged by the rules when they were read; an action is
+    /// never dated before what it acts on, so every event kept finds what it needs.
+    pub fn replay_as_of<'a>(
+        events: impl IntoIterator<Item = &'a StoredEvent>,
+        at: DateTime<Utc>,
+    ) -> Result<State, (u64, ApplyError)> {
+        State::replay(
+            events
+                .into_iter()
+                .filter(|e| e.event.at <= at)
+                .map(|e| (e.seq, e.event.at, e.event.kind.clone())),
+        )
+    }
+
+    /// The latest time of any event in this state (`None` for none).
+    pub fn last_at(&self) -> Option<DateTime<Utc>> {
+        self.last_at
     }
 
     /// The sequence number of the last event applied (0 for none).
@@ -154,15 +187,22 @@ impl State {
     }
 
     /// Fold one event into the state, refusing one that cannot follow the events before it.
-    pub fn apply(&mut self, seq: u64, kind: EventKind) -> Result<(), ApplyError> {
+    pub fn apply(
+        &mut self,
+        seq: u64,
+        at: DateTime<Utc>,
+        kind: EventKind,
+    ) -> Result<(), ApplyError> {
         match kind {
             EventKind::RequestSubmitted(e) => self.submitted(seq, e)?,
             EventKind::RequestDecided(e) => self.decided(seq, e)?,
             EventKind::ExceptionRequested(e) => self.exception_requested(seq, e)?,
             EventKind::ExceptionReviewed(e) => self.exception_reviewed(seq, e)?,
             EventKind::ExceptionExpired(e) => self.exception_expired(seq, e)?,
+            EventKind::OutcomeRecorded(e) => self.outcome_recorded(seq, e)?,
         }
         self.head = seq;
+        self.last_at = self.last_at.max(Some(at));
         Ok(())
     }
 
@@ -229,6 +269,7 @@ impl State {
             decision: e.decision,
             exceptions: Vec::new(),
             history: vec![seq],
+            outcome: None,
         }));
         Ok(())
     }
@@ -328,6 +369,29 @@ impl State {
         Ok(())
     }
 
+    fn outcome_recorded(&mut self, seq: u64, e: OutcomeRecorded) -> Result<(), ApplyError> {
+        let outcome = e.outcome;
+        let entry = self.entry_mut(&outcome.request_id)?;
+        if let Some(existing) = &entry.outcome {
+            return Err(ApplyError(format!(
+                "request {} has a second outcome (first: {} by {})",
+                outcome.request_id, existing.result, existing.recorded_by
+            )));
+        }
+        if matches!(
+            entry.request.status,
+            RequestStatus::UnderReview | RequestStatus::Rejected
+        ) {
+            return Err(ApplyError(format!(
+                "request {} in status {} cannot have an outcome",
+                outcome.request_id, entry.request.status
+            )));
+        }
+        entry.outcome = Some(outcome);
+        entry.history.push(seq);
+        Ok(())
+    }
+
     fn index_of(&self, id: &Uuid) -> Result<usize, ApplyError> {
         self.request_index
             .get(id)
@@ -395,6 +459,23 @@ impl State {
         self.request_index
             .get(request_id)
             .and_then(|&i| self.requests[i].decision.as_ref())
+    }
+
+    /// How the request's deployment went, once recorded.
+    pub fn outcome(&self, request_id: &Uuid) -> Option<&Outcome> {
+        self.request_index
+            .get(request_id)
+            .and_then(|&i| self.requests[i].outcome.as_ref())
+    }
+
+    /// Every request with its decision and outcome, in submission order: what reports read.
+    pub fn records(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&ApprovalRequest, Option<&Decision>, Option<&Outcome>)> + '_
+    {
+        self.requests
+            .iter()
+            .map(|e| (&e.request, e.decision.as_ref(), e.outcome.as_ref()))
     }
 
     pub fn exception(&self, id: &Uuid) -> Option<&SecurityException> {

@@ -17,7 +17,7 @@ use crate::backend::{Backend, BackendError, CleanupReport, EventPage};
 use crate::engine::error::ErrorCode;
 use crate::engine::query::Counts;
 use crate::engine::{
-    Actor, ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView, Review,
+    Actor, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail, RequestFilter, RequestView, Review,
     State, StatusView, Submission, Verdict,
 };
 
@@ -305,6 +305,19 @@ impl Backend for RemoteBackend {
                 &serde_json::json!({"rationale": rationale}),
             ),
         }
+    }
+
+    fn record_outcome(
+        &self,
+        request: &str,
+        result: OutcomeResult,
+        incident: Option<&str>,
+        note: Option<&str>,
+    ) -> Result<RequestView, BackendError> {
+        self.post(
+            &format!("/v1/requests/{}/outcome", seg(request)),
+            &serde_json::json!({"result": result, "incident": incident, "note": note}),
+        )
     }
 
     fn request_exception(

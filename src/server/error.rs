@@ -31,7 +31,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         NotFound => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         AlreadyDecided | ExceptionRequired | WrongState | ExceptionOpen | AlreadyReviewed
-        | ExceptionExpired | BeforeRecord => StatusCode::CONFLICT,
+        | ExceptionExpired | BeforeRecord | NotEligible | OutcomeRecorded => StatusCode::CONFLICT,
         BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Timeout => StatusCode::SERVICE_UNAVAILABLE,
         StoreCorrupt | Internal | Usage | InvalidConfig | StoreMissing | NotAFile

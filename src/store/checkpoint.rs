@@ -26,7 +26,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 use crate::engine::State;
 
 /// Written first in every checkpoint file; another value means another format.
-const MAGIC: &[u8; 8] = b"cabckp06";
+const MAGIC: &[u8; 8] = b"cabckp07";
 /// The XXH3-128 checksum at the end of the file (little-endian).
 const DIGEST_LEN: usize = 16;
 /// No checkpoint is read beyond this size (a cache folder entry linked to an endless device).

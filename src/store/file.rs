@@ -525,7 +525,7 @@ impl FileStore {
             );
             replica
                 .state
-                .apply(event.seq, event.event.kind.clone())
+                .apply(event.seq, event.event.at, event.event.kind.clone())
                 .map_err(|e| self.corrupt(event.seq, e))?;
         }
         replica.line_starts.extend(starts);

@@ -260,6 +260,7 @@ impl<'de> serde::de::Visitor<'de> for LineVisitor {
                         "exception_requested" => EventKind::ExceptionRequested(map.next_value()?),
                         "exception_reviewed" => EventKind::ExceptionReviewed(map.next_value()?),
                         "exception_expired" => EventKind::ExceptionExpired(map.next_value()?),
+                        "outcome_recorded" => EventKind::OutcomeRecorded(map.next_value()?),
                         other => {
                             return Err(A::Error::custom(format!("unknown event type {other:?}")));
                         }

@@ -74,7 +74,7 @@ impl Fixture {
 
     pub fn push(&mut self, event: Event) {
         let seq = self.state.head() + 1;
-        self.state.apply(seq, event.kind.clone()).unwrap();
+        self.state.apply(seq, event.at, event.kind.clone()).unwrap();
         self.events.push(StoredEvent {
             seq,
             prev: String::new(),
@@ -132,6 +132,7 @@ fn created_id(event: &Event) -> Uuid {
         K::ExceptionRequested(e) => e.exception.id,
         K::ExceptionReviewed(e) => e.exception_id,
         K::ExceptionExpired(e) => e.exception_id,
+        K::OutcomeRecorded(e) => e.outcome.id,
     }
 }
 

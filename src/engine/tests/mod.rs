@@ -181,7 +181,7 @@ impl World {
         let events = rules::handle(&self.state, &command, &ctx, &mut self.ids)?;
         for event in &events {
             let seq = self.state.head() + 1;
-            if let Err(e) = self.state.apply(seq, event.kind.clone()) {
+            if let Err(e) = self.state.apply(seq, event.at, event.kind.clone()) {
                 panic!("event {seq} produced for {command:?} does not apply: {e}");
             }
             self.log.push(StoredEvent {

@@ -308,7 +308,7 @@ fn command(op: &Op, state: &State) -> Option<(usize, Command)> {
 
 struct Played {
     state: State,
-    log: Vec<(u64, EventKind)>,
+    log: Vec<(u64, DateTime<Utc>, EventKind)>,
     policy: Policy,
     now: DateTime<Utc>,
 }
@@ -322,7 +322,7 @@ fn play(thresholds: Thresholds, ops: &[Op], json: bool) -> Result<Played, TestCa
         ..Policy::default()
     };
     let mut state = State::new();
-    let mut log: Vec<(u64, EventKind)> = Vec::new();
+    let mut log: Vec<(u64, DateTime<Utc>, EventKind)> = Vec::new();
     let mut ids = CountingIds::default();
     let mut now = t0();
 
@@ -365,13 +365,13 @@ fn play(thresholds: Thresholds, ops: &[Op], json: bool) -> Result<Played, TestCa
                         )));
                     }
                     let seq = state.head() + 1;
-                    if let Err(e) = state.apply(seq, event.kind.clone()) {
+                    if let Err(e) = state.apply(seq, event.at, event.kind.clone()) {
                         return Err(TestCaseError::fail(format!(
                             "{command:?} by {} produced an event that does not apply: {e}",
                             actor.name
                         )));
                     }
-                    log.push((seq, event.kind));
+                    log.push((seq, event.at, event.kind));
                 }
             }
         }
@@ -388,11 +388,11 @@ fn play(thresholds: Thresholds, ops: &[Op], json: bool) -> Result<Played, TestCa
 
 fn check_invariants(
     state: &State,
-    log: &[(u64, EventKind)],
+    log: &[(u64, DateTime<Utc>, EventKind)],
     now: DateTime<Utc>,
 ) -> Result<(), TestCaseError> {
     let mut decisions: HashMap<Uuid, usize> = HashMap::new();
-    for (_, kind) in log {
+    for (_, _, kind) in log {
         let decision = match kind {
             EventKind::RequestSubmitted(e) => e.decision.as_ref(),
             EventKind::RequestDecided(e) => Some(&e.decision),

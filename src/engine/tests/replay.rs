@@ -1,6 +1,7 @@
 //! The state as a fold over events: `apply` refuses events that contradict what came before,
 //! replay is deterministic, and ids resolve whole or by a unique prefix.
 
+use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 
 use chrono::Duration;
@@ -25,7 +26,7 @@ fn refused(state: &mut State, kind: EventKind) -> String {
     let before = state.clone();
     let seq = state.head() + 1;
     let err = state
-        .apply(seq, kind)
+        .apply(seq, t0(), kind)
         .expect_err("the contradicting event was applied");
     assert_eq!(*state, before, "a refused event changed the state");
     err.to_string()
@@ -262,7 +263,7 @@ fn busy_world() -> World {
 }
 
 fn replayed(world: &World) -> State {
-    State::replay(world.log.iter().map(|s| (s.seq, s.event.kind.clone()))).expect("the log replays")
+    State::replay(world.log.iter().map(|s| (s.seq, s.event.at, s.event.kind.clone()))).expect("the log replays")
 }
 
 #[test]
@@ -280,13 +281,13 @@ fn replaying_twice_gives_equal_states() {
 #[test]
 fn replay_names_the_sequence_number_of_the_event_it_refuses() {
     let world = busy_world();
-    let mut events: Vec<(u64, EventKind)> = world
+    let mut events: Vec<(u64, DateTime<Utc>, EventKind)> = world
         .log
         .iter()
-        .map(|s| (s.seq, s.event.kind.clone()))
+        .map(|s| (s.seq, s.event.at, s.event.kind.clone()))
         .collect();
-    let duplicate = events[1].1.clone();
-    events.push((99, duplicate));
+    let (_, at, duplicate) = events[1].clone();
+    events.push((99, at, duplicate));
     let (seq, _) = State::replay(events).expect_err("a decision repeated");
     assert_eq!(seq, 99);
 }
@@ -347,7 +348,7 @@ fn with_ids(ids: &[&str]) -> (State, Vec<Uuid>) {
             policy: &policy,
         };
         for event in rules::handle(&state, &submit("web", 60.0), &ctx, &mut source).unwrap() {
-            state.apply(state.head() + 1, event.kind).unwrap();
+            state.apply(state.head() + 1, event.at, event.kind).unwrap();
         }
     }
     (state, uuids)
