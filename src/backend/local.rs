@@ -16,6 +16,7 @@ use super::{Backend, BackendError, CleanupReport, EventPage};
 use crate::clock::Clock;
 use crate::engine::event::Idempotency;
 use crate::engine::query::{self, Counts};
+use crate::engine::report::{self, Report, ReportQuery};
 use crate::engine::rules::{self, Command, Ctx, IdSource, RandomIds};
 use crate::engine::{
     Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, OutcomeResult, Policy,
@@ -371,6 +372,23 @@ impl LocalStore {
         self.read(|state, now| Ok(query::counts(state, now)))
     }
 
+    /// The report of a period, from the state as of its end.
+    pub fn report(&self, query: ReportQuery) -> Result<Report, BackendError> {
+        let params = query
+            .resolve(self.clock.now(), self.policy.thresholds)
+            .map_err(EngineError::Invalid)?;
+        let replica = self.fresh()?;
+        if replica.state.last_at().is_none_or(|last| last <= params.until) {
+            return Ok(report::compute(&replica.state, &params));
+        }
+        let events = self.store.read_events(&replica, 1..=replica.head_seq())?;
+        drop(replica);
+        let state = State::replay_as_of(&events, params.until).map_err(|(seq, e)| {
+            BackendError::Inconsistent(format!("event {seq} cannot be replayed: {e}"))
+        })?;
+        Ok(report::compute(&state, &params))
+    }
+
     /// The newest sequence number, after catching up.
     pub fn head(&self) -> Result<u64, BackendError> {
         Ok(self.fresh()?.head_seq())
@@ -561,6 +579,10 @@ impl Backend for LocalBackend {
 
     fn status(&self, deployment: &str, ring: Option<u32>) -> Result<StatusView, BackendError> {
         self.store.status(deployment, ring)
+    }
+
+    fn report(&self, query: ReportQuery) -> Result<Report, BackendError> {
+        self.store.report(query)
     }
 
     fn counts(&self) -> Result<Counts, BackendError> {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::engine::query::Counts;
+use crate::engine::report::{Report, ReportQuery};
 use crate::engine::{
     Actor, EngineError, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail,
     RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict,
@@ -119,6 +120,9 @@ pub trait Backend: Send + Sync {
     fn status(&self, deployment: &str, ring: Option<u32>) -> Result<StatusView, BackendError>;
 
     fn counts(&self) -> Result<Counts, BackendError>;
+
+    /// The report of a period (SPEC section 6); unset times default from this backend's clock.
+    fn report(&self, query: ReportQuery) -> Result<Report, BackendError>;
 
     /// Events after `after`; when there are none yet, wait up to `wait` for one.
     fn events(&self, after: u64, wait: Duration) -> Result<EventPage, BackendError>;

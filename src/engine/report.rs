@@ -357,3 +357,422 @@ pub struct WhatIf {
     pub changes: BTreeMap<String, u64>,
     pub failures_auto_approved: u64,
 }
+
+/// Risk bands of `outcomes.by_risk_band`: `[0,10)`, ..., `[80,90)`, `[90,100]`.
+pub const BANDS: usize = 10;
+
+/// The name of band `i`: `0-10`, ..., `90-100`.
+pub fn band_name(i: usize) -> String {
+    format!("{}-{}", i * 10, i * 10 + 10)
+}
+
+/// The band a score falls in.
+pub fn band_of(score: f64) -> usize {
+    ((score / 10.0).floor().max(0.0) as usize).min(BANDS - 1)
+}
+
+/// The report of `state`, which must be the state as of `params.until` (what `--at until`
+/// gives): counts over `[since, until)`, snapshots at `until`.
+pub fn compute(state: &State, params: &ReportParams) -> Report {
+    let (since, until) = (params.since, params.until);
+    let within = |t: DateTime<Utc>| since <= t && t < until;
+    let buckets = bucket_starts(params.by, since, until);
+    let bucket = |t: DateTime<Utc>| buckets.partition_point(|start| *start <= t) - 1;
+    let mut rows: Vec<PeriodRow> = buckets.iter().map(|&start| PeriodRow::new(start)).collect();
+    let mut row_leads: Vec<Vec<f64>> = vec![Vec::new(); buckets.len()];
+
+    let mut requests = RequestCounts::default();
+    let mut decisions = DecisionCounts::default();
+    let mut leads = Vec::new();
+    let mut approvers: BTreeMap<&str, ApproverRow> = BTreeMap::new();
+    let mut pending = Pending::default();
+    let mut outcomes = OutcomeTally::default();
+    let mut what_if = params.what_if.map(WhatIfTally::new);
+
+    for (request, decision, outcome) in state.records() {
+        if request.submitted_at > until {
+            continue;
+        }
+        let submitted_here = within(request.submitted_at);
+        if submitted_here {
+            requests.submitted += 1;
+            requests.by_gate.add(request.gate);
+            rows[bucket(request.submitted_at)].submitted += 1;
+            if let Some(w) = &mut what_if {
+                w.regate(request.gate, request.risk_score.value());
+            }
+        }
+        if let Some(d) = decision.filter(|d| within(d.decided_at)) {
+            decisions.add(d.decision);
+            let row = bucket(d.decided_at);
+            rows[row].add(d.decision);
+            if d.decision != DecisionKind::AutoApproved {
+                let hours = hours(d.decided_at - request.submitted_at);
+                leads.push(hours);
+                row_leads[row].push(hours);
+                approvers
+                    .entry(d.approver.as_str())
+                    .or_insert_with(|| ApproverRow {
+                        approver: d.approver.clone(),
+                        approved: 0,
+                        conditional: 0,
+                        rejected: 0,
+                    })
+                    .add(d.decision);
+            }
+        }
+        let waiting = match request.status {
+            RequestStatus::UnderReview => {
+                pending.under_review += 1;
+                true
+            }
+            RequestStatus::ExceptionRequired
+                if !state
+                    .exceptions_for(&request.id)
+                    .any(|e| e.is_active(until)) =>
+            {
+                pending.exception_required += 1;
+                true
+            }
+            _ => false,
+        };
+        if waiting {
+            pending
+                .age_days
+                .add((until - request.submitted_at).num_days());
+        }
+        if let Some(o) = outcome.filter(|o| submitted_here && o.recorded_at <= until) {
+            let failed = o.result.is_failure();
+            outcomes.add(request.gate, request.risk_score.value(), failed);
+            outcomes
+                .ranked
+                .push((request.risk_score.value(), &request.risk_factors, failed));
+            if let Some(w) = &mut what_if {
+                w.failure(failed, request.risk_score.value());
+            }
+        }
+    }
+
+    let mut exceptions = ExceptionCounts::default();
+    let week_after = until + Duration::days(7);
+    for x in state.exceptions() {
+        if x.requested_at > until {
+            continue;
+        }
+        if within(x.requested_at) {
+            exceptions.requested += 1;
+            rows[bucket(x.requested_at)].exceptions_requested += 1;
+        }
+        // Only an approval can be followed by an expiry; a rejection is final.
+        let approved = matches!(
+            x.status,
+            ExceptionStatus::Approved | ExceptionStatus::Expired
+        ) && x.reviewed_at.is_some();
+        if let Some(reviewed) = x.reviewed_at.filter(|t| within(*t) && *t <= until) {
+            if approved {
+                exceptions.approved += 1;
+                rows[bucket(reviewed)].exceptions_approved += 1;
+            } else if x.status == ExceptionStatus::Rejected {
+                exceptions.rejected += 1;
+            }
+        }
+        if x.status != ExceptionStatus::Rejected && within(x.expires_at) {
+            exceptions.expired += 1;
+        }
+        if x.is_active(until) {
+            exceptions.active_at_end += 1;
+            if x.expires_at <= week_after {
+                exceptions.expiring_within_7_days += 1;
+            }
+        }
+    }
+
+    for (row, mut hours) in rows.iter_mut().zip(row_leads) {
+        row.lead_time_hours_p50 = nearest_rank(&mut hours, 50);
+    }
+    let mut approvers: Vec<ApproverRow> = approvers.into_values().collect();
+    approvers.sort_by(|a, b| {
+        b.total()
+            .cmp(&a.total())
+            .then_with(|| a.approver.cmp(&b.approver))
+    });
+    let manual = decisions.approved + decisions.conditional + decisions.rejected;
+    let lead_count = leads.len() as u64;
+    let decision_lead_time_hours = LeadTime {
+        count: lead_count,
+        p50: nearest_rank(&mut leads, 50),
+        p90: nearest_rank(&mut leads, 90),
+        max: leads.last().copied(),
+    };
+    Report {
+        period: Period { since, until },
+        requests,
+        decisions,
+        approval_rate: ratio(decisions.approved + decisions.conditional, manual),
+        auto_approval_share: ratio(requests.by_gate.auto_approved, requests.submitted),
+        decision_lead_time_hours,
+        pending,
+        exceptions,
+        periods: rows,
+        approvers,
+        calibration: calibration(&outcomes.ranked),
+        outcomes: outcomes.finish(),
+        what_if: what_if.map(WhatIfTally::finish),
+    }
+}
+
+impl PeriodRow {
+    fn new(start: DateTime<Utc>) -> Self {
+        PeriodRow {
+            start,
+            submitted: 0,
+            auto_approved: 0,
+            approved: 0,
+            conditional: 0,
+            rejected: 0,
+            exceptions_requested: 0,
+            exceptions_approved: 0,
+            lead_time_hours_p50: None,
+        }
+    }
+
+    fn add(&mut self, kind: DecisionKind) {
+        match kind {
+            DecisionKind::AutoApproved => self.auto_approved += 1,
+            DecisionKind::Approved => self.approved += 1,
+            DecisionKind::Conditional => self.conditional += 1,
+            DecisionKind::Rejected => self.rejected += 1,
+        }
+    }
+}
+
+impl ApproverRow {
+    fn add(&mut self, kind: DecisionKind) {
+        match kind {
+            DecisionKind::Approved => self.approved += 1,
+            DecisionKind::Conditional => self.conditional += 1,
+            DecisionKind::Rejected => self.rejected += 1,
+            DecisionKind::AutoApproved => {}
+        }
+    }
+}
+
+impl OutcomeCounts {
+    fn add(&mut self, failed: bool) {
+        self.recorded += 1;
+        self.failures += u64::from(failed);
+        self.failure_rate = ratio(self.failures, self.recorded);
+    }
+}
+
+/// Outcomes as they are counted, and what calibration ranks: score, factors, failed.
+#[derive(Default)]
+struct OutcomeTally<'a> {
+    all: OutcomeCounts,
+    by_gate: OutcomesByGate,
+    bands: [OutcomeCounts; BANDS],
+    ranked: Vec<(f64, &'a BTreeMap<String, f64>, bool)>,
+}
+
+impl OutcomeTally<'_> {
+    fn add(&mut self, gate: Gate, score: f64, failed: bool) {
+        self.all.add(failed);
+        match gate {
+            Gate::AutoApproved => self.by_gate.auto_approved.add(failed),
+            Gate::ManualReview => self.by_gate.manual_review.add(failed),
+            Gate::ExceptionRequired => self.by_gate.exception_required.add(failed),
+        }
+        self.bands[band_of(score)].add(failed);
+    }
+
+    fn finish(self) -> Outcomes {
+        Outcomes {
+            recorded: self.all.recorded,
+            failures: self.all.failures,
+            failure_rate: self.all.failure_rate,
+            by_gate: self.by_gate,
+            by_risk_band: self
+                .bands
+                .iter()
+                .enumerate()
+                .map(|(i, c)| BandRow {
+                    band: band_name(i),
+                    recorded: c.recorded,
+                    failures: c.failures,
+                    failure_rate: c.failure_rate,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The period's submissions re-gated under other thresholds.
+struct WhatIfTally {
+    thresholds: Thresholds,
+    by_gate: GateCounts,
+    changes: BTreeMap<String, u64>,
+    failures_auto_approved: u64,
+}
+
+impl WhatIfTally {
+    fn new(thresholds: Thresholds) -> Self {
+        WhatIfTally {
+            thresholds,
+            by_gate: GateCounts::default(),
+            changes: BTreeMap::new(),
+            failures_auto_approved: 0,
+        }
+    }
+
+    fn gate(&self, score: f64) -> Gate {
+        // Scores in the state are valid; a score outside 0..=100 cannot reach here.
+        match super::model::RiskScore::new(score) {
+            Ok(score) => self.thresholds.gate(score),
+            Err(_) => Gate::ExceptionRequired,
+        }
+    }
+
+    fn regate(&mut self, recorded: Gate, score: f64) {
+        let gate = self.gate(score);
+        self.by_gate.add(gate);
+        if gate != recorded {
+            *self
+                .changes
+                .entry(format!("{}->{}", recorded.as_str(), gate.as_str()))
+                .or_default() += 1;
+        }
+    }
+
+    fn failure(&mut self, failed: bool, score: f64) {
+        if failed && self.gate(score) == Gate::AutoApproved {
+            self.failures_auto_approved += 1;
+        }
+    }
+
+    fn finish(self) -> WhatIf {
+        WhatIf {
+            thresholds: WhatIfThresholds {
+                auto_approve_max: self.thresholds.auto_approve_max(),
+                manual_review_max: self.thresholds.manual_review_max(),
+            },
+            by_gate: self.by_gate,
+            changes: self.changes,
+            failures_auto_approved: self.failures_auto_approved,
+        }
+    }
+}
+
+/// How well the score, and each factor alone, ranks failures above successes; `None` below
+/// two of either.
+fn calibration(ranked: &[(f64, &BTreeMap<String, f64>, bool)]) -> Option<Calibration> {
+    let failures = ranked.iter().filter(|r| r.2).count();
+    if failures < 2 || ranked.len() - failures < 2 {
+        return None;
+    }
+    let score_auc = auc(ranked.iter().map(|r| (r.0, r.2)))?;
+    let mut names: Vec<&String> = ranked.iter().flat_map(|r| r.1.keys()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let factors = names
+        .into_iter()
+        .map(|name| {
+            let values: Vec<(f64, bool)> = ranked
+                .iter()
+                .filter_map(|r| r.1.get(name).map(|v| (*v, r.2)))
+                .collect();
+            let mean = |failed: bool| {
+                let side: Vec<f64> = values
+                    .iter()
+                    .filter(|v| v.1 == failed)
+                    .map(|v| v.0)
+                    .collect();
+                (!side.is_empty()).then(|| side.iter().sum::<f64>() / side.len() as f64)
+            };
+            let figures = FactorCalibration {
+                auc: auc(values.iter().copied()),
+                mean_failure: mean(true),
+                mean_success: mean(false),
+            };
+            (name.clone(), figures)
+        })
+        .collect();
+    Some(Calibration { score_auc, factors })
+}
+
+/// The area under the ROC curve of `(value, failed)`: the chance that a failure's value is
+/// above a success's, ties counting half. Computed from ranks (Mann-Whitney U), so it takes
+/// n log n, not failures x successes. `None` without at least one of each.
+pub fn auc(values: impl IntoIterator<Item = (f64, bool)>) -> Option<f64> {
+    let mut values: Vec<(f64, bool)> = values.into_iter().collect();
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let failures = values.iter().filter(|v| v.1).count() as f64;
+    let successes = values.len() as f64 - failures;
+    if failures == 0.0 || successes == 0.0 {
+        return None;
+    }
+    // Sum of the failures' ranks, tied values sharing the mean of their ranks.
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i;
+        while j < values.len() && values[j].0 == values[i].0 {
+            j += 1;
+        }
+        let mean_rank = (i + 1 + j) as f64 / 2.0;
+        let tied_failures = values[i..j].iter().filter(|v| v.1).count() as f64;
+        rank_sum += mean_rank * tied_failures;
+        i = j;
+    }
+    Some((rank_sum - failures * (failures + 1.0) / 2.0) / (failures * successes))
+}
+
+/// The `p`-th percentile by nearest rank: the ceil(p/100 * n)-th smallest. Sorts `values`.
+pub fn nearest_rank(values: &mut [f64], p: usize) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = (p * values.len()).div_ceil(100).max(1);
+    Some(values[rank - 1])
+}
+
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// A span in hours, fractions of a second included.
+fn hours(span: Duration) -> f64 {
+    (span.num_seconds() as f64 + f64::from(span.subsec_nanos()) / 1e9) / 3600.0
+}
+
+/// The starts of the weeks or months that touch `[since, until)`, in order.
+pub fn bucket_starts(by: Bucket, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let day = since.date_naive();
+    let first = match by {
+        Bucket::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
+        Bucket::Month => day.with_day(1).unwrap_or(day),
+    };
+    let mut starts = Vec::new();
+    let mut start = first;
+    loop {
+        let at = Utc.from_utc_datetime(&start.and_time(chrono::NaiveTime::MIN));
+        if at >= until {
+            break;
+        }
+        starts.push(at);
+        start = match by {
+            Bucket::Week => start + Duration::days(7),
+            Bucket::Month => next_month(start),
+        };
+    }
+    starts
+}
+
+fn next_month(day: NaiveDate) -> NaiveDate {
+    let (y, m) = if day.month() == 12 {
+        (day.year() + 1, 1)
+    } else {
+        (day.year(), day.month() + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(day + Duration::days(31))
+}

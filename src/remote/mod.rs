@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::backend::{Backend, BackendError, CleanupReport, EventPage};
 use crate::engine::error::ErrorCode;
 use crate::engine::query::Counts;
+use crate::engine::report::{Report, ReportQuery};
 use crate::engine::{
     Actor, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail, RequestFilter, RequestView, Review,
     State, StatusView, Submission, Verdict,
@@ -384,6 +385,26 @@ impl Backend for RemoteBackend {
             &format!("/v1/deployments/{}/status", seg(deployment)),
             &query,
         )
+    }
+
+    fn report(&self, query: ReportQuery) -> Result<Report, BackendError> {
+        let mut params = vec![("by", query.by.as_str().to_string())];
+        let times = [("since", query.since), ("until", query.until)];
+        for (name, at) in times {
+            if let Some(at) = at {
+                params.push((name, crate::engine::time::format(at)));
+            }
+        }
+        let thresholds = [
+            ("what_if_auto_max", query.what_if_auto_max),
+            ("what_if_review_max", query.what_if_review_max),
+        ];
+        for (name, value) in thresholds {
+            if let Some(value) = value {
+                params.push((name, value.to_string()));
+            }
+        }
+        self.get("/v1/report", &params)
     }
 
     fn counts(&self) -> Result<Counts, BackendError> {
