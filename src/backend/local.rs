@@ -20,8 +20,8 @@ use crate::engine::report::{self, Report, ReportQuery};
 use crate::engine::rules::{self, Command, Ctx, IdSource, RandomIds};
 use crate::engine::{
     Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, OutcomeResult, Policy,
-    RequestDetail,
-    RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict,
+    RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission,
+    Verdict,
 };
 use crate::store::{AppendError, FileStore, Replica, TornTail};
 
@@ -378,7 +378,11 @@ impl LocalStore {
             .resolve(self.clock.now(), self.policy.thresholds)
             .map_err(EngineError::Invalid)?;
         let replica = self.fresh()?;
-        if replica.state.last_at().is_none_or(|last| last <= params.until) {
+        if replica
+            .state
+            .last_at()
+            .is_none_or(|last| last <= params.until)
+        {
             return Ok(report::compute(&replica.state, &params));
         }
         let events = self.store.read_events(&replica, 1..=replica.head_seq())?;

@@ -108,10 +108,7 @@ impl ReportQuery {
                 .what_if_review_max
                 .unwrap_or(configured.manual_review_max());
             Some(Thresholds::new(auto, review).map_err(|e| {
-                Invalid::new(
-                    "what_if",
-                    format!("what-if thresholds: {}", e.message),
-                )
+                Invalid::new("what_if", format!("what-if thresholds: {}", e.message))
             })?)
         } else {
             None

@@ -11,6 +11,7 @@ mod props;
 mod queries;
 mod rejudge;
 mod replay;
+mod report;
 mod submission;
 
 use std::collections::{BTreeMap, VecDeque};
