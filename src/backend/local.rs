@@ -19,7 +19,7 @@ use crate::engine::query::{self, Counts};
 use crate::engine::report::{self, Report, ReportQuery};
 use crate::engine::rules::{self, Command, Ctx, IdSource, RandomIds};
 use crate::engine::{
-    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, OutcomeResult, Policy,
+    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, Outcome, OutcomeResult, Policy,
     RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission,
     Verdict,
 };
@@ -226,7 +226,7 @@ impl LocalStore {
         result: OutcomeResult,
         incident: Option<&str>,
         note: Option<&str>,
-    ) -> Result<RequestView, BackendError> {
+    ) -> Result<Outcome, BackendError> {
         self.execute(
             actor,
             idempotency,
@@ -238,7 +238,13 @@ impl LocalStore {
                     note: note.map(str::to_string),
                 })
             },
-            |state, stored, now| view_of(state, &subject(stored)?.0, now),
+            |state, stored, _| {
+                let request_id = subject(stored)?.0;
+                state
+                    .outcome(&request_id)
+                    .cloned()
+                    .ok_or_else(|| not_written("outcome"))
+            },
         )
     }
 
@@ -529,7 +535,7 @@ impl Backend for LocalBackend {
         result: OutcomeResult,
         incident: Option<&str>,
         note: Option<&str>,
-    ) -> Result<RequestView, BackendError> {
+    ) -> Result<Outcome, BackendError> {
         self.store
             .record_outcome(&self.actor, None, request, result, incident, note)
     }

@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::engine::query::Counts;
 use crate::engine::report::{Report, ReportQuery};
 use crate::engine::{
-    Actor, EngineError, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail,
+    Actor, EngineError, ExceptionFilter, ExceptionView, Outcome, OutcomeResult, RequestDetail,
     RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict,
 };
 use crate::store::StoreError;
@@ -97,14 +97,15 @@ pub trait Backend: Send + Sync {
 
     fn cleanup(&self) -> Result<CleanupReport, BackendError>;
 
-    /// Record how the deployment of an eligible request went.
+    /// Record how the deployment of an eligible request went; the outcome recorded. (A request
+    /// view keeps exactly the fields SPEC section 3 gives it; the outcome is in its history.)
     fn record_outcome(
         &self,
         request: &str,
         result: OutcomeResult,
         incident: Option<&str>,
         note: Option<&str>,
-    ) -> Result<RequestView, BackendError>;
+    ) -> Result<Outcome, BackendError>;
 
     fn requests(
         &self,

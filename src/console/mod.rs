@@ -348,12 +348,12 @@ fn execute(backend: &dyn Backend, command: Command) -> Result<String, String> {
                 incident.as_deref(),
                 note.as_deref(),
             )
-            .map(|view| {
+            .map(|outcome| {
                 format!(
                     "recorded: outcome {} for request {} ({})",
                     result,
-                    view.request.short_id(),
-                    view.request.deployment_intent_id
+                    short_id(&outcome.request_id),
+                    outcome.deployment_intent_id
                 )
             }),
     }

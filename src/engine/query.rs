@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::Invalid;
 use super::event::StoredEvent;
 use super::model::{
-    ApprovalRequest, Decision, ExceptionStatus, Outcome, Policy, RequestStatus, SecurityException,
+    ApprovalRequest, Decision, ExceptionStatus, Policy, RequestStatus, SecurityException,
 };
 use super::state::State;
 use super::time;
@@ -22,9 +22,6 @@ pub struct RequestView {
     pub request: ApprovalRequest,
     pub decision: Option<Decision>,
     pub exceptions: Vec<ExceptionView>,
-    /// How its deployment went, once recorded (`cab outcome`).
-    #[serde(default)]
-    pub outcome: Option<Outcome>,
 }
 
 /// A request with its event history, as `cab show` prints it.
@@ -67,7 +64,6 @@ pub fn request_view(state: &State, request: &ApprovalRequest, now: DateTime<Utc>
             .exceptions_for(&request.id)
             .map(|e| ExceptionView::at(e, now))
             .collect(),
-        outcome: state.outcome(&request.id).cloned(),
     }
 }
 

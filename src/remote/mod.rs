@@ -18,7 +18,7 @@ use crate::engine::error::ErrorCode;
 use crate::engine::query::Counts;
 use crate::engine::report::{Report, ReportQuery};
 use crate::engine::{
-    Actor, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail, RequestFilter,
+    Actor, ExceptionFilter, ExceptionView, Outcome, OutcomeResult, RequestDetail, RequestFilter,
     RequestView, Review, State, StatusView, Submission, Verdict,
 };
 
@@ -314,7 +314,7 @@ impl Backend for RemoteBackend {
         result: OutcomeResult,
         incident: Option<&str>,
         note: Option<&str>,
-    ) -> Result<RequestView, BackendError> {
+    ) -> Result<Outcome, BackendError> {
         self.post(
             &format!("/v1/requests/{}/outcome", seg(request)),
             &serde_json::json!({"result": result, "incident": incident, "note": note}),
