@@ -19,8 +19,8 @@ use crate::engine::query::{self, Counts};
 use crate::engine::rules::{self, Command, Ctx, IdSource, RandomIds};
 use crate::engine::{
     Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, OutcomeResult, Policy,
-    RequestDetail,
-    RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict,
+    RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission,
+    Verdict,
 };
 use crate::store::{AppendError, FileStore, Replica, TornTail};
 

@@ -90,8 +90,8 @@ impl ErrorCode {
         match self {
             InvalidInput | NotFound | MissingRole | SeparationOfDuties | AlreadyDecided
             | ExceptionRequired | WrongState | ExceptionOpen | AlreadyReviewed
-            | ExceptionExpired | BeforeRecord | NotEligible | OutcomeRecorded | Unauthorized | BodyTooLarge | MethodNotAllowed
-            | Timeout | StoreCorrupt | Internal => true,
+            | ExceptionExpired | BeforeRecord | NotEligible | OutcomeRecorded | Unauthorized
+            | BodyTooLarge | MethodNotAllowed | Timeout | StoreCorrupt | Internal => true,
             Usage | InvalidConfig | StoreMissing | NotAFile | StoreNotEmpty | Io | Unsupported
             | Unreachable | Inconsistent | Terminal | ServerError => false,
         }

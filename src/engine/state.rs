@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::error::EngineError;
 use super::event::{
-    EventKind, ExceptionExpired, StoredEvent, ExceptionRequested, ExceptionReviewed, OutcomeRecorded,
-    RequestDecided, RequestSubmitted,
+    EventKind, ExceptionExpired, ExceptionRequested, ExceptionReviewed, OutcomeRecorded,
+    RequestDecided, RequestSubmitted, StoredEvent,
 };
 use super::model::{
     ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Outcome, RequestStatus,

@@ -17,8 +17,8 @@ use crate::backend::{Backend, BackendError, CleanupReport, EventPage};
 use crate::engine::error::ErrorCode;
 use crate::engine::query::Counts;
 use crate::engine::{
-    Actor, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail, RequestFilter, RequestView, Review,
-    State, StatusView, Submission, Verdict,
+    Actor, ExceptionFilter, ExceptionView, OutcomeResult, RequestDetail, RequestFilter,
+    RequestView, Review, State, StatusView, Submission, Verdict,
 };
 
 /// How long to wait for a connection, and for an answer (long-polls get their wait on top).

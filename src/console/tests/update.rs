@@ -664,7 +664,9 @@ fn after_an_event_that_cannot_be_applied_the_console_reloads_a_snapshot_instead_
     // it is applied on top of the snapshot.
     let mut snapshot = State::new();
     for e in &f.events[..before_later as usize] {
-        snapshot.apply(e.seq, e.event.at, e.event.kind.clone()).unwrap();
+        snapshot
+            .apply(e.seq, e.event.at, e.event.kind.clone())
+            .unwrap();
     }
     app.update(Msg::Snapshot {
         state: Box::new(snapshot),

@@ -12,8 +12,12 @@ use crate::engine::{
 /// The state just before the world's last event, and that event.
 fn before_last(world: &World) -> (State, Event) {
     let (last, earlier) = world.log.split_last().expect("the world has events");
-    let state = State::replay(earlier.iter().map(|s| (s.seq, s.event.at, s.event.kind.clone())))
-        .expect("the earlier events replay");
+    let state = State::replay(
+        earlier
+            .iter()
+            .map(|s| (s.seq, s.event.at, s.event.kind.clone())),
+    )
+    .expect("the earlier events replay");
     (state, last.event.clone())
 }
 

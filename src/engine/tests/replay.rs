@@ -263,7 +263,13 @@ fn busy_world() -> World {
 }
 
 fn replayed(world: &World) -> State {
-    State::replay(world.log.iter().map(|s| (s.seq, s.event.at, s.event.kind.clone()))).expect("the log replays")
+    State::replay(
+        world
+            .log
+            .iter()
+            .map(|s| (s.seq, s.event.at, s.event.kind.clone())),
+    )
+    .expect("the log replays")
 }
 
 #[test]
