@@ -649,8 +649,8 @@ pub fn exception_requested(view: &ExceptionView, now: DateTime<Utc>) -> String {
 pub fn demo(summary: &crate::demo::DemoSummary, path: &Path, seconds: f64) -> String {
     let path = untrusted::line(&path.display().to_string()).into_owned();
     format!(
-        "Wrote {} requests and {} exceptions ({} events) to {path} in {seconds:.1} s.\nTry: cab --store {path} queue\n",
-        summary.requests, summary.exceptions, summary.events,
+        "Wrote {} requests, {} exceptions and {} outcomes ({} events) to {path} in {seconds:.1} s.\nTry: cab --store {path} queue\n",
+        summary.requests, summary.exceptions, summary.outcomes, summary.events,
     )
 }
 
