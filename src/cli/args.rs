@@ -106,7 +106,7 @@ pub enum Cmd {
     Cleanup,
     /// Check the whole store: format, canonical form, hash chain and every workflow rule
     Verify,
-    /// The decision and exception audit trail
+    /// The decision, exception and outcome audit trail
     #[command(subcommand)]
     Audit(AuditCmd),
     /// Fill a new store with realistic generated data
@@ -256,7 +256,7 @@ pub enum ExceptionCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Decisions, exception requests, reviews and expiries, one record per line or row
+    /// Decisions, exception requests, reviews, expiries and outcomes, one record per line or row
     Export {
         #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
         format: AuditFormat,
