@@ -2,9 +2,8 @@
 //! colours are the gates, with markers at the thresholds), the factor breakdown as bars, the
 //! evidence, correlation id and requester, the decision, its exceptions, how its deployment went
 //! (the outcome), and the timeline of its events (who, what, when; relative and absolute), one
-//! function per section. It shows the
-//! queue's selection, or, once the exceptions pane has had the focus, the request the selected
-//! exception belongs to.
+//! function per section. It shows the queue's selection, or, once the exceptions pane has had
+//! the focus, the request the selected exception belongs to.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
