@@ -19,9 +19,9 @@ use crate::engine::query::{self, Counts};
 use crate::engine::report::{self, Report, ReportQuery};
 use crate::engine::rules::{self, Command, Ctx, IdSource, RandomIds};
 use crate::engine::{
-    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, Outcome, OutcomeResult, Policy,
-    RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission,
-    Verdict,
+    Actor, EngineError, EventKind, ExceptionFilter, ExceptionView, Invalid, Outcome, OutcomeResult,
+    Policy, RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent,
+    Submission, Verdict,
 };
 use crate::store::{AppendError, FileStore, Replica, TornTail};
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::{ExceptionFilter, RequestFilter};
+use crate::engine::{ExceptionFilter, OutcomeResult, RequestFilter};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,6 +96,8 @@ pub enum Cmd {
     /// Security exceptions for high-risk requests
     #[command(subcommand)]
     Exception(ExceptionCmd),
+    /// Record how the deployment of an eligible request went (once; anyone may)
+    Outcome(OutcomeArgs),
     /// Whether a deployment may be promoted, and why not
     Status(DeploymentArgs),
     /// The same as status, as an exit code: 0 eligible, 3 not eligible
@@ -104,7 +106,7 @@ pub enum Cmd {
     Cleanup,
     /// Check the whole store: format, canonical form, hash chain and every workflow rule
     Verify,
-    /// The decision and exception audit trail
+    /// The decision, exception and outcome audit trail
     #[command(subcommand)]
     Audit(AuditCmd),
     /// Fill a new store with realistic generated data
@@ -189,6 +191,21 @@ pub struct SubmitArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct OutcomeArgs {
+    /// Request id, or a unique prefix of at least 8 characters
+    pub request_id: String,
+    /// How it went: success, failure or rolled_back
+    #[arg(long, value_parser = parse_outcome_result, value_name = "RESULT")]
+    pub result: OutcomeResult,
+    /// The incident it caused, as your incident tracker names it
+    #[arg(long, value_name = "REF")]
+    pub incident: Option<String>,
+    /// What happened, for people
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct DeploymentArgs {
     /// The deployment intent id
     pub deployment: String,
@@ -239,7 +256,7 @@ pub enum ExceptionCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Decisions, exception requests, reviews and expiries, one record per line or row
+    /// Decisions, exception requests, reviews, expiries and outcomes, one record per line or row
     Export {
         #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
         format: AuditFormat,
@@ -256,6 +273,10 @@ pub enum AuditFormat {
 }
 
 fn parse_request_filter(s: &str) -> Result<RequestFilter, String> {
+    s.parse().map_err(|e: crate::engine::Invalid| e.message)
+}
+
+fn parse_outcome_result(s: &str) -> Result<OutcomeResult, String> {
     s.parse().map_err(|e: crate::engine::Invalid| e.message)
 }
 

@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::args::{AuditCmd, AuditFormat, Cmd, DeploymentArgs, ExceptionCmd, SubmitArgs, TokenCmd};
+use super::args::{
+    AuditCmd, AuditFormat, Cmd, DeploymentArgs, ExceptionCmd, OutcomeArgs, SubmitArgs, TokenCmd,
+};
 use super::exit::{self, CliError};
 use super::{Env, emit, notices, parse, render};
 use crate::backend::{Backend, LocalBackend};
@@ -30,6 +32,7 @@ pub fn dispatch(env: &Env, command: Cmd) -> Result<u8, CliError> {
         } => approve(env, &id, &rationale, conditions),
         Cmd::Reject { id, rationale } => reject(env, &id, &rationale),
         Cmd::Exception(cmd) => exception(env, cmd),
+        Cmd::Outcome(a) => outcome(env, a),
         Cmd::Status(a) => status(env, a),
         Cmd::Gate(a) => gate(env, a),
         Cmd::Cleanup => cleanup(env),
@@ -119,6 +122,21 @@ fn reject(env: &Env, id: &str, rationale: &str) -> Result<u8, CliError> {
         env,
         |backend| Ok(backend.decide(id, Verdict::Reject, rationale)?),
         |view, now| render::request_summary("Rejected", view, now),
+    )
+}
+
+fn outcome(env: &Env, a: OutcomeArgs) -> Result<u8, CliError> {
+    ask_and_print(
+        env,
+        |backend| {
+            Ok(backend.record_outcome(
+                &a.request_id,
+                a.result,
+                a.incident.as_deref(),
+                a.note.as_deref(),
+            )?)
+        },
+        render::outcome_recorded,
     )
 }
 

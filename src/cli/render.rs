@@ -14,8 +14,8 @@ use crate::backend::CleanupReport;
 use crate::engine::audit::AuditRecord;
 use crate::engine::query::ReasonCode;
 use crate::engine::{
-    Decision, ExceptionFilter, ExceptionView, Gate, RequestDetail, RequestFilter, RequestStatus,
-    RequestView, StatusView, StoredEvent, time,
+    Decision, EventKind, ExceptionFilter, ExceptionView, Gate, Outcome, RequestDetail,
+    RequestFilter, RequestStatus, RequestView, StatusView, StoredEvent, time,
 };
 use crate::humanize::{countdown, relative, when};
 use crate::store::VerifyReport;
@@ -154,6 +154,29 @@ fn decision_block(d: &Decision, now: DateTime<Utc>) -> Block {
     b
 }
 
+fn outcome_rows(b: &mut Block, o: &Outcome, now: DateTime<Utc>) {
+    b.row("result", o.result.as_str());
+    if let Some(incident) = &o.incident {
+        b.row("incident", incident);
+    }
+    if let Some(note) = &o.note {
+        b.row("note", note);
+    }
+    b.row(
+        "recorded by",
+        format!("{}, {}", o.recorded_by, when(o.recorded_at, now)),
+    );
+}
+
+/// Whether the request could be deployed, so an outcome may be recorded for it.
+fn could_deploy(view: &RequestView) -> bool {
+    match view.request.status {
+        RequestStatus::AutoApproved | RequestStatus::Approved | RequestStatus::Conditional => true,
+        RequestStatus::ExceptionRequired => view.exceptions.iter().any(|e| e.is_active),
+        RequestStatus::UnderReview | RequestStatus::Rejected => false,
+    }
+}
+
 fn exception_block(e: &ExceptionView, now: DateTime<Utc>) -> Block {
     let x = &e.exception;
     let mut b = Block::new(format!("Exception {}", x.id));
@@ -220,6 +243,26 @@ pub fn request_detail(detail: &RequestDetail, now: DateTime<Utc>) -> String {
     for e in &view.exceptions {
         out.push('\n');
         exception_block(e, now).render(&mut out);
+    }
+    let outcome = detail.history.iter().find_map(|e| match &e.event.kind {
+        EventKind::OutcomeRecorded(o) => Some(&o.outcome),
+        _ => None,
+    });
+    match outcome {
+        Some(o) => {
+            out.push('\n');
+            let mut b = Block::new(format!("Outcome {}", o.id));
+            outcome_rows(&mut b, o, now);
+            b.render(&mut out);
+        }
+        None if could_deploy(view) => {
+            let _ = writeln!(
+                out,
+                "\nNo outcome recorded yet; once it is deployed: cab outcome {} --result success|failure|rolled_back",
+                view.request.short_id()
+            );
+        }
+        None => {}
     }
     out.push_str("\nHistory\n");
     out.push_str(&history(&detail.history, now));
@@ -308,6 +351,19 @@ pub fn exception_table(views: &[ExceptionView], now: DateTime<Utc>) -> String {
         ]);
     }
     t.render()
+}
+
+/// What `outcome` prints: what was recorded, for which request.
+pub fn outcome_recorded(o: &Outcome, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let mut b = Block::new(format!(
+        "Recorded outcome {} for request {}",
+        o.result, o.request_id
+    ));
+    b.row("deployment", &o.deployment_intent_id);
+    outcome_rows(&mut b, o, now);
+    b.render(&mut out);
+    out
 }
 
 /// What `exception create/approve/reject` print.
@@ -588,8 +644,8 @@ pub fn exception_requested(view: &ExceptionView, now: DateTime<Utc>) -> String {
 pub fn demo(summary: &crate::demo::DemoSummary, path: &Path, seconds: f64) -> String {
     let path = untrusted::line(&path.display().to_string()).into_owned();
     format!(
-        "Wrote {} requests and {} exceptions ({} events) to {path} in {seconds:.1} s.\nTry: cab --store {path} queue\n",
-        summary.requests, summary.exceptions, summary.events,
+        "Wrote {} requests, {} exceptions and {} outcomes ({} events) to {path} in {seconds:.1} s.\nTry: cab --store {path} queue\n",
+        summary.requests, summary.exceptions, summary.outcomes, summary.events,
     )
 }
 

@@ -13,7 +13,7 @@ use super::dialogs::form::Form;
 use super::dialogs::help::Help;
 use super::dialogs::{EventResult, LayerCtx, Modal};
 use super::input::TextInput;
-use super::intent::Ask;
+use super::intent::{Ask, Intent};
 use super::keymap::{self, Action, Context};
 use super::layout;
 use super::panes::data_table::ListCursor;
@@ -745,6 +745,7 @@ impl App {
             | Action::Conditional
             | Action::Reject
             | Action::RequestException
+            | Action::RecordOutcome
             | Action::ReviewApprove
             | Action::ReviewReject => {
                 if let Some(ask) = Ask::of(action) {
@@ -759,6 +760,7 @@ impl App {
             | Action::PrevField
             | Action::AddItem
             | Action::RemoveItem
+            | Action::Choose
             | Action::Confirm => {}
         }
     }
@@ -804,7 +806,14 @@ impl App {
             }
         };
         if let Err(reason) = intent.judge(&self.state, &self.me, self.now) {
-            self.say(Level::Warning, format!("cannot {verb}: {reason}"));
+            let mut text = format!("cannot {verb}: {reason}");
+            // The pending queue holds no request that could have been deployed.
+            if matches!(intent, Intent::RecordOutcome(_))
+                && self.status_filter == StatusFilter::Pending
+            {
+                text.push_str("; f lists decided requests");
+            }
+            self.say(Level::Warning, text);
             return;
         }
         self.modals

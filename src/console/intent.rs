@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::keymap::Action;
 use crate::engine::rules::{self, Ctx, DEFAULT_EXPIRY_DAYS, IdSource};
 use crate::engine::{
-    Actor, Command, Event, EventKind, Policy, Review, State, Verdict, short_id, time,
+    Actor, Command, Event, EventKind, OutcomeResult, Policy, Review, State, Verdict, short_id, time,
 };
 use crate::humanize::relative;
 
@@ -22,16 +22,21 @@ pub enum Intent {
     RequestException(Uuid),
     ApproveException(Uuid),
     RejectException(Uuid),
+    RecordOutcome(Uuid),
 }
 
 /// How a form field is edited and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
     Text,
+    /// Text that may be left empty (then nothing is recorded for it).
+    Optional,
     /// Items added one at a time (type, Enter).
     List,
     /// A whole number of days, 1 to 90.
     Days,
+    /// One of these, the first to begin with.
+    Choice(&'static [&'static str]),
 }
 
 /// One field of a form, as data: the form is built from these and read by `name`.
@@ -93,6 +98,26 @@ const DAYS: FieldSpec = field(
     "1 to 90; there are no permanent exceptions",
     FieldKind::Days,
 );
+/// The results an outcome can have, in `OutcomeResult::ALL` order (a test keeps them so).
+const RESULTS: &[&str] = &["success", "failure", "rolled_back"];
+const RESULT: FieldSpec = field(
+    "result",
+    "Result",
+    "how the deployment went (←/→ or s/f/r)",
+    FieldKind::Choice(RESULTS),
+);
+const INCIDENT: FieldSpec = field(
+    "incident",
+    "Incident",
+    "optional: the incident it caused, as your tracker names it",
+    FieldKind::Optional,
+);
+const NOTE: FieldSpec = field(
+    "note",
+    "Note",
+    "optional: what happened",
+    FieldKind::Optional,
+);
 
 /// What a form's fields hold, read by field name.
 pub trait Values {
@@ -102,6 +127,8 @@ pub trait Values {
     fn items(&self, name: &str) -> Vec<String>;
     /// A days field, when it holds a number.
     fn days(&self, name: &str) -> Option<i64>;
+    /// A choice field's chosen option, as an index into its choices.
+    fn choice(&self, name: &str) -> usize;
 }
 
 /// Stand-in values for judging an intent before its form is filled in.
@@ -118,6 +145,10 @@ impl Values for Placeholder {
 
     fn days(&self, _: &str) -> Option<i64> {
         None
+    }
+
+    fn choice(&self, _: &str) -> usize {
+        0
     }
 }
 
@@ -137,6 +168,7 @@ impl Ask {
             Action::Conditional => (Intent::ApproveWithConditions, false),
             Action::Reject => (Intent::Reject, false),
             Action::RequestException => (Intent::RequestException, false),
+            Action::RecordOutcome => (Intent::RecordOutcome, false),
             Action::ReviewApprove => (Intent::ApproveException, true),
             Action::ReviewReject => (Intent::RejectException, true),
             _ => return None,
@@ -181,6 +213,7 @@ impl Intent {
             Intent::RequestException(_) => "request an exception for this request",
             Intent::ApproveException(_) => "approve this exception",
             Intent::RejectException(_) => "reject this exception",
+            Intent::RecordOutcome(_) => "record the outcome of this request",
         }
     }
 
@@ -192,6 +225,7 @@ impl Intent {
             Intent::RequestException(_) => "Request a security exception",
             Intent::ApproveException(_) => "Approve exception",
             Intent::RejectException(_) => "Reject exception",
+            Intent::RecordOutcome(_) => "Record outcome",
         }
     }
 
@@ -202,6 +236,7 @@ impl Intent {
             Intent::ApproveWithConditions(_) => &[CONDITIONS, DECISION_RATIONALE],
             Intent::RequestException(_) => &[JUSTIFICATION, CONTROLS, DAYS],
             Intent::ApproveException(_) | Intent::RejectException(_) => &[REVIEW_RATIONALE],
+            Intent::RecordOutcome(_) => &[RESULT, INCIDENT, NOTE],
         }
     }
 
@@ -213,6 +248,9 @@ impl Intent {
             }
             Intent::ApproveException(_) | Intent::RejectException(_) => {
                 "A review is permanent: it can never be changed or deleted."
+            }
+            Intent::RecordOutcome(_) => {
+                "An outcome is permanent: it can never be changed or deleted."
             }
             _ => "A decision is permanent: it can never be changed or deleted.",
         }
@@ -252,6 +290,20 @@ impl Intent {
             },
             Intent::ApproveException(id) => review(id, Review::Approve),
             Intent::RejectException(id) => review(id, Review::Reject),
+            Intent::RecordOutcome(id) => {
+                // An empty optional field records nothing for it.
+                let given = |name| Some(values.text(name)).filter(|t| !t.is_empty());
+                Command::RecordOutcome {
+                    request_id: id,
+                    // The field's choices are the results, in order: the index is one of them.
+                    result: OutcomeResult::ALL
+                        .get(values.choice("result"))
+                        .copied()
+                        .unwrap_or(OutcomeResult::Success),
+                    incident: given("incident"),
+                    note: given("note"),
+                }
+            }
         }
     }
 
@@ -267,7 +319,8 @@ impl Intent {
             Intent::Approve(id)
             | Intent::ApproveWithConditions(id)
             | Intent::Reject(id)
-            | Intent::RequestException(id) => match state.request(&id) {
+            | Intent::RequestException(id)
+            | Intent::RecordOutcome(id) => match state.request(&id) {
                 Some(r) => format!(
                     "request {} · {} · risk {}{}",
                     short_id(&id),
@@ -398,6 +451,9 @@ mod tests {
         fn days(&self, name: &str) -> Option<i64> {
             self.text(name).parse().ok()
         }
+        fn choice(&self, name: &str) -> usize {
+            self.text(name).parse().unwrap_or(0)
+        }
     }
 
     #[test]
@@ -410,6 +466,7 @@ mod tests {
             Intent::RequestException(id),
             Intent::ApproveException(id),
             Intent::RejectException(id),
+            Intent::RecordOutcome(id),
         ] {
             /// Records which names the command reads.
             struct Spy(std::cell::RefCell<Vec<String>>);
@@ -425,6 +482,10 @@ mod tests {
                 fn days(&self, name: &str) -> Option<i64> {
                     self.0.borrow_mut().push(name.into());
                     None
+                }
+                fn choice(&self, name: &str) -> usize {
+                    self.0.borrow_mut().push(name.into());
+                    0
                 }
             }
             let spy = Spy(Default::default());
@@ -453,6 +514,45 @@ mod tests {
                 justification: "deadline".into(),
                 compensating_controls: vec!["canary".into(), "rollback".into()],
                 expiry_days: Some(9),
+            }
+        );
+    }
+
+    #[test]
+    fn the_outcome_form_offers_exactly_the_engine_s_results_in_order() {
+        let names: Vec<&str> = OutcomeResult::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(RESULTS, names.as_slice());
+        let id = Uuid::from_u128(7);
+        let chosen: [&'static [(&str, &str)]; 3] =
+            [&[("result", "0")], &[("result", "1")], &[("result", "2")]];
+        for (values, result) in chosen.into_iter().zip(OutcomeResult::ALL) {
+            match Intent::RecordOutcome(id).command(&Filled(values)) {
+                Command::RecordOutcome { result: r, .. } => assert_eq!(r, result),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_outcome_s_empty_incident_and_note_record_none_and_filled_ones_their_text() {
+        let id = Uuid::from_u128(7);
+        assert_eq!(
+            Intent::RecordOutcome(id).command(&Filled(&[("result", "1")])),
+            Command::RecordOutcome {
+                request_id: id,
+                result: OutcomeResult::Failure,
+                incident: None,
+                note: None,
+            }
+        );
+        let filled = Filled(&[("result", "2"), ("incident", "INC-7"), ("note", "p99 up")]);
+        assert_eq!(
+            Intent::RecordOutcome(id).command(&filled),
+            Command::RecordOutcome {
+                request_id: id,
+                result: OutcomeResult::RolledBack,
+                incident: Some("INC-7".into()),
+                note: Some("p99 up".into()),
             }
         );
     }

@@ -55,6 +55,7 @@ pub enum Action {
     Conditional,
     Reject,
     RequestException,
+    RecordOutcome,
     ReviewApprove,
     ReviewReject,
     // in a filter
@@ -66,6 +67,7 @@ pub enum Action {
     PrevField,
     AddItem,
     RemoveItem,
+    Choose,
     // in a confirmation
     Confirm,
 }
@@ -150,10 +152,12 @@ pub static KEYMAP: &[Binding] = &[
     b(C::Queue, &[k('c')], "c", A::Conditional, "approve with conditions", Some("conditions")),
     b(C::Queue, &[k('r')], "r", A::Reject, "reject the request", Some("reject")),
     b(C::Queue, &[k('x')], "x", A::RequestException, "request a security exception", Some("exception")),
+    b(C::Queue, &[k('o')], "o", A::RecordOutcome, "record how its deployment went (f lists decided requests)", None),
     b(C::Detail, &[k('a')], "a", A::Approve, "approve the request", Some("approve")),
     b(C::Detail, &[k('c')], "c", A::Conditional, "approve with conditions", Some("conditions")),
     b(C::Detail, &[k('r')], "r", A::Reject, "reject the request", Some("reject")),
     b(C::Detail, &[k('x')], "x", A::RequestException, "request a security exception", Some("exception")),
+    b(C::Detail, &[k('o')], "o", A::RecordOutcome, "record how its deployment went", None),
     b(C::Exceptions, &[k('a')], "a", A::ReviewApprove, "approve the exception", Some("approve")),
     b(C::Exceptions, &[k('r')], "r", A::ReviewReject, "reject the exception", Some("reject")),
     b(C::Filter, &[code(KeyCode::Enter)], "Enter", A::ApplyFilter, "keep the filter, back to the list", Some("keep")),
@@ -163,6 +167,7 @@ pub static KEYMAP: &[Binding] = &[
     b(C::Form, &[code(KeyCode::BackTab)], "S-Tab", A::PrevField, "previous field", None),
     b(C::Form, &[code(KeyCode::Enter)], "Enter", A::AddItem, "add the typed item to a list, or go to the next field", Some("add item")),
     b(C::Form, &[ctrl('d')], "C-d", A::RemoveItem, "remove the highlighted list item (↑↓ to pick it)", Some("remove item")),
+    b(C::Form, &[code(KeyCode::Left), code(KeyCode::Right)], "←/→", A::Choose, "pick one of a field's choices (or type its first letter)", None),
     b(C::Form, &[code(KeyCode::Esc)], "Esc", A::Cancel, "cancel: nothing is recorded", Some("cancel")),
     b(C::Confirm, &[k('y'), code(KeyCode::Enter)], "y", A::Confirm, "record it", Some("record it")),
     b(C::Confirm, &[k('n'), code(KeyCode::Esc)], "n/Esc", A::Cancel, "back: nothing is recorded", Some("back")),

@@ -193,3 +193,28 @@ pub const EXCEPTION_REJECTIONS: &[&str] = &[
     "Expiry too long for this risk; request again with 7 days.",
     "No evidence that the rollback was tested.",
 ];
+
+/// What people write when a deployment failed.
+pub const FAILURE_NOTES: &[&str] = &[
+    "Error rate doubled within 10 minutes of the rollout.",
+    "p99 latency breached the SLO; paged the owning team.",
+    "Migration locked the table longer than planned; checkout degraded.",
+    "Memory leak under production traffic; pods restarting.",
+    "Downstream consumers could not parse the new payload.",
+    "Config typo took one region offline for 20 minutes.",
+];
+
+/// What people write when a deployment was rolled back.
+pub const ROLLBACK_NOTES: &[&str] = &[
+    "Canary alarms fired; rolled back automatically.",
+    "Rolled back after a spike in 5xx at the edge.",
+    "Feature flag killed, then the release reverted.",
+    "Rolled back: dependency version mismatch in one cluster.",
+];
+
+/// What people sometimes write when all went well.
+pub const SUCCESS_NOTES: &[&str] = &[
+    "Clean rollout; dashboards flat.",
+    "Deployed in the window; no alerts.",
+    "Canary clean, full rollout after 2 hours.",
+];

@@ -498,7 +498,7 @@ fn record_outcome(
     ids: &mut dyn IdSource,
 ) -> Result<Event, EngineError> {
     let incident = incident.map(|i| required_id("incident", i)).transpose()?;
-    let note = note.map(|n| required_text("note", n)).transpose()?;
+    let note = note.map(|n| given_text("note", n)).transpose()?;
     let request = find_request(state, request_id)?;
     if let Some(existing) = state.outcome(&request_id) {
         return Err(Refusal::OutcomeRecorded(Box::new(existing.clone())).into());
@@ -610,6 +610,17 @@ fn required_text<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Inv
         return Err(Invalid::new(
             field,
             format!("a {field} is required and must not be empty"),
+        ));
+    }
+    bounded_text(field, value)
+}
+
+/// Text that may be left out, but is not blank when given.
+fn given_text<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Invalid> {
+    if value.trim().is_empty() {
+        return Err(Invalid::new(
+            field,
+            format!("a {field}, when given, must not be empty; leave it out for none"),
         ));
     }
     bounded_text(field, value)

@@ -23,7 +23,9 @@ use tokio::sync::{Notify, watch};
 use super::error::{ApiError, json_response};
 use crate::backend::{BackendError, LocalStore};
 use crate::engine::event::Idempotency;
-use crate::engine::{Actor, ExceptionFilter, RequestFilter, Review, Submission, Verdict};
+use crate::engine::{
+    Actor, ExceptionFilter, OutcomeResult, RequestFilter, Review, Submission, Verdict,
+};
 
 /// Every route the server answers: method and path, as the OpenAPI document lists them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -36,6 +38,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/requests/{id}/approve"),
     ("POST", "/v1/requests/{id}/reject"),
     ("POST", "/v1/requests/{id}/exceptions"),
+    ("POST", "/v1/requests/{id}/outcome"),
     ("GET", "/v1/exceptions"),
     ("POST", "/v1/exceptions/{id}/approve"),
     ("POST", "/v1/exceptions/{id}/reject"),
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/requests/{id}/approve", post(approve))
         .route("/v1/requests/{id}/reject", post(reject))
         .route("/v1/requests/{id}/exceptions", post(create_exception))
+        .route("/v1/requests/{id}/outcome", post(record_outcome))
         .route("/v1/exceptions", get(list_exceptions))
         .route("/v1/exceptions/{id}/approve", post(approve_exception))
         .route("/v1/exceptions/{id}/reject", post(reject_exception))
@@ -463,6 +467,35 @@ async fn create_exception(
                 &b.justification,
                 b.compensating_controls,
                 b.expiry_days,
+            )
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeBody {
+    result: OutcomeResult,
+    incident: Option<String>,
+    note: Option<String>,
+}
+
+/// 201 with the outcome recorded: a new record, like an exception request.
+async fn record_outcome(State(app): State<AppState>, PathId(id): PathId, post: Post) -> ApiResult {
+    let b: OutcomeBody = post.json()?;
+    write(
+        &app,
+        StatusCode::CREATED,
+        post,
+        move |store, actor, idem| {
+            store.record_outcome(
+                actor,
+                idem,
+                &id,
+                b.result,
+                b.incident.as_deref(),
+                b.note.as_deref(),
             )
         },
     )

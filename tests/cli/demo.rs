@@ -158,3 +158,101 @@ fn demo_text_says_what_it_wrote() {
         .success();
     assert!(run.stdout.contains("12 requests"), "{}", run.stdout);
 }
+
+/// When the request became eligible: its decision, or the approval of its active exception.
+fn eligible_since(r: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    match r["status"].as_str().unwrap() {
+        "auto_approved" | "approved" | "conditional" => {
+            Some(parse_time(r["decision"]["decided_at"].as_str().unwrap()))
+        }
+        "exception_required" => r["exceptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == "approved" || e["status"] == "expired")
+            .filter_map(|e| e["reviewed_at"].as_str())
+            .map(parse_time)
+            .max(),
+        _ => None,
+    }
+}
+
+#[test]
+fn demo_records_outcomes_for_most_eligible_requests_after_they_became_eligible_failing_more_with_risk()
+ {
+    let cab = Cab::new();
+    let summary = demo(&cab, &["--requests", "1500", "--seed", "5"]);
+    let all = cab.json("x", "", &["queue", "--status", "all"]);
+    let all = all.as_array().unwrap();
+    // Outcomes as the store holds them: the data of each `outcome_recorded` line.
+    let store = String::from_utf8(cab.store_bytes().unwrap()).unwrap();
+    let outcomes: std::collections::HashMap<String, Value> = store
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["type"] == "outcome_recorded")
+        .map(|e| {
+            let o = e["data"]["outcome"].clone();
+            (o["request_id"].as_str().unwrap().to_string(), o)
+        })
+        .collect();
+    let with: Vec<(&Value, &Value)> = all
+        .iter()
+        .filter_map(|r| outcomes.get(r["id"].as_str().unwrap()).map(|o| (r, o)))
+        .collect();
+    assert_eq!(
+        with.len(),
+        outcomes.len(),
+        "every outcome is of a listed request"
+    );
+    assert_eq!(summary["outcomes"], with.len());
+    let eligible = all
+        .iter()
+        .filter(|r| {
+            matches!(
+                r["status"].as_str().unwrap(),
+                "auto_approved" | "approved" | "conditional"
+            )
+        })
+        .count();
+    assert!(
+        with.len() * 10 >= eligible * 6,
+        "most eligible requests have an outcome: {} of {eligible}",
+        with.len()
+    );
+    let (mut low, mut high) = ((0, 0), (0, 0));
+    for (r, o) in &with {
+        assert_outcome_shape(o);
+        let at = parse_time(o["recorded_at"].as_str().unwrap());
+        let since = eligible_since(r).unwrap_or_else(|| panic!("an outcome of {r}"));
+        assert!(since < at && at <= now(), "{r}");
+        let failed = o["result"] != "success";
+        let score = r["risk_score"].as_f64().unwrap();
+        if score < 30.0 {
+            low = (low.0 + 1, low.1 + usize::from(failed));
+        } else if score >= 60.0 {
+            high = (high.0 + 1, high.1 + usize::from(failed));
+        }
+    }
+    let rate = |(n, failed): (usize, usize)| failed as f64 / n as f64;
+    assert!(
+        rate(low) < 0.06 && rate(high) > 0.08 && rate(high) > 2.0 * rate(low),
+        "failures rise with risk: {low:?} below 30, {high:?} from 60"
+    );
+    for result in ["success", "failure", "rolled_back"] {
+        assert!(
+            with.iter().any(|(_, o)| o["result"] == result),
+            "no {result}"
+        );
+    }
+    assert!(with.iter().any(|(_, o)| o["incident"].is_string()));
+    assert!(with.iter().any(|(_, o)| o["note"].is_string()));
+}
+
+#[test]
+fn demo_text_says_how_many_outcomes_it_wrote() {
+    let cab = Cab::new();
+    let run = cab
+        .run("x", "", &["demo", "--requests", "40", "--seed", "2"])
+        .success();
+    assert!(run.stdout.contains(" outcomes ("), "{}", run.stdout);
+}

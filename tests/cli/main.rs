@@ -15,6 +15,7 @@ mod decide;
 mod demo;
 mod errors;
 mod exceptions;
+mod outcome;
 mod queue_show;
 mod remote;
 mod reshape;

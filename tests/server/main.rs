@@ -15,3 +15,4 @@ mod concurrency;
 mod connections;
 mod lifecycle;
 mod openapi;
+mod outcome;

@@ -123,7 +123,7 @@ fn problems(doc: &Value, schema: &Value, instance: &Value) -> Option<String> {
 /// - 413 on every POST: the body limit;
 /// - 404 where the path names a request or exception (a deployment without requests is a 200);
 /// - 403 and 409 where a workflow rule judges who acts and when (decide, review), 409 alone
-///   where it judges only when (requesting an exception: anyone may);
+///   where it judges only when (requesting an exception, recording an outcome: anyone may);
 /// - 500 wherever the store is read or written (it may be unreadable or fail verification),
 ///   and on the document's route (the document may not parse);
 /// - 503 from the guard's timeout wherever the store is used (its lock may be held).
@@ -131,7 +131,9 @@ fn expected_statuses(method: &str, path: &str) -> BTreeSet<u16> {
     let mut codes = BTreeSet::new();
     let post = method == "POST";
     codes.insert(match (method, path) {
-        ("POST", "/v1/requests") | ("POST", "/v1/requests/{id}/exceptions") => 201,
+        ("POST", "/v1/requests")
+        | ("POST", "/v1/requests/{id}/exceptions")
+        | ("POST", "/v1/requests/{id}/outcome") => 201,
         _ => 200,
     });
     if !PUBLIC.contains(&path) {
@@ -159,7 +161,10 @@ fn expected_statuses(method: &str, path: &str) -> BTreeSet<u16> {
     if path.ends_with("/approve") || path.ends_with("/reject") {
         codes.extend([403, 409]);
     }
-    if path == "/v1/requests/{id}/exceptions" {
+    if matches!(
+        path,
+        "/v1/requests/{id}/exceptions" | "/v1/requests/{id}/outcome"
+    ) {
         codes.insert(409);
     }
     codes
@@ -571,6 +576,7 @@ const ONE: &str = "/v1/requests/{id}";
 const APPROVE: &str = "/v1/requests/{id}/approve";
 const REJECT: &str = "/v1/requests/{id}/reject";
 const EXC: &str = "/v1/requests/{id}/exceptions";
+const OUTCOME: &str = "/v1/requests/{id}/outcome";
 const XLIST: &str = "/v1/exceptions";
 const XAPPROVE: &str = "/v1/exceptions/{id}/approve";
 const XREJECT: &str = "/v1/exceptions/{id}/reject";
@@ -717,6 +723,25 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.post_raw(413, REJECT, &own, "erin", &big, &[]);
     r.post(401, REJECT, &own, NO_TOKEN, why("x"));
 
+    // Outcomes: of an auto-approved and an approved request (anyone may), and every refusal.
+    let failed = json!({"result": "failure", "incident": "INC-4242", "note": "p99 doubled"});
+    let o = r.post(201, OUTCOME, &id_of(&auto), "dana", failed);
+    assert_eq!(o["result"], "failure", "{o}");
+    let success = json!({"result": "success"});
+    r.post(201, OUTCOME, &review[..8], "rita", success.clone());
+    r.post(409, OUTCOME, &review, "erin", success.clone());
+    r.post(409, OUTCOME, &own, "dana", success.clone());
+    r.post(409, OUTCOME, &high, "dana", success.clone());
+    r.post(404, OUTCOME, &unknown(), "dana", success.clone());
+    r.post_bad(OUTCOME, &cond, "dana", json!({"result": "ok"}));
+    r.post_bad(OUTCOME, &cond, "dana", json!({"incident": "INC-1"}));
+    let blank = json!({"result": "failure", "incident": "  "});
+    r.post_bad(OUTCOME, &cond, "dana", blank);
+    let extra = json!({"result": "success", "recorded_by": "someone"});
+    r.post_bad(OUTCOME, &cond, "dana", extra);
+    r.post_raw(413, OUTCOME, &cond, "dana", &big, &[]);
+    r.post(401, OUTCOME, &cond, NO_TOKEN, success);
+
     // Exceptions: request, and every refusal.
     let pending = id_of(&r.post(201, EXC, &high, "rita", exception_body()));
     let one_control =
@@ -797,7 +822,7 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
         .collect();
     assert_eq!(
         types.len(),
-        5,
+        6,
         "the page holds every type of event: {types:?}"
     );
     r.get(200, EVENTS, "?after=2&limit=3", "dana");
@@ -821,6 +846,7 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.post(500, APPROVE, &high3, "carol", why("x"));
     r.post(500, REJECT, &high3, "carol", why("x"));
     r.post(500, EXC, &high3, "rita", exception_body());
+    r.post(500, OUTCOME, &cond, "dana", json!({"result": "success"}));
     r.post(500, XAPPROVE, &sams, "dana", why("x"));
     r.post(500, XREJECT, &sams, "dana", why("x"));
     r.post(500, CLEANUP, "", "dana", json!({}));
@@ -1029,6 +1055,7 @@ fn the_event_variants_are_named_components_matching_the_store_s_event_types() {
             "exception_requested",
             "exception_reviewed",
             "exception_expired",
+            "outcome_recorded",
         ])
     );
     // An event of one kind with the data of another is refused.

@@ -236,6 +236,11 @@ fn write_commands(f: &Fixture) -> Vec<(&'static str, &'static str, Vec<String>)>
             s(&["reject", &f.pending, "--rationale", "no"]),
         ),
         ("alice", "requester", s(&["cleanup"])),
+        (
+            "olga",
+            "",
+            s(&["outcome", &f.approved, "--result", "success"]),
+        ),
     ]
 }
 
@@ -674,4 +679,103 @@ fn the_forging_helper_alone_keeps_a_store_that_verifies() {
     let (_dir, store, _) = fixture_store();
     forge(&store, 3, |l| l);
     cab_run(&store, "alice", "requester", &["verify"]).expect_code(0, "re-chained as it was");
+}
+
+// ----- outcomes (SPEC section 6): re-judged like every other event -----
+
+/// The fixture with a 9th line: olga's outcome (failure, INC-7) of the approved request.
+fn store_with_outcome() -> (TempDir, PathBuf, Fixture) {
+    use cab::backend::Backend;
+    let (dir, store, fixture) = fixture_store();
+    backend(&store, "olga", &[])
+        .record_outcome(
+            &fixture.approved,
+            cab::engine::OutcomeResult::Failure,
+            Some("INC-7"),
+            Some("p99 doubled"),
+        )
+        .expect("outcome 9");
+    cab_run(&store, "alice", "requester", &["verify"]).expect_code(0, "the store with an outcome");
+    (dir, store, fixture)
+}
+
+/// The `correlation_id` of line `line` (1-based).
+fn correlation_of(store: &Path, line: usize) -> String {
+    let lines = split_lines(&read(store));
+    let event: serde_json::Value = serde_json::from_slice(&lines[line - 1]).expect("JSON");
+    event["correlation_id"]
+        .as_str()
+        .expect("a correlation id")
+        .to_string()
+}
+
+#[test]
+fn an_outcome_line_whose_result_was_edited_fails_verify_at_that_line() {
+    let (_dir, store, _) = store_with_outcome();
+    tamper(&store, |lines| {
+        lines[8] = replace_once(
+            &lines[8],
+            "\"result\":\"failure\"",
+            "\"result\":\"success\"",
+        );
+    });
+    assert_verify_fails_at(&store, 9, "does not match its hash");
+}
+
+#[test]
+fn a_rechained_outcome_of_a_request_under_review_fails_verify_naming_not_eligible() {
+    let (_dir, store, f) = store_with_outcome();
+    let (approved, pending) = (correlation_of(&store, 2), correlation_of(&store, 1));
+    // Re-pointed at the pending request, its deployment and correlation id included, so that
+    // only the rule can tell.
+    forge(&store, 9, |l| {
+        l.replace(&f.approved, &f.pending)
+            .replace("\"payments-api-r2\"", "\"payments-api-r1\"")
+            .replace(&approved, &pending)
+    });
+    assert_verify_fails_at(&store, 9, "not_eligible");
+}
+
+#[test]
+fn a_rechained_second_outcome_fails_verify_naming_outcome_recorded() {
+    let (_dir, store, _) = store_with_outcome();
+    tamper(&store, |lines| {
+        let mut text: Vec<String> = lines
+            .iter()
+            .map(|l| String::from_utf8(l.strip_suffix(b"\n").unwrap_or(l).to_vec()).unwrap())
+            .collect();
+        // A copy of the outcome with seq 10, another id and another result.
+        let event: serde_json::Value = serde_json::from_str(&text[8]).expect("JSON");
+        let id = event["data"]["outcome"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_string();
+        let copy = text[8]
+            .replace("\"seq\":9", "\"seq\":10")
+            .replace(&id, "00000000-0000-4000-8000-00000000000a")
+            .replace("\"result\":\"failure\"", "\"result\":\"success\"");
+        text.push(copy);
+        crate::support::rechain_lines(&mut text, 10);
+        *lines = text
+            .into_iter()
+            .map(|l| format!("{l}\n").into_bytes())
+            .collect();
+    });
+    assert_verify_fails_at(&store, 10, "outcome_recorded");
+}
+
+#[test]
+fn a_rechained_outcome_dated_before_the_decision_fails_verify_naming_before_record() {
+    let (_dir, store, _) = store_with_outcome();
+    forge(&store, 9, |l| {
+        l.replace(
+            &format!("\"at\":\"{NOW}\""),
+            "\"at\":\"2026-11-28T08:00:00Z\"",
+        )
+        .replace(
+            &format!("\"recorded_at\":\"{NOW}\""),
+            "\"recorded_at\":\"2026-11-28T08:00:00Z\"",
+        )
+    });
+    assert_verify_fails_at(&store, 9, "before_record");
 }

@@ -396,8 +396,20 @@ pub const EXCEPTION_FIELDS: [&str; 14] = [
     "is_expired",
 ];
 
-/// A request view: exactly the fields of SPEC section 1 plus `decision` and `exceptions`
-/// (and `history` for `cab show`), each decision and exception of its own exact shape.
+pub const OUTCOME_FIELDS: [&str; 8] = [
+    "id",
+    "request_id",
+    "deployment_intent_id",
+    "result",
+    "incident",
+    "note",
+    "recorded_by",
+    "recorded_at",
+];
+
+/// A request view: exactly the fields of SPEC section 1 plus `decision` and `exceptions` (and
+/// `history` for `cab show`), each decision and exception of its own exact shape. (An outcome
+/// is in the history, not a field of its own: the contract fixes these fields.)
 pub fn assert_request_shape(v: &Value, with_history: bool) {
     let mut expected: Vec<&str> = REQUEST_FIELDS.to_vec();
     expected.extend(["decision", "exceptions"]);
@@ -438,6 +450,20 @@ pub fn assert_request_shape(v: &Value, with_history: bool) {
     }
     for e in v["exceptions"].as_array().expect("exceptions is a list") {
         assert_exception_shape(e);
+    }
+}
+
+pub fn assert_outcome_shape(o: &Value) {
+    assert_eq!(keys(o), sorted(&OUTCOME_FIELDS), "outcome fields of {o}");
+    assert_uuid_v4(&o["id"]);
+    assert_uuid_v4(&o["request_id"]);
+    assert_utc(&o["recorded_at"]);
+    assert!(
+        ["success", "failure", "rolled_back"].contains(&o["result"].as_str().unwrap()),
+        "{o}"
+    );
+    for optional in ["incident", "note"] {
+        assert!(o[optional].is_string() || o[optional].is_null(), "{o}");
     }
 }
 

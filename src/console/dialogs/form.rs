@@ -28,6 +28,8 @@ pub struct Field {
     items: Vec<String>,
     /// The highlighted item of a list.
     cursor: Option<usize>,
+    /// The chosen option of a choice field (the first until another is picked).
+    choice: usize,
     pub input: TextInput,
     /// Shown errors only once the user has been in the field (or tried to submit).
     pub touched: bool,
@@ -40,6 +42,7 @@ impl Field {
             spec,
             items: Vec::new(),
             cursor: None,
+            choice: 0,
             input: if days {
                 TextInput::with_text(&DEFAULT_EXPIRY_DAYS.to_string())
             } else {
@@ -109,6 +112,10 @@ impl Values for Form {
     fn days(&self, name: &str) -> Option<i64> {
         self.field(name).and_then(|f| f.input.text().parse().ok())
     }
+
+    fn choice(&self, name: &str) -> usize {
+        self.field(name).map_or(0, |f| f.choice)
+    }
 }
 
 impl Form {
@@ -145,6 +152,7 @@ impl Form {
             Some(Action::PrevField) => self.prev_field(),
             Some(Action::AddItem) => self.enter(),
             Some(Action::RemoveItem) => self.remove_item(),
+            Some(Action::Choose) => self.choose(key),
             _ => self.edit(key),
         }
         EventResult::Consumed
@@ -201,8 +209,27 @@ impl Form {
         }
     }
 
+    /// ←/→: the previous or next option of a choice field; in a text field, the cursor moves.
+    fn choose(&mut self, key: KeyEvent) {
+        let Some(field) = self.focused() else { return };
+        let FieldKind::Choice(options) = field.spec.kind else {
+            return self.edit(key);
+        };
+        let n = options.len().max(1);
+        field.choice = if key.code == KeyCode::Left {
+            (field.choice + n - 1) % n
+        } else {
+            (field.choice + 1) % n
+        };
+        field.touched = true;
+        self.problem = None;
+    }
+
     pub fn paste(&mut self, text: &str) {
         let Some(field) = self.focused() else { return };
+        if matches!(field.spec.kind, FieldKind::Choice(_)) {
+            return;
+        }
         if field.spec.kind == FieldKind::Days {
             field.input.insert_str(
                 &text
@@ -230,6 +257,17 @@ impl Form {
                 field.cursor = Some(field.cursor.map_or(0, |c| (c + 1).min(count - 1)));
             }
             (FieldKind::Days, KeyCode::Char(c)) if !c.is_ascii_digit() => {}
+            // A letter picks the first option that begins with it.
+            (FieldKind::Choice(options), KeyCode::Char(c)) => {
+                if let Some(i) = options
+                    .iter()
+                    .position(|o| o.starts_with(c.to_ascii_lowercase()))
+                {
+                    field.choice = i;
+                    field.touched = true;
+                }
+            }
+            (FieldKind::Choice(_), _) => {}
             _ => {
                 if field.input.handle(key) {
                     field.touched = true;
@@ -299,14 +337,16 @@ impl Form {
                     },
                 ));
             }
-            let (visible, col) = scroll_input(&field.input, inner_width.saturating_sub(2));
-            if focused {
-                cursor = Some((col as u16 + 2, lines.len() as u16));
+            let marker = Span::styled("› ", if focused { theme.key } else { theme.dim });
+            if let FieldKind::Choice(options) = field.spec.kind {
+                lines.push(choice_line(marker, options, field.choice, theme));
+            } else {
+                let (visible, col) = scroll_input(&field.input, inner_width.saturating_sub(2));
+                if focused {
+                    cursor = Some((col as u16 + 2, lines.len() as u16));
+                }
+                lines.push(Line::from(vec![marker, Span::raw(visible)]));
             }
-            lines.push(Line::from(vec![
-                Span::styled("› ", if focused { theme.key } else { theme.dim }),
-                Span::raw(visible),
-            ]));
             if field.touched
                 && let Some(err) = field.error()
             {
@@ -338,6 +378,25 @@ impl Form {
             frame.set_cursor_position(Position::new(inner.x + x, inner.y + y));
         }
     }
+}
+
+/// A choice field's options on one line, the chosen one marked.
+fn choice_line(
+    marker: Span<'static>,
+    options: &[&'static str],
+    chosen: usize,
+    theme: &Theme,
+) -> Line<'static> {
+    let mut spans = vec![marker];
+    for (i, option) in options.iter().enumerate() {
+        let (dot, style) = if i == chosen {
+            ("● ", theme.key)
+        } else {
+            ("○ ", theme.dim)
+        };
+        spans.push(Span::styled(format!("{dot}{option}   "), style));
+    }
+    Line::from(spans)
 }
 
 /// The part of an input that fits `width` columns, and the cursor's column in it.

@@ -1,9 +1,9 @@
 //! The detail pane: one request in full. Its risk against both thresholds (a gauge whose
 //! colours are the gates, with markers at the thresholds), the factor breakdown as bars, the
-//! evidence, correlation id and requester, the decision, its exceptions, and the timeline of its
-//! events (who, what, when; relative and absolute), one function per section. It shows the
-//! queue's selection, or, once the exceptions pane has had the focus, the request the selected
-//! exception belongs to.
+//! evidence, correlation id and requester, the decision, its exceptions, how its deployment went
+//! (the outcome), and the timeline of its events (who, what, when; relative and absolute), one
+//! function per section. It shows the queue's selection, or, once the exceptions pane has had
+//! the focus, the request the selected exception belongs to.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -14,8 +14,9 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use chrono::{DateTime, Utc};
 
 use crate::console::app::{App, History, Pane};
+use crate::console::intent::Intent;
 use crate::console::theme::Theme;
-use crate::engine::{ApprovalRequest, Gate, State, Thresholds, short_id, time};
+use crate::engine::{ApprovalRequest, Gate, OutcomeResult, State, Thresholds, short_id, time};
 use crate::humanize::relative;
 use crate::untrusted;
 
@@ -82,6 +83,7 @@ fn lines(app: &App, r: &ApprovalRequest, theme: &Theme, width: usize) -> Vec<Lin
     out.push(Line::raw(""));
     out.extend(decision(state, r, now, theme));
     out.extend(exceptions(state, r, now, theme));
+    out.extend(outcome(app, r, now, theme));
     out.push(Line::raw(""));
     out.extend(timeline(app.history(&r.id), now, theme));
     out
@@ -243,6 +245,58 @@ fn exceptions(
             ),
             Span::styled(format!("  {expiry}"), theme.dim),
         ]));
+    }
+    out
+}
+
+/// How the deployment went, once recorded; for a request that could be deployed and has none
+/// yet (as the engine's own rule judges it), that `o` records it.
+fn outcome(
+    app: &App,
+    r: &ApprovalRequest,
+    now: DateTime<Utc>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let state = app.state();
+    let Some(o) = state.outcome(&r.id) else {
+        if Intent::RecordOutcome(r.id)
+            .judge(state, app.me(), now)
+            .is_ok()
+        {
+            return vec![
+                Line::raw(""),
+                Line::from(vec![
+                    Span::styled(format!("{:<12}", "outcome"), theme.label),
+                    Span::styled("not recorded yet · o records how it went", theme.dim),
+                ]),
+            ];
+        }
+        return Vec::new();
+    };
+    let mut out = vec![
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled(format!("{:<12}", "outcome"), theme.label),
+            Span::styled(
+                o.result.to_string(),
+                match o.result {
+                    OutcomeResult::Success => theme.success,
+                    OutcomeResult::Failure | OutcomeResult::RolledBack => theme.error,
+                },
+            ),
+            Span::raw(format!(
+                " by {} {} · {}",
+                clean(&o.recorded_by),
+                relative(o.recorded_at, now),
+                time::format_secs(o.recorded_at)
+            )),
+        ]),
+    ];
+    if let Some(incident) = &o.incident {
+        out.push(field("incident", clean(incident), theme));
+    }
+    if let Some(note) = &o.note {
+        out.push(field("note", clean(note), theme));
     }
     out
 }

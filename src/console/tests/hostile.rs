@@ -1,6 +1,7 @@
 //! Untrusted text never reaches a terminal cell with control, escape, bidi or zero-width
-//! characters in it: hostile titles, ids, names, rationales, conditions, justifications and
-//! controls are rendered in every pane and dialog, and every cell of every frame is checked.
+//! characters in it: hostile titles, ids, names, rationales, conditions, justifications,
+//! controls, incidents and notes are rendered in every pane and dialog, and every cell of every
+//! frame is checked.
 
 use crossterm::event::KeyCode;
 
@@ -30,6 +31,16 @@ fn hostile_fixture() -> Fixture {
             },
             &evil("rationale"),
         ),
+    );
+    f.run(
+        &requester,
+        19,
+        Command::RecordOutcome {
+            request_id: decided,
+            result: crate::engine::OutcomeResult::RolledBack,
+            incident: Some(evil("incident")),
+            note: Some(evil("note")),
+        },
     );
     let high = f.submit(&requester, 10, &evil("dep-b"), &evil("title"), 90.0);
     let x = f.run(
@@ -109,6 +120,51 @@ fn hostile_text_never_reaches_a_cell_in_any_pane_or_dialog() {
         press(&mut app, KeyCode::Char('g'));
         press(&mut app, KeyCode::Char('a'));
         assert_clean(&app, "review form");
+        // The outcome in the detail pane, scrolled to it; the outcome form and confirmation.
+        let mut app = app_over(&f, cab.clone(), w, h);
+        press(&mut app, KeyCode::Char('f'));
+        press(&mut app, KeyCode::Char('f')); // all
+        press(&mut app, KeyCode::Char('g'));
+        let mut outcome_forms = 0;
+        for row in 0..app.queue().len() {
+            while app.pane() != Pane::Detail {
+                press(&mut app, KeyCode::Tab);
+            }
+            for _ in 0..20 {
+                press(&mut app, KeyCode::Down);
+            }
+            assert_clean(&app, &format!("detail scrolled, row {row}"));
+            if app
+                .selected_request()
+                .is_some_and(|id| f.state.outcome(&id).is_none())
+            {
+                press(&mut app, KeyCode::Char('o'));
+                if app.modals().is_empty() {
+                    assert_clean(&app, "outcome refused");
+                } else {
+                    outcome_forms += 1;
+                    press(&mut app, KeyCode::Tab);
+                    app.update(Msg::Paste(evil("pasted incident")));
+                    press(&mut app, KeyCode::Tab);
+                    app.update(Msg::Paste(evil("pasted note")));
+                    assert_clean(&app, "outcome form filled");
+                    ctrl(&mut app, 's');
+                    assert_clean(&app, "outcome confirmation or its refusal");
+                    press(&mut app, KeyCode::Esc);
+                    press(&mut app, KeyCode::Esc);
+                }
+            }
+            while app.pane() != Pane::Queue {
+                press(&mut app, KeyCode::Tab);
+            }
+            let effects = press(&mut app, KeyCode::Down);
+            deliver_histories(&mut app, &f, effects);
+        }
+        assert!(outcome_forms > 0, "an outcome form was drawn");
+        let mut app = app_over(&f, sec.clone(), w, h);
+        for _ in 0..2 {
+            press(&mut app, KeyCode::Tab);
+        }
         // A message quoting hostile text (a refusal from a server, say).
         app.update(Msg::Done(Err(evil("refused"))));
         assert_clean(&app, "message");

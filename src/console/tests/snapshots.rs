@@ -141,6 +141,52 @@ fn confirmation_shows_what_will_be_recorded() {
     }
 }
 
+/// Show decided requests and select `id` among them, with its history.
+fn select_decided(app: &mut App, f: &Fixture, id: uuid::Uuid) {
+    press(app, KeyCode::Char('f'));
+    while app.selected_request() != Some(id) {
+        let effects = press(app, KeyCode::Down);
+        deliver_histories(app, f, effects);
+    }
+}
+
+#[test]
+fn outcome_form_with_a_result_chosen() {
+    for size in SIZES {
+        let (mut app, f, ids) = at(size);
+        select_decided(&mut app, &f, ids.approved);
+        press(&mut app, KeyCode::Char('o'));
+        press(&mut app, KeyCode::Right); // failure
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "INC-4242");
+        press(&mut app, KeyCode::Tab);
+        type_text(&mut app, "p99 doubled after the rollout");
+        assert_snapshot!(name("form_outcome", size), draw(&app).backend());
+    }
+}
+
+#[test]
+fn detail_pane_with_an_outcome() {
+    let (mut f, ids) = standard();
+    f.run(
+        &people().dana,
+        80,
+        crate::engine::Command::RecordOutcome {
+            request_id: ids.approved,
+            result: crate::engine::OutcomeResult::Failure,
+            incident: Some("INC-4242".into()),
+            note: Some("p99 doubled after the rollout; rolled forward".into()),
+        },
+    );
+    let mut app = app_over(&f, people().carol, 120, 40);
+    select_decided(&mut app, &f, ids.approved);
+    focus(&mut app, &f, Pane::Detail);
+    for _ in 0..12 {
+        press(&mut app, KeyCode::Down); // scroll to the decision, outcome and timeline
+    }
+    assert_snapshot!("detail_outcome_120x40", draw(&app).backend());
+}
+
 #[test]
 fn help_overlay() {
     for size in SIZES {

@@ -324,7 +324,7 @@ fn every_action_key_says_the_console_is_read_only() {
     let (f, ids) = standard();
     let mut app = read_only_app_over(&f, people().carol, 120, 40);
     select(&mut app, ids.openssl);
-    for key in ['a', 'c', 'r', 'x'] {
+    for key in ['a', 'c', 'r', 'x', 'o'] {
         press(&mut app, KeyCode::Esc); // clears the last message
         press(&mut app, KeyCode::Char(key));
         assert!(app.modals().is_empty());
@@ -865,4 +865,226 @@ fn a_form_layer_answers_push_for_its_confirmation_and_close_when_cancelled() {
         form.handle(Some(crate::console::keymap::Action::Cancel), key('x'), &ctx),
         EventResult::Close(Some(_))
     ));
+}
+
+// ----- outcomes: `o` on a request that could be deployed -----
+
+/// The standard console showing decided requests, with the approved one selected.
+fn on_the_approved_request() -> (App, Fixture, Ids) {
+    let (mut app, f, ids) = standard_app();
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.status_filter(), StatusFilter::Decided);
+    select(&mut app, ids.approved);
+    (app, f, ids)
+}
+
+fn the_form(app: &App) -> &crate::console::dialogs::form::Form {
+    match app.modals().last() {
+        Some(Modal::Form(form)) => form,
+        other => panic!("expected a form, got {other:?}"),
+    }
+}
+
+#[test]
+fn o_on_a_request_under_review_says_it_cannot_have_an_outcome_and_how_to_list_decided_ones() {
+    let (mut app, _, ids) = standard_app();
+    select(&mut app, ids.openssl);
+    assert!(press(&mut app, KeyCode::Char('o')).is_empty());
+    assert!(app.modals().is_empty(), "no form opens");
+    let text = message(&app);
+    for part in [
+        "cannot record the outcome of this request",
+        "under_review",
+        "f lists decided requests",
+    ] {
+        assert!(text.contains(part), "{part:?}: {text}");
+    }
+}
+
+#[test]
+fn recording_an_outcome_goes_form_then_confirmation_then_exactly_one_command() {
+    let (mut app, _, ids) = on_the_approved_request();
+    assert!(press(&mut app, KeyCode::Char('o')).is_empty());
+    let names: Vec<&str> = the_form(&app).fields.iter().map(|f| f.spec.name).collect();
+    assert_eq!(names, ["result", "incident", "note"]);
+    press(&mut app, KeyCode::Right); // success -> failure
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "INC-4242");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "p99 doubled after the rollout");
+    assert!(
+        ctrl(&mut app, 's').is_empty(),
+        "submitting only asks for confirmation"
+    );
+    let Some(Modal::Confirm(confirm)) = app.modals().last() else {
+        panic!("a confirmation is shown");
+    };
+    for row in [
+        ("outcome", "failure"),
+        ("incident", "INC-4242"),
+        ("note", "p99 doubled after the rollout"),
+        ("recorded by", "carol"),
+    ] {
+        assert!(
+            confirm.rows.contains(&(row.0.into(), row.1.into())),
+            "{row:?} in {:?}",
+            confirm.rows
+        );
+    }
+    assert!(confirm.intent.permanence().contains("outcome is permanent"));
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Execute(Command::RecordOutcome {
+            request_id: ids.approved,
+            result: crate::engine::OutcomeResult::Failure,
+            incident: Some("INC-4242".into()),
+            note: Some("p99 doubled after the rollout".into()),
+        })]
+    );
+    assert!(app.modals().is_empty());
+}
+
+#[test]
+fn the_result_is_picked_with_arrows_that_wrap_or_by_its_first_letter_and_empty_fields_record_none()
+{
+    let (mut app, _, ids) = on_the_approved_request();
+    press(&mut app, KeyCode::Char('o'));
+    let chosen = |app: &App| {
+        let form = the_form(app);
+        crate::console::intent::Values::choice(form, "result")
+    };
+    assert_eq!(chosen(&app), 0, "success first");
+    press(&mut app, KeyCode::Left);
+    assert_eq!(chosen(&app), 2, "left from the first wraps to rolled_back");
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(
+        chosen(&app),
+        1,
+        "f picks failure, and is not a queue key here"
+    );
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(chosen(&app), 2);
+    press(&mut app, KeyCode::Char('x'));
+    assert_eq!(
+        chosen(&app),
+        2,
+        "a letter no result begins with changes nothing"
+    );
+    ctrl(&mut app, 's');
+    let effects = press(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        effects,
+        vec![Effect::Execute(Command::RecordOutcome {
+            request_id: ids.approved,
+            result: crate::engine::OutcomeResult::RolledBack,
+            incident: None,
+            note: None,
+        })]
+    );
+}
+
+#[test]
+fn left_and_right_still_move_the_cursor_in_a_text_field() {
+    let (mut app, _, _) = on_the_approved_request();
+    press(&mut app, KeyCode::Char('o'));
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "ac");
+    press(&mut app, KeyCode::Left);
+    type_text(&mut app, "b");
+    press(&mut app, KeyCode::Right);
+    type_text(&mut app, "d");
+    let form = the_form(&app);
+    assert_eq!(crate::console::intent::Values::text(form, "note"), "abcd");
+    assert_eq!(crate::console::intent::Values::choice(form, "result"), 0);
+}
+
+#[test]
+fn o_works_on_an_auto_approved_request_and_on_one_with_an_active_exception() {
+    let (mut app, f, _) = standard_app();
+    press(&mut app, KeyCode::Char('f'));
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.status_filter(), StatusFilter::All);
+    let eligible: Vec<Uuid> = f
+        .state
+        .requests()
+        .filter(|r| {
+            matches!(
+                r.status,
+                crate::engine::RequestStatus::AutoApproved
+                    | crate::engine::RequestStatus::ExceptionRequired
+            )
+        })
+        .map(|r| r.id)
+        .filter(|id| f.state.exceptions_for(id).all(|e| e.is_active(now())))
+        .collect();
+    assert_eq!(
+        eligible.len(),
+        2,
+        "the auto-approved and the actively excepted"
+    );
+    for id in eligible {
+        select(&mut app, id);
+        press(&mut app, KeyCode::Char('o'));
+        assert!(
+            matches!(app.modals().last(), Some(Modal::Form(_))),
+            "{}",
+            message(&app)
+        );
+        press(&mut app, KeyCode::Esc);
+    }
+}
+
+#[test]
+fn a_second_outcome_is_refused_naming_who_recorded_the_first() {
+    let (mut f, ids) = standard();
+    f.run(
+        &people().dana,
+        1,
+        Command::RecordOutcome {
+            request_id: ids.approved,
+            result: crate::engine::OutcomeResult::Success,
+            incident: None,
+            note: None,
+        },
+    );
+    let mut app = app_over(&f, people().carol, 120, 40);
+    press(&mut app, KeyCode::Char('f'));
+    select(&mut app, ids.approved);
+    press(&mut app, KeyCode::Char('o'));
+    assert!(app.modals().is_empty());
+    let text = message(&app);
+    assert!(
+        text.contains("already has an outcome") && text.contains("dana"),
+        "{text}"
+    );
+    assert!(!text.contains("f lists"), "{text}");
+}
+
+#[test]
+fn an_outcome_form_whose_request_gets_one_meanwhile_says_so_and_records_nothing() {
+    let (mut app, mut f, ids) = on_the_approved_request();
+    press(&mut app, KeyCode::Char('o'));
+    let before = f.state.head();
+    f.run(
+        &people().dana,
+        0,
+        Command::RecordOutcome {
+            request_id: ids.approved,
+            result: crate::engine::OutcomeResult::RolledBack,
+            incident: None,
+            note: None,
+        },
+    );
+    app.update(Msg::Events(EventPage {
+        head: f.state.head(),
+        events: f.events[before as usize..].to_vec(),
+    }));
+    let stale = the_form(&app).stale.clone().unwrap_or_default();
+    assert!(
+        stale.contains("rolled_back") && stale.contains("dana"),
+        "{stale}"
+    );
+    assert!(ctrl(&mut app, 's').is_empty(), "nothing can be submitted");
 }

@@ -7,6 +7,7 @@ mod cleanup;
 mod decisions;
 mod exceptions;
 mod gate;
+mod outcomes;
 mod props;
 mod queries;
 mod rejudge;
