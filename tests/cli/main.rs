@@ -17,6 +17,7 @@ mod errors;
 mod exceptions;
 mod queue_show;
 mod remote;
+mod report;
 mod reshape;
 mod status_gate;
 mod submit;
