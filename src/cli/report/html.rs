@@ -64,8 +64,9 @@ th, td { padding: .2rem .7rem .2rem 0; border-bottom: 1px solid #e2e2e2; text-al
 thead th { border-bottom: 2px solid #999; font-weight: 600; }
 td.n, th.n { text-align: right; padding-left: .7rem; white-space: nowrap; }
 tbody th { font-weight: 500; }
-table.wide { font-size: .85rem; }
-table.wide th, table.wide td { padding-right: .45rem; }
+table.wide { width: 100%; font-size: .82rem; }
+table.wide th, table.wide td { padding-right: .3rem; }
+table.wide td.n, table.wide th.n { padding-left: .3rem; }
 table.wide tbody th { white-space: nowrap; }
 code { white-space: nowrap; }
 table.summary { width: 100%; }
@@ -76,6 +77,7 @@ figcaption { font-size: .9rem; color: #444; margin-top: .2rem; }
 svg { display: block; width: 100%; height: auto; }
 svg text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial,
   sans-serif; fill: #1a1a1a; }
+svg text.halo { paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }
 .name { overflow-wrap: anywhere; }
 footer { margin-top: 2.5rem; border-top: 1px solid #ccc; padding-top: .5rem; }
 @page { size: A4; margin: 14mm 14mm 16mm; }
@@ -910,8 +912,8 @@ impl Columns<'_> {
             let _ = writeln!(
                 s,
                 "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#1a1a1a\" \
-                 stroke-dasharray=\"5 4\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" \
-                 text-anchor=\"end\">{}</text>",
+                 stroke-dasharray=\"5 4\"/><text class=\"halo\" x=\"{:.1}\" y=\"{:.1}\" \
+                 font-size=\"11\" text-anchor=\"end\">{}</text>",
                 left + plot_w,
                 y(*v),
                 y(*v),
