@@ -539,4 +539,3 @@ fn json_is_the_report_itself_and_json_with_another_format_is_refused() {
     assert_eq!(Format::chosen(false, None).unwrap(), Format::Text);
     assert!(Format::chosen(true, Some(ReportFormat::Html)).is_err());
 }
-
