@@ -86,6 +86,7 @@ footer { margin-top: 2.5rem; border-top: 1px solid #ccc; padding-top: .5rem; }
   nav { display: none; }
   h2 { break-after: avoid; }
   figure, table.summary, tr { break-inside: avoid; }
+  table.wide { font-size: 7.5pt; }
 }
 "#;
 
