@@ -5,6 +5,7 @@
 
 mod csv;
 mod html;
+mod svg;
 mod text;
 
 #[cfg(test)]
