@@ -1,7 +1,8 @@
 //! `cab report`'s output: the [`Report`] the backend computed, drawn as text for a terminal
-//! (`text.rs`), one flat CSV table (`csv.rs`) or one self-contained HTML file (`html.rs`); JSON
-//! is the report itself. Renderers compute nothing but layout: every figure is a field of the
-//! report, and text from the store (approver and factor names) is cleaned where it is drawn.
+//! (`text.rs`), one flat CSV table (`csv.rs`) or one self-contained HTML file (`html.rs`, its
+//! charts in `svg.rs`); JSON is the report itself. Renderers compute nothing but layout: every
+//! figure is a field of the report, and text from the store (approver and factor names) is
+//! cleaned where it is drawn.
 
 mod csv;
 mod html;
