@@ -40,3 +40,26 @@ pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
     file.take(limit).read_to_string(&mut text)?;
     Ok(text)
 }
+
+/// Replace `path` whole with `bytes`: written to a temporary file in the same folder, synced,
+/// then renamed over it, so a reader (or a crash) sees the old file or the new one, never half.
+/// The new file gets the usual permissions (0666 less the umask), not a temporary file's 0600.
+pub fn replace_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".cab-tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut file = builder.tempfile_in(folder)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -109,6 +109,14 @@ pub enum Cmd {
     /// The decision, exception and outcome audit trail
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Counts, lead times, what waits, exceptions, outcomes and calibration over a period
+    #[command(
+        long_about = "Counts, lead times, what waits, exceptions, outcomes and calibration over a \
+            period [since, until), as text for a terminal, JSON, CSV or one self-contained HTML \
+            file. For example:\n\n  cab report\n  cab report --since 2026-01-01 --by week\n  \
+            cab report --format html --out report.html\n  cab report --what-if-auto-max 60"
+    )]
+    Report(ReportArgs),
     /// Fill a new store with realistic generated data
     Demo {
         /// How many requests to generate
@@ -264,6 +272,54 @@ pub enum AuditCmd {
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Start of the period, included (RFC 3339, or a date such as 2026-09-01) [default: 90 days before --until]
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// End of the period, excluded (RFC 3339, or a date) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// How the period is cut into rows: weeks start on Monday 00:00 UTC, months on the 1st
+    #[arg(long, value_enum, default_value_t = ReportBy::Month)]
+    pub by: ReportBy,
+    /// text for a terminal, json (as --json), csv for spreadsheets, html for one self-contained file
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Write the report to this file (replaced whole) instead of printing it
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Re-gate the period's submissions with this auto-approve threshold (0 to 100)
+    #[arg(long, allow_hyphen_values = true, value_name = "X")]
+    pub what_if_auto_max: Option<String>,
+    /// Re-gate the period's submissions with this manual-review threshold (0 to 100)
+    #[arg(long, allow_hyphen_values = true, value_name = "Y")]
+    pub what_if_review_max: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportBy {
+    Week,
+    Month,
+}
+
+impl From<ReportBy> for crate::engine::report::Bucket {
+    fn from(by: ReportBy) -> Self {
+        match by {
+            ReportBy::Week => Self::Week,
+            ReportBy::Month => Self::Month,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Csv,
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

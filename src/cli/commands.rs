@@ -9,7 +9,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::args::{
-    AuditCmd, AuditFormat, Cmd, DeploymentArgs, ExceptionCmd, OutcomeArgs, SubmitArgs, TokenCmd,
+    AuditCmd, AuditFormat, Cmd, DeploymentArgs, ExceptionCmd, OutcomeArgs, ReportArgs, SubmitArgs,
+    TokenCmd,
 };
 use super::exit::{self, CliError};
 use super::{Env, emit, notices, parse, render};
@@ -38,6 +39,7 @@ pub fn dispatch(env: &Env, command: Cmd) -> Result<u8, CliError> {
         Cmd::Cleanup => cleanup(env),
         Cmd::Verify => verify(env),
         Cmd::Audit(AuditCmd::Export { format, since }) => audit_export(env, format, since),
+        Cmd::Report(a) => report(env, a),
         Cmd::Demo { requests, seed } => demo(env, requests, seed),
         Cmd::Serve { listen } => serve(env, listen),
         Cmd::Token(TokenCmd::New { name, roles }) => token_new(env, &name, &roles),
@@ -257,6 +259,46 @@ fn audit_export(env: &Env, format: AuditFormat, since: Option<String>) -> Result
     let events = ask(env, |backend| Ok(backend.all_events()?))?;
     let records = audit::records(&events, since);
     emit(&render::audit(&records, format)?)?;
+    Ok(exit::OK)
+}
+
+/// `cab report`: the backend computes the report (SPEC section 6), a renderer draws it, and
+/// it goes to stdout or, with `--out`, replaces a file whole.
+fn report(env: &Env, a: ReportArgs) -> Result<u8, CliError> {
+    let format = super::report::Format::chosen(env.json, a.format)?;
+    let threshold =
+        |flag: &str, text: Option<&str>| text.map(|t| parse::threshold(flag, t)).transpose();
+    let query = crate::engine::report::ReportQuery {
+        since: a
+            .since
+            .as_deref()
+            .map(|t| parse::moment("--since", t))
+            .transpose()?,
+        // `--until` defaults to the backend's clock. The global `--at T` (SPEC section 3)
+        // makes T that default: `.or(at)` here, once it exists.
+        until: a
+            .until
+            .as_deref()
+            .map(|t| parse::moment("--until", t))
+            .transpose()?,
+        by: a.by.into(),
+        what_if_auto_max: threshold("--what-if-auto-max", a.what_if_auto_max.as_deref())?,
+        what_if_review_max: threshold("--what-if-review-max", a.what_if_review_max.as_deref())?,
+    };
+    let report = ask(env, |backend| Ok(backend.report(query)?))?;
+    let rendered = super::report::render(&report, format)?;
+    match a.out {
+        None => emit(&rendered)?,
+        Some(path) => {
+            crate::files::replace_atomically(&path, rendered.as_bytes()).map_err(|e| {
+                CliError::Output(io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", untrusted::line(&path.display().to_string())),
+                ))
+            })?;
+            emit(super::report::written(&report, format, &path))?;
+        }
+    }
     Ok(exit::OK)
 }
 

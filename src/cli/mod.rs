@@ -7,6 +7,7 @@ pub mod exit;
 pub mod generate;
 mod parse;
 pub mod render;
+pub mod report;
 pub mod table;
 
 use std::io::{self, Write};

@@ -54,6 +54,11 @@ pub fn factors(items: &[String]) -> Result<BTreeMap<String, f64>, CliError> {
 }
 
 pub fn since(text: &str) -> Result<DateTime<Utc>, CliError> {
+    moment("--since", text)
+}
+
+/// A time option: RFC 3339 (`engine::time::parse`), or a date for its midnight UTC.
+pub fn moment(flag: &str, text: &str) -> Result<DateTime<Utc>, CliError> {
     if let Ok(at) = time::parse(text) {
         return Ok(at);
     }
@@ -64,8 +69,18 @@ pub fn since(text: &str) -> Result<DateTime<Utc>, CliError> {
         .filter(|at| time::in_range(*at))
         .ok_or_else(|| {
             CliError::Invalid(format!(
-                "--since takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01) in the years 2000 to 9000, got {:?}",
+                "{flag} takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01) in the years 2000 to 9000, got {:?}",
                 untrusted::line(text)
             ))
         })
+}
+
+/// A what-if threshold: a number (the engine judges its range with the other threshold).
+pub fn threshold(flag: &str, text: &str) -> Result<f64, CliError> {
+    text.trim().parse::<f64>().map_err(|_| {
+        CliError::Invalid(format!(
+            "{flag} must be a number from 0 to 100, got {:?}",
+            untrusted::line(text)
+        ))
+    })
 }

@@ -680,7 +680,7 @@ pub fn audit(records: &[AuditRecord], format: AuditFormat) -> std::io::Result<St
 
 /// A CSV cell cleaned for a terminal, with a leading `'` when its text (as given, or as
 /// cleaned) begins like a spreadsheet formula: `=`, `+`, `-`, `@`, tab or carriage return.
-fn no_formula(cell: &str) -> String {
+pub(crate) fn no_formula(cell: &str) -> String {
     let starts_formula = |text: &str| {
         text.starts_with(['=', '+', '-', '@', '\t', '\r'])
             || text.trim_start().starts_with(['=', '+', '-', '@'])

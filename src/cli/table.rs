@@ -12,6 +12,8 @@ pub struct Table {
     rows: Vec<Vec<String>>,
     /// The widest a cell of each column may be before it is cut with "…".
     limits: Vec<Option<usize>>,
+    /// Columns of figures, aligned on the right.
+    right: Vec<bool>,
 }
 
 impl Table {
@@ -20,7 +22,16 @@ impl Table {
             headers: headers.to_vec(),
             rows: Vec::new(),
             limits: vec![None; headers.len()],
+            right: vec![false; headers.len()],
         }
+    }
+
+    /// Align the columns from `first` on to the right (figures).
+    pub fn right_from(mut self, first: usize) -> Self {
+        for (i, right) in self.right.iter_mut().enumerate() {
+            *right = i >= first;
+        }
+        self
     }
 
     /// Cut cells of column `index` longer than `width` columns.
@@ -63,9 +74,16 @@ impl Table {
             let last = row.len().saturating_sub(1);
             let mut line = String::new();
             for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
-                line.push_str(cell);
+                let pad = " ".repeat(w - cell.width());
+                if self.right[i] {
+                    line.push_str(&pad);
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    line.push_str(&pad);
+                }
                 if i < last {
-                    line.push_str(&" ".repeat(w - cell.width() + 2));
+                    line.push_str("  ");
                 }
             }
             out.push_str(line.trim_end());
@@ -85,6 +103,14 @@ mod tests {
         t.row(vec!["a".into(), "x".into()]);
         t.row(vec!["日本".into(), "y".into()]);
         assert_eq!(t.render(), "ID    NAME\na     x\n日本  y\n");
+    }
+
+    #[test]
+    fn figures_align_on_the_right_from_the_column_asked() {
+        let mut t = Table::new(&["NAME", "N"]).right_from(1);
+        t.row(vec!["a".into(), "1".into()]);
+        t.row(vec!["b".into(), "1,234".into()]);
+        assert_eq!(t.render(), "NAME      N\na         1\nb     1,234\n");
     }
 
     #[test]

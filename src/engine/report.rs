@@ -267,7 +267,9 @@ pub struct ExceptionCounts {
 /// One week or month of the period, its counts cut to the period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodRow {
-    #[serde(with = "time::rfc3339")]
+    /// A bucket may start before the period, and so before the year 2000 when the period
+    /// starts on 2000-01-01: written as RFC 3339 like every time, read back without the range
+    /// check of times in the record.
     pub start: DateTime<Utc>,
     pub submitted: u64,
     pub auto_approved: u64,

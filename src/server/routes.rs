@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/exceptions/cleanup"),
     ("GET", "/v1/deployments/{id}/status"),
     ("GET", "/v1/events"),
+    ("GET", "/v1/report"),
 ];
 
 /// Routes anyone may call, without a token.
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/exceptions/cleanup", post(cleanup))
         .route("/v1/deployments/{id}/status", get(status))
         .route("/v1/events", get(events))
+        .route("/v1/report", get(report))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
@@ -604,4 +606,47 @@ async fn events(
             _ = app.stopping.changed() => {}
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQueryParams {
+    since: Option<String>,
+    until: Option<String>,
+    by: Option<String>,
+    what_if_auto_max: Option<f64>,
+    what_if_review_max: Option<f64>,
+}
+
+/// The report of SPEC section 6, for any user; unset times default from the server's clock.
+async fn report(
+    State(app): State<AppState>,
+    q: Result<Query<ReportQueryParams>, QueryRejection>,
+) -> ApiResult {
+    use crate::engine::report::{Bucket, ReportQuery};
+    let q = query(q)?;
+    let time = |name: &str, text: Option<&str>| {
+        text.map(|t| {
+            crate::engine::time::parse(t).map_err(|e| {
+                ApiError::invalid(format!(
+                    "{name} must be an RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"
+                ))
+            })
+        })
+        .transpose()
+    };
+    let by = match q.by.as_deref() {
+        None => Bucket::default(),
+        Some(by) => by
+            .parse()
+            .map_err(|e: crate::engine::Invalid| ApiError::invalid(e.message))?,
+    };
+    let query = ReportQuery {
+        since: time("since", q.since.as_deref())?,
+        until: time("until", q.until.as_deref())?,
+        by,
+        what_if_auto_max: q.what_if_auto_max,
+        what_if_review_max: q.what_if_review_max,
+    };
+    read(&app, move |store| store.report(query)).await
 }

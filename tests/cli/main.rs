@@ -18,6 +18,7 @@ mod exceptions;
 mod outcome;
 mod queue_show;
 mod remote;
+mod report;
 mod reshape;
 mod status_gate;
 mod submit;

@@ -148,7 +148,10 @@ fn expected_statuses(method: &str, path: &str) -> BTreeSet<u16> {
     }
     let reads_input = post
         || path.contains("{id}")
-        || matches!(path, "/v1/requests" | "/v1/exceptions" | "/v1/events");
+        || matches!(
+            path,
+            "/v1/requests" | "/v1/exceptions" | "/v1/events" | "/v1/report"
+        );
     if reads_input {
         codes.insert(400);
     }
@@ -583,6 +586,7 @@ const XREJECT: &str = "/v1/exceptions/{id}/reject";
 const CLEANUP: &str = "/v1/exceptions/cleanup";
 const STATUS: &str = "/v1/deployments/{id}/status";
 const EVENTS: &str = "/v1/events";
+const REPORT: &str = "/v1/report";
 
 #[test]
 fn real_responses_of_every_route_success_and_error_validate_against_the_document() {
@@ -830,6 +834,28 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.get(400, EVENTS, "?after=minus-one", "dana");
     r.get(401, EVENTS, "", NO_TOKEN);
 
+    // The report: by default, by week with a what-if, and bad parameters.
+    r.get(200, REPORT, "", "dana");
+    let what_if = r.get(
+        200,
+        REPORT,
+        "?since=2026-09-01T00:00:00Z&until=2026-11-28T09:00:00Z&by=week&what_if_auto_max=60&what_if_review_max=80",
+        "dana",
+    );
+    assert!(what_if["what_if"].is_object(), "{what_if}");
+    r.get(400, REPORT, "?by=day", "dana");
+    r.get(400, REPORT, "?since=yesterday", "dana");
+    r.get(
+        400,
+        REPORT,
+        "?since=2026-11-28T09:00:00Z&until=2026-11-01T00:00:00Z",
+        "dana",
+    );
+    r.get(400, REPORT, "?what_if_auto_max=120", "dana");
+    r.get(400, REPORT, "?what_if_review_max=40", "dana");
+    r.get(400, REPORT, "?what_if_auto_max=NaN", "dana");
+    r.get(401, REPORT, "", NO_TOKEN);
+
     // A store that fails verification: every route that uses it answers 500.
     let mut store = std::fs::OpenOptions::new()
         .append(true)
@@ -842,6 +868,7 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.get(500, XLIST, "", "dana");
     r.get(500, STATUS, "payments-api", "dana");
     r.get(500, EVENTS, "", "dana");
+    r.get(500, REPORT, "", "dana");
     r.post(500, REQS, "", "dana", submission("late", 10.0));
     r.post(500, APPROVE, &high3, "carol", why("x"));
     r.post(500, REJECT, &high3, "carol", why("x"));
@@ -1160,3 +1187,112 @@ fn the_documented_error_codes_are_exactly_the_codes_a_cab_server_sends() {
         .collect();
     assert_eq!(documented, sent);
 }
+
+/// A report with every part filled (outcomes, so `calibration` is an object, and a what-if)
+/// validates against the document's schema, and a broken one does not. Made through the
+/// library: the server drive above has no outcomes to report.
+#[test]
+fn the_report_schema_takes_a_report_with_calibration_and_what_if_and_refuses_broken_ones() {
+    use cab::backend::{Backend, LocalBackend};
+    use cab::clock::Clock;
+    use cab::engine::report::ReportQuery;
+    use cab::engine::{Actor, OutcomeResult, Policy, Role, Submission, Verdict};
+    use cab::store::FileStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.jsonl");
+    let as_of = |user: &str, roles: &[Role], at: &str| {
+        LocalBackend::new(
+            FileStore::new(&store),
+            Actor::new(user, roles.iter().copied()).unwrap(),
+            Policy::default(),
+            Clock::Fixed(crate::support::parse_time(at)),
+        )
+    };
+    let results = [
+        OutcomeResult::Success,
+        OutcomeResult::Success,
+        OutcomeResult::Failure,
+        OutcomeResult::RolledBack,
+        OutcomeResult::Success,
+    ];
+    // Scores 10, 25, 40, 55, 70: three auto-approved, two for review.
+    let mut views = Vec::new();
+    for i in 0..results.len() {
+        let risk = 10.0 + 15.0 * i as f64;
+        let submission = Submission {
+            deployment_intent_id: format!("svc-{i}"),
+            evidence_package_id: format!("EP-{i}"),
+            title: None,
+            risk_score: risk,
+            risk_factors: [("change_size".to_string(), risk / 2.0)].into(),
+            correlation_id: None,
+        };
+        views.push(
+            as_of("dana", &[], "2026-11-02T09:00:00Z")
+                .submit(submission)
+                .unwrap(),
+        );
+    }
+    let carol = as_of("carol", &[Role::CabMember], "2026-11-03T09:00:00Z");
+    for view in views.iter().filter(|v| v.decision.is_none()) {
+        let approve = Verdict::Approve { conditions: vec![] };
+        carol
+            .decide(&view.request.id.to_string(), approve, "fine")
+            .unwrap();
+    }
+    let dana = as_of("dana", &[], "2026-11-04T09:00:00Z");
+    for (view, result) in views.iter().zip(results) {
+        dana.record_outcome(&view.request.id.to_string(), result, None, None)
+            .unwrap();
+    }
+    let query = ReportQuery {
+        what_if_auto_max: Some(60.0),
+        ..ReportQuery::default()
+    };
+    let report = as_of("dana", &[], NOW_TEXT).report(query).unwrap();
+    let good = serde_json::to_value(&report).unwrap();
+    assert!(
+        good["calibration"]["factors"]["change_size"].is_object(),
+        "{good}"
+    );
+    assert_eq!(
+        good["what_if"]["changes"]["manual_review->auto_approved"], 1,
+        "{good}"
+    );
+
+    let doc = doc();
+    let schema = response_schema(doc, "GET", REPORT, 200).expect("a schema");
+    assert_eq!(problems(doc, schema, &good), None, "{good}");
+    let mut breakages: Vec<(&str, Value)> = Vec::new();
+    let mut b = good.clone();
+    b["approval_rate"] = json!(1.5);
+    breakages.push(("a rate above 1", b));
+    let mut b = good.clone();
+    b["outcomes"]["by_risk_band"].as_array_mut().unwrap().pop();
+    breakages.push(("nine risk bands", b));
+    let mut b = good.clone();
+    b["pending"]["age_days"]
+        .as_object_mut()
+        .unwrap()
+        .remove(">90");
+    breakages.push(("an age bucket missing", b));
+    let mut b = good.clone();
+    b["what_if"]["changes"]["manual_review->nowhere"] = json!(1);
+    breakages.push(("a move to a gate that does not exist", b));
+    let mut b = good.clone();
+    b["periods"][0]["start"] = json!("last month");
+    breakages.push(("a period start that is not a time", b));
+    let mut b = good.clone();
+    b["calibration"] = json!({"score_auc": 0.5});
+    breakages.push(("a calibration without its factors", b));
+    for (what, broken) in breakages {
+        assert!(
+            problems(doc, schema, &broken).is_some(),
+            "{what} passes validation"
+        );
+    }
+}
+
+/// `NOW` of the support module, as text for the library's clock.
+const NOW_TEXT: &str = crate::support::NOW;

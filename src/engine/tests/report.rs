@@ -646,3 +646,18 @@ fn over_all_time_every_recorded_outcome_is_counted() {
         .count() as u64;
     assert_eq!(report_of(&w, &everything).outcomes.recorded, recorded);
 }
+
+#[test]
+fn a_week_starting_before_the_year_2000_is_written_and_read_back() {
+    let p = ReportParams {
+        since: at(2000, 1, 1, 0),
+        until: at(2000, 1, 10, 0),
+        by: Bucket::Week,
+        what_if: None,
+    };
+    let r = report::compute(&State::new(), &p);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["periods"][0]["start"], "1999-12-27T00:00:00Z");
+    let back: Report = serde_json::from_value(json).unwrap();
+    assert_eq!(back, r);
+}
