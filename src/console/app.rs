@@ -17,11 +17,13 @@ use super::intent::{Ask, Intent};
 use super::keymap::{self, Action, Context};
 use super::layout;
 use super::panes::data_table::ListCursor;
+use super::panes::report::{ReportAnswer, ReportView};
 use super::panes::{exceptions, queue};
 use super::search::SearchIndex;
 use super::theme::Theme;
 use crate::backend::EventPage;
 use crate::engine::query::{self, Counts};
+use crate::engine::report::{Report, ReportQuery};
 use crate::engine::{Actor, Command, State, StoredEvent};
 use ratatui::layout::Rect;
 
@@ -140,6 +142,11 @@ pub enum Effect {
     /// Load the whole state again: an event could not be applied, so the console's copy has a
     /// gap that following more events would build on.
     Resync,
+    /// Compute a report; the answer comes back with the same ticket.
+    Report {
+        ticket: u64,
+        query: ReportQuery,
+    },
     Quit,
 }
 
@@ -166,6 +173,11 @@ pub enum Msg {
     ResyncFailed(String),
     /// The terminal's size changed.
     Resize(u16, u16),
+    /// The report asked for with [`Effect::Report`], or why it could not be computed.
+    Report {
+        ticket: u64,
+        result: Result<Box<Report>, String>,
+    },
 }
 
 /// The console's model. The view reads it through the methods below; only `update` changes it.
@@ -206,6 +218,11 @@ pub struct App {
     theme: Theme,
     /// What `/` searches, built when first needed.
     search: SearchIndex,
+    /// The report view, full screen in place of the panes while it is open.
+    report: Option<ReportView>,
+    /// Reports asked for so far: each ask's ticket, so that a late answer to an earlier one
+    /// is told apart.
+    report_asks: u64,
 }
 
 /// The console's copy of the state stopped at an event it could not apply: nothing more is
@@ -267,6 +284,8 @@ impl App {
             viewport: Rect::new(0, 0, 120, 40),
             theme,
             search: SearchIndex::default(),
+            report: None,
+            report_asks: 0,
         }
     }
 
@@ -372,6 +391,11 @@ impl App {
         &self.theme
     }
 
+    /// The report view, when it is open.
+    pub fn report(&self) -> Option<&ReportView> {
+        self.report.as_ref()
+    }
+
     pub fn selected_request(&self) -> Option<Uuid> {
         self.queue.selected()
     }
@@ -403,6 +427,7 @@ impl App {
     pub fn contexts(&self) -> Vec<Context> {
         match self.modals.last() {
             Some(modal) => vec![modal.context()],
+            None if self.report.is_some() => vec![Context::Report],
             None if self.filtering => vec![Context::Filter],
             None => vec![self.pane.context(), Context::Global],
         }
@@ -477,14 +502,47 @@ impl App {
                 self.viewport = Rect::new(0, 0, w, h);
                 self.queue.scroll(self.page(Pane::Queue));
                 self.exceptions.scroll(self.page(Pane::Exceptions));
+                if let Some(report) = &mut self.report {
+                    report.clamp(self.viewport);
+                }
                 self.recheck_modals();
+            }
+            Msg::Report { ticket, result } => {
+                let viewport = self.viewport;
+                let failed = self.report.as_mut().and_then(|report| {
+                    let failed = report.answer(ticket, result);
+                    report.clamp(viewport);
+                    failed
+                });
+                if let Some(e) = failed {
+                    self.say(Level::Error, format!("report not computed: {e}"));
+                }
             }
         }
         if self.detail_request() != shown {
             self.detail_scroll = 0;
         }
         self.want_history(&mut effects);
+        self.want_report(&mut effects);
         effects
+    }
+
+    /// Ask for the report the open report view wants, unless it is shown for the newest
+    /// event or on its way. Only the backend computes it, with its own clock (or `--at`).
+    fn want_report(&mut self, effects: &mut Vec<Effect>) {
+        let state = &self.state;
+        let Some(report) = &mut self.report else {
+            return;
+        };
+        let first = || state.requests().map(|r| r.submitted_at).min();
+        if let Some((choice, query)) = report.next_ask(self.head, first) {
+            self.report_asks += 1;
+            report.asked(self.report_asks, choice, self.head);
+            effects.push(Effect::Report {
+                ticket: self.report_asks,
+                query,
+            });
+        }
     }
 
     fn snapshot(&mut self, state: State, head: u64, effects: &mut Vec<Effect>) {
@@ -647,6 +705,12 @@ impl App {
             };
             let result = top.handle(action, key, &ctx);
             self.layer_answered(result, effects);
+        } else if let Some(report) = &mut self.report {
+            match report.handle(action, self.viewport) {
+                ReportAnswer::Consumed => {}
+                ReportAnswer::Close => self.report = None,
+                ReportAnswer::Help => self.act(Action::Help, effects),
+            }
         } else if self.filtering {
             self.filter_key(action, key);
         } else if let Some(action) = action {
@@ -741,6 +805,10 @@ impl App {
                 );
             }
             Action::Filter => self.filtering = true,
+            Action::Report => {
+                self.report = Some(ReportView::new());
+                self.message = None;
+            }
             Action::Approve
             | Action::Conditional
             | Action::Reject
@@ -761,6 +829,8 @@ impl App {
             | Action::AddItem
             | Action::RemoveItem
             | Action::Choose
+            | Action::NextPeriod
+            | Action::CycleBy
             | Action::Confirm => {}
         }
     }

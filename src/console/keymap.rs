@@ -15,6 +15,7 @@ pub enum Context {
     Form,
     Confirm,
     Help,
+    Report,
 }
 
 impl Context {
@@ -28,6 +29,7 @@ impl Context {
             Context::Form => "Forms",
             Context::Confirm => "Confirmation",
             Context::Help => "Help",
+            Context::Report => "Report (after R)",
         }
     }
 }
@@ -58,6 +60,10 @@ pub enum Action {
     RecordOutcome,
     ReviewApprove,
     ReviewReject,
+    Report,
+    // in the report view
+    NextPeriod,
+    CycleBy,
     // in a filter
     ApplyFilter,
     ClearFilter,
@@ -145,6 +151,7 @@ pub static KEYMAP: &[Binding] = &[
     b(C::Global, &[k('G'), code(KeyCode::End)], "G", A::Bottom, "last row", None),
     b(C::Global, &[k('/')], "/", A::Filter, "filter by deployment, title, requester or id", Some("filter")),
     b(C::Global, &[code(KeyCode::Esc)], "Esc", A::Cancel, "clear the filter or the message", None),
+    b(C::Global, &[k('R')], "R", A::Report, "the report: charts of the last 90 days, full screen", None),
     b(C::Queue, &[k('s')], "s", A::CycleSort, "sort by risk, age, deployment", Some("sort")),
     b(C::Queue, &[k('f')], "f", A::CycleStatus, "show pending, decided, all, mine", Some("show")),
     b(C::Queue, &[code(KeyCode::Enter)], "Enter", A::Open, "open the request in the detail pane", None),
@@ -174,6 +181,16 @@ pub static KEYMAP: &[Binding] = &[
     b(C::Help, &[code(KeyCode::Esc), k('?'), k('q')], "Esc", A::Cancel, "close help", Some("close")),
     b(C::Help, &[code(KeyCode::Up), k('k')], "↑/k", A::Up, "scroll up", None),
     b(C::Help, &[code(KeyCode::Down), k('j')], "↓/j", A::Down, "scroll down", None),
+    b(C::Report, &[k('p')], "p", A::NextPeriod, "period: last 30, 90, 365 days, all time", Some("period")),
+    b(C::Report, &[k('b')], "b", A::CycleBy, "periods by month or by week", Some("by week/month")),
+    b(C::Report, &[code(KeyCode::Up), k('k')], "↑/k", A::Up, "scroll up", None),
+    b(C::Report, &[code(KeyCode::Down), k('j')], "↓/j", A::Down, "scroll down", Some("scroll")),
+    b(C::Report, &[code(KeyCode::PageUp), ctrl('u')], "PgUp", A::PageUp, "page up", None),
+    b(C::Report, &[code(KeyCode::PageDown), ctrl('d')], "PgDn", A::PageDown, "page down", None),
+    b(C::Report, &[k('g'), code(KeyCode::Home)], "g", A::Top, "top", None),
+    b(C::Report, &[k('G'), code(KeyCode::End)], "G", A::Bottom, "bottom", None),
+    b(C::Report, &[k('?')], "?", A::Help, "help: every key", Some("help")),
+    b(C::Report, &[code(KeyCode::Esc), k('q'), k('R')], "Esc/q", A::Cancel, "back to the panes", Some("back")),
 ];
 
 /// Compare keys the way terminals send them: an upper-case letter may come with SHIFT.
@@ -280,6 +297,48 @@ mod tests {
         assert_eq!(lookup(&[C::Form], &save), Some(A::Submit));
         let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
         assert_eq!(lookup(&[C::Form], &esc), Some(A::Cancel));
+    }
+
+    #[test]
+    fn capital_r_opens_the_report_whose_keys_are_bound_and_listed_in_help() {
+        assert_eq!(lookup(&[C::Queue, C::Global], &press('R')), Some(A::Report));
+        let r = [C::Report];
+        for (c, action) in [
+            ('p', A::NextPeriod),
+            ('b', A::CycleBy),
+            ('j', A::Down),
+            ('k', A::Up),
+            ('?', A::Help),
+            ('q', A::Cancel),
+            ('R', A::Cancel),
+        ] {
+            assert_eq!(lookup(&r, &press(c)), Some(action), "key {c}");
+        }
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(lookup(&r, &esc), Some(A::Cancel));
+        // Nothing of the panes acts in the report view.
+        for c in ['a', 'c', 'r', 'x', 'o', '/', 's', 'f'] {
+            assert_eq!(lookup(&r, &press(c)), None, "key {c}");
+        }
+
+        let help: Vec<String> =
+            crate::console::dialogs::help::lines(&crate::console::Theme::monochrome())
+                .iter()
+                .map(|l| l.to_string())
+                .collect();
+        let at = |text: &str| help.iter().position(|l| l.contains(text));
+        let report = at("Report (after R)").expect("the help has a section for the report view");
+        for line in [
+            "  p       period: last 30, 90, 365 days, all time",
+            "  b       periods by month or by week",
+            "  Esc/q   back to the panes",
+        ] {
+            assert!(
+                at(line).is_some_and(|i| i > report),
+                "the help lists {line:?} under the report"
+            );
+        }
+        assert!(at("  R       the report").is_some_and(|i| i < report));
     }
 
     #[test]

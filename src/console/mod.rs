@@ -263,6 +263,13 @@ fn spawn_worker(backend: Arc<dyn Backend>, tx: Sender<Msg>) -> Sender<Effect> {
                     },
                     Err(e) => Msg::ResyncFailed(e.to_string()),
                 },
+                Effect::Report { ticket, query } => Msg::Report {
+                    ticket,
+                    result: backend
+                        .report(query)
+                        .map(Box::new)
+                        .map_err(|e| e.to_string()),
+                },
                 Effect::Quit => continue,
             };
             notices(backend.as_ref(), &tx);

@@ -2,13 +2,13 @@
 //! layers (forms, confirmation, help) on top, or one sentence when the terminal is too small.
 
 use ratatui::Frame;
-use ratatui::layout::Alignment;
+use ratatui::layout::{Alignment, Constraint, Layout};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, Pane};
-use super::layout::{self, Arrangement, MIN_HEIGHT, MIN_WIDTH};
-use super::panes::{detail, exceptions, queue, status_bar};
+use super::layout::{self, Arrangement, MIN_HEIGHT, MIN_WIDTH, STATUS_HEIGHT};
+use super::panes::{detail, exceptions, queue, report, status_bar};
 
 pub fn view(app: &App, frame: &mut Frame) {
     let theme = app.theme();
@@ -25,6 +25,17 @@ pub fn view(app: &App, frame: &mut Frame) {
                 .wrap(Wrap { trim: true }),
             area,
         );
+        return;
+    }
+    if let Some(view) = app.report() {
+        // The report takes the panes' place; the status bar and the layers stay.
+        let [main, status] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(STATUS_HEIGHT)]).areas(area);
+        report::render(frame, main, view, theme);
+        status_bar::render(frame, status, app, theme);
+        for modal in app.modals() {
+            modal.render(frame, theme);
+        }
         return;
     }
     if let Some(tabs) = areas.tabs {

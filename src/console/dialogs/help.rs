@@ -11,7 +11,7 @@ use super::{EventResult, LayerCtx};
 use crate::console::keymap::{self, Action, Context};
 use crate::console::theme::Theme;
 
-const SECTIONS: [Context; 7] = [
+const SECTIONS: [Context; 8] = [
     Context::Global,
     Context::Queue,
     Context::Detail,
@@ -19,6 +19,7 @@ const SECTIONS: [Context; 7] = [
     Context::Filter,
     Context::Form,
     Context::Confirm,
+    Context::Report,
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1088,3 +1088,234 @@ fn an_outcome_form_whose_request_gets_one_meanwhile_says_so_and_records_nothing(
     );
     assert!(ctrl(&mut app, 's').is_empty(), "nothing can be submitted");
 }
+
+// ----- the report view -----
+
+mod report_view {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::console::keymap::Context;
+    use crate::console::tests::report::{empty_report, full_report, open_report, until};
+    use crate::engine::report::{Bucket, ReportQuery};
+
+    /// The one report an update asked for: its ticket and query.
+    fn asked(effects: &[Effect]) -> (u64, ReportQuery) {
+        match effects {
+            [Effect::Report { ticket, query }] => (*ticket, *query),
+            other => panic!("expected one report to be asked for, not {other:?}"),
+        }
+    }
+
+    fn answer(app: &mut App, ticket: u64, report: crate::engine::report::Report) -> Vec<Effect> {
+        app.update(Msg::Report {
+            ticket,
+            result: Ok(Box::new(report)),
+        })
+    }
+
+    fn screen(app: &App) -> String {
+        format!("{:?}", draw(app).backend())
+    }
+
+    fn query(since: Option<chrono::DateTime<chrono::Utc>>, by: Bucket) -> ReportQuery {
+        ReportQuery {
+            since,
+            by,
+            ..ReportQuery::default()
+        }
+    }
+
+    #[test]
+    fn capital_r_opens_the_report_view_asking_for_the_last_90_days_by_month_computing_meanwhile() {
+        let (mut app, _, _) = standard_app();
+        let (_, q) = asked(&press(&mut app, KeyCode::Char('R')));
+        assert_eq!(
+            q,
+            ReportQuery::default(),
+            "no since, no until: the backend's default period, by its own clock (or --at)"
+        );
+        assert_eq!(q.by, Bucket::Month);
+        assert!(app.report().is_some());
+        assert_eq!(app.contexts(), vec![Context::Report]);
+        let s = screen(&app);
+        assert!(s.contains("last 90 days · by month") && s.contains("computing"));
+        assert!(!s.contains("Queue"), "the report takes the panes' place");
+    }
+
+    #[test]
+    fn the_answer_fills_the_view_and_nothing_more_is_asked_for() {
+        let (mut app, _, _) = standard_app();
+        let (ticket, _) = asked(&press(&mut app, KeyCode::Char('R')));
+        assert!(answer(&mut app, ticket, full_report()).is_empty());
+        let (shown, _) = app.report().and_then(|r| r.shown()).unwrap();
+        assert_eq!(shown, &full_report());
+        let s = screen(&app);
+        assert!(s.contains("Summary") && s.contains("412 submitted"));
+        assert!(!s.contains("computing"));
+    }
+
+    #[test]
+    fn esc_q_and_capital_r_return_to_the_panes_and_ctrl_c_still_quits() {
+        for key in [KeyCode::Esc, KeyCode::Char('q'), KeyCode::Char('R')] {
+            let (mut app, _, _) = standard_app();
+            open_report(&mut app, full_report());
+            assert!(press(&mut app, key).is_empty(), "{key:?} does not quit");
+            assert!(app.report().is_none(), "{key:?} closes the report");
+            assert_eq!(app.contexts(), vec![Context::Queue, Context::Global]);
+            assert!(screen(&app).contains("Queue"));
+        }
+        let (mut app, _, _) = standard_app();
+        open_report(&mut app, full_report());
+        assert_eq!(ctrl(&mut app, 'c'), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn p_asks_for_each_period_counted_back_from_the_end_of_the_backends_last_report() {
+        // The report ends at UNTIL, not at the console's clock (NOW): as under --at.
+        let (mut app, f, _) = standard_app();
+        open_report(&mut app, full_report());
+        let first = f.state.requests().map(|r| r.submitted_at).min().unwrap();
+        let midnight = first.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+        for (wanted, since) in [
+            ("last 365 days", Some(until() - Duration::days(365))),
+            ("all time", Some(midnight)),
+            ("last 30 days", Some(until() - Duration::days(30))),
+            ("last 90 days", None),
+        ] {
+            let (ticket, q) = asked(&press(&mut app, KeyCode::Char('p')));
+            assert_eq!(q, query(since, Bucket::Month), "{wanted}");
+            assert!(screen(&app).contains(&format!("{wanted} · by month")));
+            assert!(answer(&mut app, ticket, full_report()).is_empty());
+        }
+    }
+
+    #[test]
+    fn b_asks_for_the_same_period_by_week_then_by_month() {
+        let (mut app, _, _) = standard_app();
+        open_report(&mut app, full_report());
+        let (ticket, q) = asked(&press(&mut app, KeyCode::Char('b')));
+        assert_eq!(q, query(None, Bucket::Week));
+        assert!(screen(&app).contains("last 90 days · by week"));
+        answer(&mut app, ticket, full_report());
+        let (_, q) = asked(&press(&mut app, KeyCode::Char('b')));
+        assert_eq!(q, query(None, Bucket::Month));
+    }
+
+    #[test]
+    fn a_period_chosen_before_the_first_answer_is_asked_for_once_that_answer_gives_the_end() {
+        let (mut app, _, _) = standard_app();
+        let (first, _) = asked(&press(&mut app, KeyCode::Char('R')));
+        assert!(
+            press(&mut app, KeyCode::Char('p')).is_empty(),
+            "the last 365 days need the backend's end of the period first"
+        );
+        let (_, q) = asked(&answer(&mut app, first, full_report()));
+        assert_eq!(q, query(Some(until() - Duration::days(365)), Bucket::Month));
+    }
+
+    #[test]
+    fn an_answer_to_a_report_no_longer_wanted_is_dropped() {
+        let (mut app, _, _) = standard_app();
+        let (first, _) = asked(&press(&mut app, KeyCode::Char('R')));
+        let (second, _) = asked(&press(&mut app, KeyCode::Char('b')));
+        answer(&mut app, first, empty_report());
+        assert!(
+            app.report().unwrap().shown().is_none(),
+            "the stale answer is dropped"
+        );
+        answer(&mut app, second, full_report());
+        let (shown, choice) = app.report().unwrap().shown().unwrap();
+        assert_eq!(shown, &full_report());
+        assert_eq!(choice.by, Bucket::Week);
+    }
+
+    #[test]
+    fn a_failed_report_says_why_in_the_status_bar_and_is_asked_again_only_on_a_key() {
+        let (mut app, _, _) = standard_app();
+        let (ticket, _) = asked(&press(&mut app, KeyCode::Char('R')));
+        let more = app.update(Msg::Report {
+            ticket,
+            result: Err("the server could not be reached".into()),
+        });
+        assert!(more.is_empty(), "no retry by itself");
+        assert_eq!(app.message().map(|m| m.level), Some(Level::Error));
+        assert_eq!(
+            message(&app),
+            "report not computed: the server could not be reached"
+        );
+        let s = screen(&app);
+        assert!(s.contains("report not computed: the server could not be reached"));
+        assert!(s.contains("could not be computed"));
+        assert!(app.update(Msg::Tick(now())).is_empty());
+        let (_, q) = asked(&press(&mut app, KeyCode::Char('b')));
+        assert_eq!(q.by, Bucket::Week);
+    }
+
+    #[test]
+    fn new_events_while_the_view_is_open_ask_for_the_report_again() {
+        let (mut app, mut f, _) = standard_app();
+        open_report(&mut app, full_report());
+        let before = f.state.head();
+        f.submit(&people().erik, 0, "late-r0001", "Late change", 40.0);
+        let effects = app.update(Msg::Events(EventPage {
+            head: f.state.head(),
+            events: f.events[before as usize..].to_vec(),
+        }));
+        let (_, q) = asked(&effects);
+        assert_eq!(q, ReportQuery::default());
+        assert!(screen(&app).contains("updating"));
+    }
+
+    #[test]
+    fn question_mark_opens_help_over_the_report_listing_its_keys_and_esc_returns_to_it() {
+        let (mut app, _, _) = standard_app();
+        open_report(&mut app, full_report());
+        press(&mut app, KeyCode::Char('?'));
+        assert!(matches!(app.modals().last(), Some(Modal::Help(_))));
+        for _ in 0..80 {
+            press(&mut app, KeyCode::Down);
+        }
+        let s = screen(&app);
+        assert!(s.contains("Report (after R)") && s.contains("period: last 30, 90, 365 days"));
+        press(&mut app, KeyCode::Esc);
+        assert!(app.modals().is_empty());
+        assert!(app.report().is_some(), "back to the report, not the panes");
+    }
+
+    #[test]
+    fn the_keys_of_the_report_view_scroll_it_and_stop_at_the_ends() {
+        let mut app = app_over(&standard().0, people().carol, 80, 24);
+        open_report(&mut app, full_report());
+        let scroll = |app: &App| app.report().unwrap().scroll();
+        press(&mut app, KeyCode::Char('j'));
+        assert_eq!(scroll(&app), 1);
+        press(&mut app, KeyCode::Char('G'));
+        let end = scroll(&app);
+        assert!(
+            end > 20,
+            "the full report is longer than two screens at 80x24"
+        );
+        press(&mut app, KeyCode::Down);
+        assert_eq!(scroll(&app), end);
+        press(&mut app, KeyCode::PageUp);
+        assert_eq!(scroll(&app), end - 21);
+        press(&mut app, KeyCode::Char('g'));
+        assert_eq!(scroll(&app), 0);
+        app.update(Msg::Resize(160, 48));
+        press(&mut app, KeyCode::Char('G'));
+        assert_eq!(scroll(&app), 0, "nothing to scroll at 160x48");
+    }
+
+    #[test]
+    fn action_keys_of_the_panes_do_nothing_in_the_report_view() {
+        let (mut app, _, _) = standard_app();
+        open_report(&mut app, full_report());
+        for c in ['a', 'c', 'r', 'x', 'o', '/', 's', 'f'] {
+            assert!(press(&mut app, KeyCode::Char(c)).is_empty(), "{c}");
+            assert!(app.modals().is_empty(), "{c} opens nothing");
+        }
+        assert!(!app.filtering());
+        assert!(app.report().is_some());
+    }
+}
