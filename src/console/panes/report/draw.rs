@@ -618,7 +618,7 @@ fn chart_frame(
     for (name, style) in series {
         top.push(Span::raw(" "));
         top.push(Span::styled("█", *style));
-        top.push(Span::raw(format!(" {name}")));
+        top.push(Span::styled(format!(" {name}"), t.label));
     }
     top.push(Span::raw(" "));
     let block = Block::bordered()
