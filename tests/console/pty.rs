@@ -432,3 +432,35 @@ fn console_starts_in_a_terminal_that_never_answers_a_cursor_position_query() {
     console.wait_until("the panes and the queue", loaded);
     quit(&mut console);
 }
+
+#[test]
+fn capital_r_opens_the_report_view_on_demo_data_b_cuts_it_by_week_and_esc_returns_to_the_panes() {
+    let world = demo_world();
+    let mut console = world.console("carol", "cab_member", &[], WIDE);
+    console.wait_until("the queue", loaded);
+
+    console.send("R");
+    console.wait_for_checks(&[
+        ("the title names the period", &|s| {
+            s.contains("Report") && s.contains("last 90 days · by month")
+        }),
+        ("the summary counts the submissions", &|s| {
+            s.contains("Summary") && s.contains("submitted")
+        }),
+        ("the decisions are charted by month", &|s| {
+            s.contains("Decisions per month")
+        }),
+        ("the pending ages are charted", &|s| {
+            s.contains("Pending at the end")
+        }),
+        ("the hints are the report's keys", &|s| {
+            s.contains("p period")
+        }),
+        ("the panes are gone", &|s| !panes(s)),
+    ]);
+    console.send("b");
+    console.wait_for("Decisions per week");
+    console.send(ESC);
+    console.wait_until("the panes again", loaded);
+    quit(&mut console);
+}
