@@ -1,8 +1,8 @@
 //! Benchmark: drawing the console's report view of a full report, once computed (target:
 //! under 16 ms, one frame at 60 Hz). Rendered into ratatui's TestBackend at 160x48, so the
 //! figure is the view's own work, without the terminal's. The report is computed once, before
-//! timing, from a demo state; outcomes and calibration are filled in by hand when the demo
-//! records none, so that every section has something to draw.
+//! timing, from a demo state (with its outcomes, so calibration too); should a demo record
+//! none, outcomes and calibration are filled in by hand, so that every section draws.
 //!
 //!     cargo bench --bench report_view
 //!
