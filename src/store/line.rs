@@ -371,6 +371,59 @@ pub fn decode_linked(line: &[u8], expected_seq: u64) -> Result<StoredEvent, Line
     decode(line, expected_seq, &prev)
 }
 
+/// The time of a line, read without parsing its JSON: `at` is always its third field. `None`
+/// when the line does not start as cab writes it.
+pub fn time_of(line: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    const AT_KEY: &[u8] = b",\"at\":\"";
+    let rest = line.strip_prefix(SEQ_PREFIX)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = rest.get(digits..)?.strip_prefix(AT_KEY)?;
+    let end = memchr::memchr(b'"', rest)?;
+    time::parse(std::str::from_utf8(&rest[..end]).ok()?).ok()
+}
+
+/// Parse a line that was verified when first read (chain, hash, canonical form, rules), after
+/// checking that it is still that line: its hash, recomputed, must be `verified_hash`. Equal
+/// hashes mean equal bytes, so the canonical form need not be checked again.
+pub fn decode_verified(
+    line: &[u8],
+    expected_seq: u64,
+    verified_hash: &[u8],
+) -> Result<StoredEvent, LineError> {
+    let len = line.len();
+    if len < SEQ_PREFIX.len() + PREV_SUFFIX_LEN + HASH_SUFFIX_LEN || !line.ends_with(b"\"}") {
+        return Err(LineError::NoHash);
+    }
+    let body_end = len - HASH_SUFFIX_LEN;
+    if Sha256::digest(&line[..body_end])[..] != *verified_hash {
+        return Err(LineError::HashMismatch);
+    }
+    let text = std::str::from_utf8(line).map_err(|_| LineError::NotUtf8)?;
+    let raw: LineIn = serde_json::from_str(text).map_err(|e| LineError::Format(e.to_string()))?;
+    if !hex_matches(&raw.hash, verified_hash) {
+        return Err(LineError::HashMismatch);
+    }
+    if raw.seq != expected_seq {
+        return Err(LineError::BadSequence {
+            expected: expected_seq,
+            found: raw.seq,
+        });
+    }
+    let at = time::parse(&raw.at).map_err(|e| LineError::Format(format!("bad time: {e}")))?;
+    Ok(StoredEvent {
+        seq: raw.seq,
+        prev: raw.prev,
+        hash: raw.hash,
+        event: Event {
+            at,
+            actor: raw.actor,
+            correlation_id: raw.correlation_id,
+            idempotency: raw.idempotency,
+            kind: raw.kind,
+        },
+    })
+}
+
 /// The hash of the line's event as stored, for a client that re-encodes events it received
 /// (from a server) to check them against their recorded hashes.
 pub fn recompute_hash(stored: &StoredEvent) -> String {
