@@ -173,6 +173,8 @@ pub struct App {
     me: Actor,
     location: String,
     read_only: Option<&'static str>,
+    /// Opened as of this moment (`--at`): the state then, read-only.
+    as_of: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     state: State,
     head: u64,
@@ -231,6 +233,7 @@ fn resync_backoff(failures: u32) -> chrono::Duration {
 }
 
 const READ_ONLY: &str = "opened with --read-only";
+const AS_OF: &str = "opened with --at: it shows the past, which cannot be changed";
 
 impl App {
     pub fn new(
@@ -244,6 +247,7 @@ impl App {
             me,
             location,
             read_only: read_only.then_some(READ_ONLY),
+            as_of: None,
             now,
             state: State::new(),
             head: 0,
@@ -277,7 +281,20 @@ impl App {
         }
     }
 
+    /// Show the store as of a moment (`--at`): read-only, and the status bar says when.
+    pub fn show_as_of(&mut self, at: DateTime<Utc>) {
+        self.as_of = Some(at);
+        if self.read_only.is_none() {
+            self.read_only = Some(AS_OF);
+        }
+    }
+
     // ----- what the view reads -----
+
+    /// The moment shown, when opened with `--at`.
+    pub fn as_of(&self) -> Option<DateTime<Utc>> {
+        self.as_of
+    }
 
     pub fn me(&self) -> &Actor {
         &self.me
@@ -528,7 +545,10 @@ impl App {
                 continue; // already seen
             }
             touched.push(stored.event.kind.request_id());
-            if let Err(e) = self.state.apply(stored.seq, stored.event.at, stored.event.kind) {
+            if let Err(e) = self
+                .state
+                .apply(stored.seq, stored.event.at, stored.event.kind)
+            {
                 // The rest of this page is older than the snapshot about to be asked for.
                 self.resync = Some(Resync {
                     reason: format!("event {} cannot be applied: {e}", stored.seq),
