@@ -1,7 +1,9 @@
 //! The store as it was at a moment (`--at`): the events dated at or before it, read again from
 //! lines a replica has already verified and replayed in store order. Nothing is re-judged (the
 //! rules judged every line when the replica first read it), but every line used is checked to
-//! be that same line: its hash, recomputed, must be the one the replica verified.
+//! be that same line: its hash, recomputed, must be the one the replica verified. Its JSON is
+//! not parsed again where it can be helped: the line says what happened to which record, and
+//! the replica's state holds the record ([`crate::engine::as_of::Mention`]).
 
 use std::fs::File;
 use std::io::Read;
@@ -11,14 +13,19 @@ use chrono::{DateTime, Utc};
 use super::file::{PIPELINE_FROM, READ_CHUNK, ScanError, for_each_line};
 use super::line;
 use super::{FileStore, StoreError};
-use crate::engine::{State, StoredEvent};
+use crate::engine::{EventKind, State};
 
-/// Lines a replica has verified: where they end and each one's hash. Taken from the replica
-/// ([`super::Replica::verified`]) so that reading them again does not hold it.
+/// One line's event, as applied: its sequence number, time and kind.
+type Picked = (u64, DateTime<Utc>, EventKind);
+
+/// Lines a replica has verified: where they end, each one's hash, and the state replayed from
+/// them. Taken from the replica ([`super::Replica::verified`]) so that reading them again does
+/// not hold it.
 #[derive(Debug, Clone, Default)]
 pub struct Verified {
     pub(super) offset: u64,
     pub(super) line_hashes: Vec<u8>,
+    pub(super) state: State,
 }
 
 impl Verified {
@@ -43,10 +50,10 @@ impl FileStore {
         }
         let file = File::open(self.path()).map_err(self.io("open"))?;
         let reader = file.take(verified.offset);
-        let mut apply = |e: StoredEvent| {
+        let mut apply = |(seq, time, kind): Picked| {
             state
-                .apply(e.seq, e.event.at, e.event.kind)
-                .map_err(|err| self.corrupt(e.seq, err))
+                .apply(seq, time, kind)
+                .map_err(|err| self.corrupt(seq, err))
         };
         if verified.offset >= PIPELINE_FROM {
             self.pipelined(reader, verified, at, apply)?;
@@ -65,14 +72,15 @@ impl FileStore {
         Ok(state)
     }
 
-    /// One verified line, parsed when its time is at or before `at`.
+    /// One verified line's event, when its time is at or before `at`: rebuilt from the
+    /// verified state's records, or parsed where it cannot be.
     fn read_line(
         &self,
         verified: &Verified,
         seq: u64,
         bytes: &[u8],
         at: DateTime<Utc>,
-    ) -> Result<Option<StoredEvent>, StoreError> {
+    ) -> Result<Option<Picked>, StoreError> {
         let hash = verified
             .hash(seq)
             .ok_or_else(|| self.corrupt(seq, "the store changed while it was read"))?;
@@ -81,9 +89,17 @@ impl FileStore {
         if time > at {
             return Ok(None);
         }
-        line::decode_verified(bytes, seq, hash)
-            .map(Some)
-            .map_err(|e| self.corrupt(seq, e))
+        if !line::is_verified(bytes, hash) {
+            return Err(self.corrupt(seq, line::LineError::HashMismatch));
+        }
+        let later = &verified.state;
+        if later.head() == verified.lines()
+            && let Some(kind) = line::mention(bytes).and_then(|m| m.rebuild(later))
+        {
+            return Ok(Some((seq, time, kind)));
+        }
+        let stored = line::decode_verified(bytes, seq, hash).map_err(|e| self.corrupt(seq, e))?;
+        Ok(Some((seq, stored.event.at, stored.event.kind)))
     }
 
     /// Were exactly the verified lines read, whole?
@@ -105,20 +121,22 @@ impl FileStore {
         reader: impl Read + Send,
         verified: &Verified,
         at: DateTime<Utc>,
-        mut apply: impl FnMut(StoredEvent) -> Result<(), StoreError>,
+        mut apply: impl FnMut(Picked) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         /// A block of whole lines, its place among the blocks, and its first line's number.
         type Block = (usize, u64, Vec<u8>);
         /// A block's events, and the failure that ended it early, if any.
-        type Parsed = (usize, Vec<StoredEvent>, Option<StoreError>);
+        type Parsed = (usize, Vec<Picked>, Option<StoreError>);
         const PARSERS: usize = 2;
         let (blocks_tx, blocks_rx) = std::sync::mpsc::sync_channel::<Block>(2 * PARSERS);
         let blocks_rx = std::sync::Mutex::new(blocks_rx);
         let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Parsed>(4 * PARSERS);
+        // Parsed blocks go back to the reader to be filled again.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::scope(|s| {
             let reading = s.spawn(move || {
                 let (mut index, mut seq) = (0, 0);
-                let tail = for_each_block(reader, |block| {
+                let tail = for_each_block(reader, &spare_rx, |block| {
                     let lines = memchr::memchr_iter(b'\n', &block).count() as u64;
                     // Parsers gone: the applier stopped, and its error is the one.
                     let sent = blocks_tx.send((index, seq + 1, block)).is_ok();
@@ -130,7 +148,8 @@ impl FileStore {
                     .and_then(|tail| self.read_all(verified, seq, tail))
             });
             for _ in 0..PARSERS {
-                let (blocks_rx, parsed_tx) = (&blocks_rx, parsed_tx.clone());
+                let (blocks_rx, parsed_tx, spare_tx) =
+                    (&blocks_rx, parsed_tx.clone(), spare_tx.clone());
                 s.spawn(move || {
                     loop {
                         let next = blocks_rx
@@ -140,12 +159,11 @@ impl FileStore {
                         let Ok((index, first, block)) = next else {
                             return;
                         };
-                        let mut events = Vec::new();
+                        let ends: Vec<usize> = memchr::memchr_iter(b'\n', &block).collect();
+                        let mut events = Vec::with_capacity(ends.len());
                         let mut failed = None;
-                        let lines = block
-                            .strip_suffix(b"\n")
-                            .unwrap_or(&block)
-                            .split(|&b| b == b'\n');
+                        let starts = std::iter::once(0).chain(ends.iter().map(|end| end + 1));
+                        let lines = starts.zip(&ends).map(|(start, &end)| &block[start..end]);
                         for (seq, bytes) in (first..).zip(lines) {
                             match self.read_line(verified, seq, bytes, at) {
                                 Ok(Some(event)) => events.push(event),
@@ -156,6 +174,7 @@ impl FileStore {
                                 }
                             }
                         }
+                        let _ = spare_tx.send(block);
                         if parsed_tx.send((index, events, failed)).is_err() {
                             return;
                         }
@@ -194,35 +213,42 @@ impl FileStore {
 }
 
 /// Call `f` with blocks of whole lines (each ending with its `\n`) read from `reader`, until
-/// it returns `false`; the number of bytes after the last whole line.
+/// it returns `false`; the number of bytes after the last whole line. Blocks come from
+/// `spare` when it has one (a block handed back once parsed): fresh memory would have to be
+/// zeroed by the kernel, page by page.
 fn for_each_block(
     mut reader: impl Read,
+    spare: &std::sync::mpsc::Receiver<Vec<u8>>,
     mut f: impl FnMut(Vec<u8>) -> Result<bool, StoreError>,
 ) -> Result<u64, ScanError> {
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut filled = 0;
+    let mut carry: Vec<u8> = Vec::new();
     loop {
-        if filled == buf.len() {
-            // One line longer than the buffer: grow rather than fail.
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = match reader.read(&mut buf[filled..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ScanError::Io(e)),
+        let mut block = spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK));
+        block.clear();
+        block.extend_from_slice(&carry);
+        // At least a whole chunk to read into, more when a line is longer than that.
+        let want = READ_CHUNK.max(2 * carry.len());
+        block.reserve(want.saturating_sub(block.len()));
+        let room = (block.capacity() - block.len()) as u64;
+        let n = loop {
+            match (&mut reader).take(room).read_to_end(&mut block) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ScanError::Io(e)),
+            }
         };
         if n == 0 {
-            return Ok(filled as u64);
+            return Ok(block.len() as u64);
         }
-        filled += n;
-        let Some(last) = memchr::memrchr(b'\n', &buf[..filled]) else {
+        let Some(last) = memchr::memrchr(b'\n', &block) else {
+            carry = block;
             continue;
         };
-        let rest = buf[last + 1..filled].to_vec();
-        buf.truncate(last + 1);
-        let block = std::mem::replace(&mut buf, vec![0u8; READ_CHUNK.max(rest.len() * 2)]);
-        buf[..rest.len()].copy_from_slice(&rest);
-        filled = rest.len();
+        carry.clear();
+        carry.extend_from_slice(&block[last + 1..]);
+        block.truncate(last + 1);
         if !f(block)? {
             return Ok(0);
         }

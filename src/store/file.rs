@@ -117,12 +117,13 @@ impl Replica {
         self.restored
     }
 
-    /// What this replica has verified, to read those lines again without holding it
-    /// ([`FileStore::state_as_of`]).
+    /// What this replica has verified and replayed, to read those lines again without holding
+    /// it ([`FileStore::state_as_of`]).
     pub fn verified(&self) -> super::as_of::Verified {
         super::as_of::Verified {
             offset: self.offset,
             line_hashes: self.line_hashes.clone(),
+            state: self.state.clone(),
         }
     }
 

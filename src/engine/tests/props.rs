@@ -182,6 +182,13 @@ proptest! {
             answers(&from_scratch, &played.policy, at),
             "the answers as of {} differ", at
         );
+        // The store reads the events up to the moment back from the current state's records
+        // (`--at` without parsing every line): each is the event recorded.
+        for (seq, _, kind) in &played.log {
+            let mention = crate::engine::as_of::Mention::of(kind);
+            let rebuilt = mention.rebuild(&played.state);
+            prop_assert_eq!(rebuilt.as_ref(), Some(kind), "event {}", seq);
+        }
         // No event after the moment: the state as of it is the current state (`--at`'s fast
         // path, which reads nothing again).
         if played.state.last_at().is_none_or(|last| last <= at) {
