@@ -249,3 +249,141 @@ impl Backend for AsOfBackend {
         self.store.take_notices()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The local store as of a moment: the state kept for one moment is used again only while
+    //! the store has not changed, and following events as of a moment passes on only those
+    //! dated by then, without asking twice for those it left out.
+
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::engine::{Policy, Role};
+    use crate::store::FileStore;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        time::parse(text).unwrap()
+    }
+
+    /// The store as a process with its clock at `now` sees it.
+    fn store_at(path: &std::path::Path, now: &str) -> LocalStore {
+        LocalStore::new(
+            FileStore::new(path).with_checkpoints(None),
+            Policy::default(),
+            Clock::Fixed(at(now)),
+        )
+    }
+
+    fn submit(store: &LocalStore, deployment: &str) -> RequestView {
+        let alice = Actor::new("alice", [Role::Requester]).unwrap();
+        store
+            .submit(
+                &alice,
+                None,
+                Submission {
+                    deployment_intent_id: deployment.into(),
+                    evidence_package_id: "EP".into(),
+                    title: None,
+                    risk_score: 60.0,
+                    risk_factors: BTreeMap::new(),
+                    correlation_id: None,
+                },
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_moment_asked_about_again_is_answered_from_the_state_kept_until_the_store_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.jsonl");
+        submit(&store_at(&path, "2026-11-01T09:00:00Z"), "web");
+        submit(&store_at(&path, "2026-11-03T09:00:00Z"), "api");
+        let reader = store_at(&path, "2026-11-28T09:00:00Z");
+        let moment = at("2026-11-02T00:00:00Z");
+        let first = reader.state_at(moment).unwrap();
+        let again = reader.state_at(moment).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "replayed twice");
+        assert_eq!(first.request_count(), 1);
+        // Another process records an event dated before the moment: it is in the next answer.
+        submit(&store_at(&path, "2026-11-01T12:00:00Z"), "db");
+        let after = reader.state_at(moment).unwrap();
+        assert_eq!(after.request_count(), 2);
+        assert!(after.latest_for_deployment("db").is_some());
+        // A moment after every event is the current state.
+        let now = reader.state_at(at("2026-12-01T00:00:00Z")).unwrap();
+        assert_eq!(now.request_count(), 3);
+    }
+
+    fn page(seqs: &[(u64, &str)], head: u64) -> EventPage {
+        EventPage {
+            events: seqs
+                .iter()
+                .map(|&(seq, time)| StoredEvent {
+                    seq,
+                    prev: String::new(),
+                    hash: String::new(),
+                    event: crate::engine::Event {
+                        at: at(time),
+                        actor: "a".into(),
+                        correlation_id: "c".into(),
+                        idempotency: None,
+                        kind: crate::engine::EventKind::ExceptionExpired(
+                            crate::engine::event::ExceptionExpired {
+                                exception_id: uuid::Uuid::nil(),
+                                request_id: uuid::Uuid::nil(),
+                                deployment_intent_id: "d".into(),
+                                expires_at: at(time),
+                            },
+                        ),
+                    },
+                })
+                .collect(),
+            head,
+        }
+    }
+
+    #[test]
+    fn following_as_of_a_moment_passes_on_events_dated_by_then_and_never_asks_twice() {
+        let follow = Follow::new(at("2026-11-02T00:00:00Z"));
+        let mut asked = Vec::new();
+        let got = follow
+            .page(0, Duration::ZERO, |after, _| {
+                asked.push(after);
+                Ok(page(
+                    &[
+                        (1, "2026-11-01T00:00:00Z"),
+                        (2, "2026-11-03T00:00:00Z"),
+                        (3, "2026-11-02T00:00:00Z"),
+                    ],
+                    3,
+                ))
+            })
+            .unwrap();
+        let seqs: Vec<u64> = got.events.iter().map(|e| e.seq).collect();
+        assert_eq!((seqs, got.head), (vec![1, 3], 3));
+        // The follower asks again after the last event it was given (3): nothing is missed.
+        // Had it been given only 1, it would ask after 1, and 2 and 3 are not asked for again.
+        let follow = Follow::new(at("2026-11-01T12:00:00Z"));
+        let first = follow
+            .page(0, Duration::ZERO, |_, _| {
+                Ok(page(
+                    &[(1, "2026-11-01T00:00:00Z"), (2, "2026-11-03T00:00:00Z")],
+                    2,
+                ))
+            })
+            .unwrap();
+        assert_eq!(first.events.len(), 1);
+        follow
+            .page(1, Duration::from_secs(10), |after, wait| {
+                asked.push(after);
+                assert_eq!(wait, Duration::from_secs(10), "the follower waits");
+                Ok(page(&[], 2))
+            })
+            .unwrap();
+        assert_eq!(asked, vec![0, 2]);
+    }
+}
