@@ -545,10 +545,7 @@ impl App {
                 continue; // already seen
             }
             touched.push(stored.event.kind.request_id());
-            if let Err(e) = self
-                .state
-                .apply(stored.seq, stored.event.at, stored.event.kind)
-            {
+            if let Err(e) = self.state.apply(stored.seq, stored.event.at, stored.event.kind) {
                 // The rest of this page is older than the snapshot about to be asked for.
                 self.resync = Some(Resync {
                     reason: format!("event {} cannot be applied: {e}", stored.seq),
