@@ -43,6 +43,17 @@ pub struct LocalStore {
     policy: Policy,
     clock: Clock,
     notices: Mutex<Vec<String>>,
+    /// The last state computed as of a moment before the newest event (`--at`), so that
+    /// repeated questions about one moment (a server's clients polling) replay once.
+    past: Mutex<Option<Past>>,
+}
+
+/// A state as of a moment, and the store's head it was replayed from.
+struct Past {
+    at: DateTime<Utc>,
+    head: u64,
+    head_hash: String,
+    state: Arc<State>,
 }
 
 impl LocalStore {
@@ -54,6 +65,7 @@ impl LocalStore {
             policy,
             clock,
             notices: Mutex::new(Vec::new()),
+            past: Mutex::new(None),
         }
     }
 
@@ -350,6 +362,16 @@ impl LocalStore {
     }
 
     pub fn status(&self, deployment: &str, ring: Option<u32>) -> Result<StatusView, BackendError> {
+        self.status_as_of(deployment, ring, None)
+    }
+
+    /// [`Self::status`], or with `at` as of that moment (`--at`).
+    pub(super) fn status_as_of(
+        &self,
+        deployment: &str,
+        ring: Option<u32>,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<StatusView, BackendError> {
         if deployment.trim().is_empty() {
             return Err(EngineError::Invalid(Invalid::new(
                 "deployment_intent_id",
@@ -357,21 +379,22 @@ impl LocalStore {
             ))
             .into());
         }
+        let ask =
+            |state: &State, now| Ok(query::status(state, deployment, ring, &self.policy, now));
         if *lock(&self.loaded) {
-            return self
-                .read(|state, now| Ok(query::status(state, deployment, ring, &self.policy, now)));
+            return match at {
+                None => self.read(ask),
+                Some(at) => self.read_at(at, ask),
+            };
         }
         // A one-shot question: read only this deployment's events, check the whole chain.
         let now = self.clock.now();
-        let scan = self.store.scan_deployment(deployment)?;
+        let scan = self.store.scan_deployment_at(deployment, at)?;
         self.notice_torn(scan.torn);
-        Ok(query::status(
-            &scan.state,
-            deployment,
-            ring,
-            &self.policy,
-            now,
-        ))
+        Ok(match (at, &scan.as_of) {
+            (Some(at), Some(past)) => ask(past, at),
+            _ => ask(&scan.state, now),
+        }?)
     }
 
     pub fn counts(&self) -> Result<Counts, BackendError> {
@@ -383,20 +406,7 @@ impl LocalStore {
         let params = query
             .resolve(self.clock.now(), self.policy.thresholds)
             .map_err(EngineError::Invalid)?;
-        let replica = self.fresh()?;
-        if replica
-            .state
-            .last_at()
-            .is_none_or(|last| last <= params.until)
-        {
-            return Ok(report::compute(&replica.state, &params));
-        }
-        let events = self.store.read_events(&replica, 1..=replica.head_seq())?;
-        drop(replica);
-        let state = State::replay_as_of(&events, params.until).map_err(|(seq, e)| {
-            BackendError::Inconsistent(format!("event {seq} cannot be replayed: {e}"))
-        })?;
-        Ok(report::compute(&state, &params))
+        self.read_at(params.until, |state, _| Ok(report::compute(state, &params)))
     }
 
     /// The newest sequence number, after catching up.
@@ -433,6 +443,77 @@ impl LocalStore {
     pub fn take_notices(&self) -> Vec<String> {
         std::mem::take(&mut *lock(&self.notices))
     }
+
+    // ----- as of a moment (`--at`; the read-only backend over it is in `as_of.rs`) -----
+
+    /// The state as of `at` (SPEC section 3, `--at`): the events whose time is at or before
+    /// it, replayed in store order, after the store has been read and verified as usual. When
+    /// no event is later than `at`, that is the current state, and nothing is read again.
+    /// Queries on it take `at` as their clock.
+    pub fn state_at(&self, at: DateTime<Utc>) -> Result<Arc<State>, BackendError> {
+        Ok(self.snapshot_at(at)?.0)
+    }
+
+    /// [`Self::state_at`], with the sequence number of the store's head it was taken from.
+    pub fn snapshot_at(&self, at: DateTime<Utc>) -> Result<(Arc<State>, u64), BackendError> {
+        let replica = self.fresh()?;
+        let head = replica.head_seq();
+        if is_then(&replica.state, at) {
+            return Ok((Arc::new(replica.state.clone()), head));
+        }
+        Ok((self.past(replica, at)?, head))
+    }
+
+    /// Answer from the state as of `at`, with the clock at `at`.
+    pub fn read_at<T>(
+        &self,
+        at: DateTime<Utc>,
+        f: impl FnOnce(&State, DateTime<Utc>) -> Result<T, EngineError>,
+    ) -> Result<T, BackendError> {
+        let replica = self.fresh()?;
+        if is_then(&replica.state, at) {
+            return Ok(f(&replica.state, at)?);
+        }
+        let state = self.past(replica, at)?;
+        Ok(f(&state, at)?)
+    }
+
+    /// The state as of a moment before the newest event: the one kept, if it was replayed
+    /// from this same head, or a replay of the verified lines (without holding the replica,
+    /// so writers go on meanwhile).
+    fn past(
+        &self,
+        replica: MutexGuard<'_, Replica>,
+        at: DateTime<Utc>,
+    ) -> Result<Arc<State>, BackendError> {
+        let (head, head_hash) = (replica.head_seq(), replica.head_hash().to_string());
+        if let Some(p) = &*lock(&self.past)
+            && (p.at, p.head, p.head_hash.as_str()) == (at, head, head_hash.as_str())
+        {
+            return Ok(Arc::clone(&p.state));
+        }
+        let verified = replica.verified();
+        drop(replica);
+        let state = Arc::new(self.store.state_as_of(&verified, at)?);
+        *lock(&self.past) = Some(Past {
+            at,
+            head,
+            head_hash,
+            state: Arc::clone(&state),
+        });
+        Ok(state)
+    }
+
+    /// Stored events by sequence number, among those already read (a request's history).
+    pub(super) fn stored_events(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, BackendError> {
+        let replica = lock(&self.replica);
+        Ok(self.store.read_events(&replica, seqs.iter().copied())?)
+    }
+}
+
+/// Is the state as of `at` this state: is no event in it later than `at`?
+fn is_then(state: &State, at: DateTime<Utc>) -> bool {
+    state.last_at().is_none_or(|last| last <= at)
 }
 
 /// One user's view of a local store: what the command line and the console use.
@@ -455,6 +536,11 @@ impl LocalBackend {
 
     pub fn policy(&self) -> &Policy {
         self.store.policy()
+    }
+
+    /// This backend as of a moment (`--at`): read-only, every answer the state then.
+    pub fn as_of(self, at: DateTime<Utc>) -> super::AsOfBackend {
+        super::AsOfBackend::new(self.store, self.actor, at)
     }
 }
 

@@ -15,8 +15,10 @@ use crate::engine::{
 };
 use crate::store::StoreError;
 
+pub mod as_of;
 pub mod local;
 
+pub use as_of::AsOfBackend;
 pub use local::{LocalBackend, LocalStore};
 
 #[derive(Debug, Error)]

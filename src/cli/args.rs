@@ -56,6 +56,11 @@ pub struct Cli {
     /// Print one JSON document instead of text
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Answer as of this moment (RFC 3339): the events dated at or before it, with the clock
+    /// set to it. Read commands and the console only (the console is then read-only)
+    #[arg(long, global = true, value_name = "TIME")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

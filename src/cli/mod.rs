@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::{DateTime, Utc};
 use clap::Parser;
 use serde::Serialize;
 
@@ -158,9 +159,16 @@ struct Env {
     store_path: Option<PathBuf>,
     remote: Option<String>,
     token: Option<String>,
+    /// `--at`: every answer as of this moment, read-only.
+    at: Option<DateTime<Utc>>,
 }
 
 impl Env {
+    /// The moment answers are about: `--at`, else the clock's now (`CAB_NOW` or the system's).
+    fn now(&self) -> DateTime<Utc> {
+        self.at.unwrap_or_else(|| self.clock.now())
+    }
+
     fn store_path(&self) -> Result<PathBuf, CliError> {
         self.store_path.clone().ok_or_else(|| {
             CliError::Invalid(
@@ -182,11 +190,19 @@ impl Env {
         ))
     }
 
+    /// The backend every command asks: the server or the store, as of `--at` when given.
     fn backend(&self) -> Result<Box<dyn Backend>, CliError> {
         if let Some(remote) = self.remote()? {
-            return Ok(Box::new(remote));
+            return Ok(match self.at {
+                Some(at) => Box::new(remote.as_of(at)),
+                None => Box::new(remote),
+            });
         }
-        Ok(Box::new(self.local()?))
+        let local = self.local()?;
+        Ok(match self.at {
+            Some(at) => Box::new(local.as_of(at)),
+            None => Box::new(local),
+        })
     }
 
     /// The server client, when a server is named (`--remote`, `CAB_REMOTE`, `[remote] url`).
@@ -253,6 +269,16 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
         Some(Cmd::Man) => return write_out(&generate::man()?),
         _ => {}
     }
+    let at = cli.at.as_deref().map(parse::at).transpose()?;
+    if at.is_some()
+        && let Some(command) = &cli.command
+        && !commands::reads(command)
+    {
+        return Err(CliError::Invalid(format!(
+            "--at shows the past and is read-only: only queue, show, exception list, status, gate, report, audit export and the console take it, not `cab {}`",
+            typed_subcommands().join(" ")
+        )));
+    }
     let clock = Clock::from_env()?;
     let config = Config::load(cli.config.as_deref().filter(|p| !p.as_os_str().is_empty()))?;
     let env = Env {
@@ -275,6 +301,7 @@ fn execute(cli: Cli) -> Result<u8, CliError> {
             .filter(|t| !t.trim().is_empty())
             .or_else(|| config.remote.token.clone()),
         config,
+        at,
     };
     let Some(command) = cli.command else {
         return commands::console(&env, cli.demo, cli.read_only);

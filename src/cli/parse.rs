@@ -84,3 +84,13 @@ pub fn threshold(flag: &str, text: &str) -> Result<f64, CliError> {
         ))
     })
 }
+
+/// `--at TIME`: an RFC 3339 time within the years 2000 to 9000.
+pub fn at(text: &str) -> Result<DateTime<Utc>, CliError> {
+    time::parse(text).map_err(|_| {
+        CliError::Invalid(format!(
+            "--at takes an RFC 3339 time in the years 2000 to 9000, such as 2026-11-28T09:00:00Z, got {:?}",
+            untrusted::line(text)
+        ))
+    })
+}

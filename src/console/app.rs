@@ -185,6 +185,8 @@ pub struct App {
     me: Actor,
     location: String,
     read_only: Option<&'static str>,
+    /// Opened as of this moment (`--at`): the state then, read-only.
+    as_of: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     state: State,
     head: u64,
@@ -248,6 +250,7 @@ fn resync_backoff(failures: u32) -> chrono::Duration {
 }
 
 const READ_ONLY: &str = "opened with --read-only";
+const AS_OF: &str = "opened with --at: it shows the past, which cannot be changed";
 
 impl App {
     pub fn new(
@@ -261,6 +264,7 @@ impl App {
             me,
             location,
             read_only: read_only.then_some(READ_ONLY),
+            as_of: None,
             now,
             state: State::new(),
             head: 0,
@@ -296,7 +300,20 @@ impl App {
         }
     }
 
+    /// Show the store as of a moment (`--at`): read-only, and the status bar says when.
+    pub fn show_as_of(&mut self, at: DateTime<Utc>) {
+        self.as_of = Some(at);
+        if self.read_only.is_none() {
+            self.read_only = Some(AS_OF);
+        }
+    }
+
     // ----- what the view reads -----
+
+    /// The moment shown, when opened with `--at`.
+    pub fn as_of(&self) -> Option<DateTime<Utc>> {
+        self.as_of
+    }
 
     pub fn me(&self) -> &Actor {
         &self.me

@@ -53,6 +53,8 @@ pub struct Options {
     pub read_only_reason: &'static str,
     pub theme: Theme,
     pub clock: Clock,
+    /// Opened as of this moment (`--at`): the status bar says so.
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How often the clock moves the screen on (ages, countdowns), and how long a signal may wait.
@@ -108,6 +110,9 @@ pub fn run(backend: Arc<dyn Backend>, options: Options) -> Result<(), ConsoleErr
         options.theme,
     );
     app.read_only_because(options.read_only_reason);
+    if let Some(at) = options.as_of {
+        app.show_as_of(at);
+    }
 
     // SIGTERM, SIGHUP and SIGINT end the console cleanly, terminal restored.
     let stop = Arc::new(AtomicBool::new(false));

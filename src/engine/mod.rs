@@ -2,6 +2,7 @@
 //! `rules::handle` turns a command into events or a refusal; `State::apply` folds events into
 //! state; `query` answers questions about it. No I/O and no clock of its own.
 
+pub mod as_of;
 pub mod audit;
 pub mod error;
 pub mod event;

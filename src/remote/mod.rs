@@ -7,19 +7,21 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::backend::as_of::{self, Follow};
 use crate::backend::{Backend, BackendError, CleanupReport, EventPage};
 use crate::engine::error::ErrorCode;
 use crate::engine::query::Counts;
 use crate::engine::report::{Report, ReportQuery};
 use crate::engine::{
     Actor, ExceptionFilter, ExceptionView, Outcome, OutcomeResult, RequestDetail, RequestFilter,
-    RequestView, Review, State, StatusView, Submission, Verdict,
+    RequestView, Review, State, StatusView, StoredEvent, Submission, Verdict, time,
 };
 
 /// How long to wait for a connection, and for an answer (long-polls get their wait on top).
@@ -35,6 +37,8 @@ pub struct RemoteBackend {
     token: Option<String>,
     client: Client,
     me: OnceLock<Actor>,
+    /// `--at`: every read as of this moment (the server's `at` parameter), writes refused.
+    as_of: Option<Follow>,
 }
 
 /// An error body as the server sends it.
@@ -74,11 +78,34 @@ impl RemoteBackend {
             token: token.filter(|t| !t.trim().is_empty()),
             client,
             me: OnceLock::new(),
+            as_of: None,
         })
+    }
+
+    /// This client as of a moment (`--at`): reads answer as of it, writes are refused.
+    pub fn as_of(mut self, at: DateTime<Utc>) -> Self {
+        self.as_of = Some(Follow::new(at));
+        self
     }
 
     pub fn url(&self) -> &str {
         &self.base
+    }
+
+    /// Refuse a write as of a moment: the past cannot be changed.
+    fn writable(&self) -> Result<(), BackendError> {
+        match &self.as_of {
+            Some(follow) => Err(as_of::read_only(follow.at())),
+            None => Ok(()),
+        }
+    }
+
+    /// A read route's query, with `at` when reading as of a moment.
+    fn reading(&self, mut query: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+        if let Some(follow) = &self.as_of {
+            query.push(("at", time::format(follow.at())));
+        }
+        query
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -184,6 +211,7 @@ impl RemoteBackend {
         path: &str,
         body: &B,
     ) -> Result<T, BackendError> {
+        self.writable()?;
         let key = uuid::Uuid::new_v4().to_string();
         let body = crate::untrusted::json::to_string(body)
             .map_err(|e| BackendError::Unsupported(format!("cannot encode the request: {e}")))?;
@@ -194,6 +222,23 @@ impl RemoteBackend {
                 .body(body.clone())
         })?;
         self.answer(response)
+    }
+
+    /// Read every event page by page, handing each page's events to `f`; the head.
+    fn each_page(
+        &self,
+        mut f: impl FnMut(Vec<StoredEvent>) -> Result<(), BackendError>,
+    ) -> Result<u64, BackendError> {
+        let mut after = 0;
+        loop {
+            let page = self.events_page(after, Duration::ZERO, PAGE)?;
+            let got = page.events.len();
+            after = page.events.last().map_or(after, |e| e.seq);
+            f(page.events)?;
+            if after >= page.head || got == 0 {
+                return Ok(page.head);
+            }
+        }
     }
 
     fn events_page(
@@ -264,6 +309,7 @@ impl Backend for RemoteBackend {
     }
 
     fn submit(&self, s: Submission) -> Result<RequestView, BackendError> {
+        self.writable()?;
         if !s.risk_score.is_finite() {
             // JSON has no NaN or infinity; say what the server would.
             return Err(
@@ -367,27 +413,33 @@ impl Backend for RemoteBackend {
         if let Some(d) = deployment {
             query.push(("deployment", d.to_string()));
         }
-        self.get("/v1/requests", &query)
+        self.get("/v1/requests", &self.reading(query))
     }
 
     fn request(&self, id: &str) -> Result<RequestDetail, BackendError> {
-        self.get(&format!("/v1/requests/{}", seg(id)), &[])
+        self.get(&format!("/v1/requests/{}", seg(id)), &self.reading(vec![]))
     }
 
     fn exceptions(&self, filter: ExceptionFilter) -> Result<Vec<ExceptionView>, BackendError> {
-        self.get("/v1/exceptions", &[("status", filter.as_str().to_string())])
+        self.get(
+            "/v1/exceptions",
+            &self.reading(vec![("status", filter.as_str().to_string())]),
+        )
     }
 
     fn status(&self, deployment: &str, ring: Option<u32>) -> Result<StatusView, BackendError> {
-        let query: Vec<(&str, String)> =
-            ring.map(|r| ("ring", r.to_string())).into_iter().collect();
+        let query = ring.map(|r| ("ring", r.to_string())).into_iter().collect();
         self.get(
             &format!("/v1/deployments/{}/status", seg(deployment)),
-            &query,
+            &self.reading(query),
         )
     }
 
     fn report(&self, query: ReportQuery) -> Result<Report, BackendError> {
+        let query = match &self.as_of {
+            Some(follow) => as_of::report_query(follow.at(), query)?,
+            None => query,
+        };
         let mut params = vec![("by", query.by.as_str().to_string())];
         let times = [("since", query.since), ("until", query.until)];
         for (name, at) in times {
@@ -409,32 +461,60 @@ impl Backend for RemoteBackend {
 
     fn counts(&self) -> Result<Counts, BackendError> {
         let (state, _) = self.snapshot()?;
-        Ok(crate::engine::query::counts(&state, chrono::Utc::now()))
+        let now = self
+            .as_of
+            .as_ref()
+            .map_or_else(chrono::Utc::now, Follow::at);
+        Ok(crate::engine::query::counts(&state, now))
     }
 
     fn events(&self, after: u64, wait: Duration) -> Result<EventPage, BackendError> {
-        self.events_page(after, wait, PAGE)
+        match &self.as_of {
+            Some(follow) => follow.page(after, wait, |after, wait| {
+                self.events_page(after, wait, PAGE)
+            }),
+            None => self.events_page(after, wait, PAGE),
+        }
     }
 
-    /// Every event, page by page, replayed.
+    fn all_events(&self) -> Result<Vec<StoredEvent>, BackendError> {
+        let mut events = Vec::new();
+        self.each_page(|page| {
+            events.extend(page);
+            Ok(())
+        })?;
+        Ok(match &self.as_of {
+            Some(follow) => follow.then(events),
+            None => events,
+        })
+    }
+
+    /// Every event, page by page, replayed (and checked by the rules, as a store's reader
+    /// does); as of a moment, the state after those dated at or before it.
     fn snapshot(&self) -> Result<(State, u64), BackendError> {
         let mut state = State::new();
-        let mut after = 0;
-        loop {
-            let page = self.events_page(after, Duration::ZERO, PAGE)?;
-            for e in page.events {
+        let mut past = self.as_of.as_ref().map(|f| (f.at(), State::new()));
+        let head = self.each_page(|page| {
+            for e in page {
                 let seq = e.seq;
-                crate::engine::admit(&mut state, seq, e.event).map_err(|err| {
+                let then = past
+                    .as_ref()
+                    .is_some_and(|(at, _)| e.event.at <= *at)
+                    .then(|| (e.event.at, e.event.kind.clone()));
+                let refused = |err: String| {
                     BackendError::Inconsistent(format!(
                         "the server sent event {seq}, which cannot be accepted: {err}"
                     ))
-                })?;
-                after = seq;
+                };
+                crate::engine::admit(&mut state, seq, e.event).map_err(refused)?;
+                if let (Some((_, past)), Some((at, kind))) = (&mut past, then) {
+                    past.apply(seq, at, kind)
+                        .map_err(|err| refused(err.to_string()))?;
+                }
             }
-            if after >= page.head {
-                return Ok((state, page.head));
-            }
-        }
+            Ok(())
+        })?;
+        Ok((past.map_or(state, |(_, past)| past), head))
     }
 
     fn take_notices(&self) -> Vec<String> {

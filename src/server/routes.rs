@@ -16,15 +16,17 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 
 use super::error::{ApiError, json_response};
+use crate::backend::as_of::AsOf;
 use crate::backend::{BackendError, LocalStore};
 use crate::engine::event::Idempotency;
 use crate::engine::{
-    Actor, ExceptionFilter, OutcomeResult, RequestFilter, Review, Submission, Verdict,
+    Actor, ExceptionFilter, OutcomeResult, RequestFilter, Review, Submission, Verdict, time,
 };
 
 /// Every route the server answers: method and path, as the OpenAPI document lists them.
@@ -387,11 +389,26 @@ async fn submit(State(app): State<AppState>, post: Post) -> ApiResult {
     .await
 }
 
+/// An `at` query parameter: the moment a read answers as of (`cab --at`), RFC 3339 in the
+/// years 2000 to 9000.
+fn moment(at: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    at.map(|text| {
+        time::parse(text).map_err(|_| {
+            ApiError::invalid(format!(
+                "at must be an RFC 3339 time in the years 2000 to 9000, such as 2026-11-28T09:00:00Z, not {:?}",
+                crate::untrusted::line(text)
+            ))
+        })
+    })
+    .transpose()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
     deployment: Option<String>,
+    at: Option<String>,
 }
 
 async fn list_requests(
@@ -400,14 +417,34 @@ async fn list_requests(
 ) -> ApiResult {
     let q = query(q)?;
     let filter = filter(q.status.as_deref(), RequestFilter::All)?;
+    let at = moment(q.at.as_deref())?;
     read(&app, move |store| {
-        store.requests(filter, q.deployment.as_deref())
+        let deployment = q.deployment.as_deref();
+        match at {
+            Some(at) => AsOf::new(store, at).requests(filter, deployment),
+            None => store.requests(filter, deployment),
+        }
     })
     .await
 }
 
-async fn one_request(State(app): State<AppState>, PathId(id): PathId) -> ApiResult {
-    read(&app, move |store| store.request(&id)).await
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AtQuery {
+    at: Option<String>,
+}
+
+async fn one_request(
+    State(app): State<AppState>,
+    PathId(id): PathId,
+    q: Result<Query<AtQuery>, QueryRejection>,
+) -> ApiResult {
+    let at = moment(query(q)?.at.as_deref())?;
+    read(&app, move |store| match at {
+        Some(at) => AsOf::new(store, at).request(&id),
+        None => store.request(&id),
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -508,6 +545,7 @@ async fn record_outcome(State(app): State<AppState>, PathId(id): PathId, post: P
 #[serde(deny_unknown_fields)]
 struct ExceptionQuery {
     status: Option<String>,
+    at: Option<String>,
 }
 
 async fn list_exceptions(
@@ -516,7 +554,12 @@ async fn list_exceptions(
 ) -> ApiResult {
     let q = query(q)?;
     let filter = filter(q.status.as_deref(), ExceptionFilter::All)?;
-    read(&app, move |store| store.exceptions(filter)).await
+    let at = moment(q.at.as_deref())?;
+    read(&app, move |store| match at {
+        Some(at) => AsOf::new(store, at).exceptions(filter),
+        None => store.exceptions(filter),
+    })
+    .await
 }
 
 async fn review(app: AppState, id: String, review: Review, post: Post) -> ApiResult {
@@ -559,6 +602,7 @@ async fn cleanup(State(app): State<AppState>, post: Post) -> ApiResult {
 #[serde(deny_unknown_fields)]
 struct StatusQuery {
     ring: Option<u32>,
+    at: Option<String>,
 }
 
 async fn status(
@@ -567,7 +611,12 @@ async fn status(
     q: Result<Query<StatusQuery>, QueryRejection>,
 ) -> ApiResult {
     let q = query(q)?;
-    read(&app, move |store| store.status(&id, q.ring)).await
+    let at = moment(q.at.as_deref())?;
+    read(&app, move |store| match at {
+        Some(at) => AsOf::new(store, at).status(&id, q.ring),
+        None => store.status(&id, q.ring),
+    })
+    .await
 }
 
 #[derive(Deserialize)]

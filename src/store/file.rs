@@ -117,6 +117,16 @@ impl Replica {
         self.restored
     }
 
+    /// What this replica has verified and replayed, to read those lines again without holding
+    /// it ([`FileStore::state_as_of`]).
+    pub fn verified(&self) -> super::as_of::Verified {
+        super::as_of::Verified {
+            offset: self.offset,
+            line_hashes: self.line_hashes.clone(),
+            state: self.state.clone(),
+        }
+    }
+
     /// The events an earlier request with this user's idempotency key wrote, and that
     /// request's fingerprint.
     pub fn idempotent(&self, user: &str, key: &str) -> Option<(&[u64], &str)> {
@@ -152,6 +162,9 @@ pub struct VerifyReport {
 #[derive(Debug)]
 pub struct DeploymentScan {
     pub state: State,
+    /// With [`FileStore::scan_deployment_at`], the deployment's events dated at or before that
+    /// moment, applied in store order (judged with all of them in `state`).
+    pub as_of: Option<State>,
     pub head: u64,
     pub torn: Option<TornTail>,
 }
@@ -194,7 +207,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-const READ_CHUNK: usize = 1 << 20;
+pub(super) const READ_CHUNK: usize = 1 << 20;
 /// From this many bytes still to read on, parsing and applying run on two threads.
 pub(crate) const PIPELINE_FROM: u64 = 4 << 20;
 /// How much of a torn tail is copied or compared at a time.
@@ -240,7 +253,7 @@ impl FileStore {
         &self.path
     }
 
-    fn io(&self, action: &'static str) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    pub(super) fn io(&self, action: &'static str) -> impl FnOnce(io::Error) -> StoreError + '_ {
         move |source| StoreError::Io {
             action,
             path: self.path.clone(),
@@ -248,7 +261,7 @@ impl FileStore {
         }
     }
 
-    fn corrupt(&self, line: u64, reason: impl ToString) -> StoreError {
+    pub(super) fn corrupt(&self, line: u64, reason: impl ToString) -> StoreError {
         StoreError::Corrupt {
             path: self.path.clone(),
             line,
@@ -1073,9 +1086,20 @@ impl FileStore {
     /// every line's sequence, chain link and hash are checked, and only lines that mention the
     /// deployment are parsed.
     pub fn scan_deployment(&self, deployment: &str) -> Result<DeploymentScan, StoreError> {
+        self.scan_deployment_at(deployment, None)
+    }
+
+    /// [`Self::scan_deployment`], also keeping the deployment's state as of `at` (`--at`).
+    pub fn scan_deployment_at(
+        &self,
+        deployment: &str,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<DeploymentScan, StoreError> {
+        let mut as_of = at.map(|_| State::new());
         let Some(file) = self.open_shared()? else {
             return Ok(DeploymentScan {
                 state: State::new(),
+                as_of,
                 head: 0,
                 torn: None,
             });
@@ -1095,8 +1119,15 @@ impl FileStore {
                 // reads only the request an event names and that request's exceptions.
                 prev = event.hash;
                 if event.event.kind.deployment_intent_id() == deployment {
+                    let then = at
+                        .is_some_and(|at| event.event.at <= at)
+                        .then(|| (event.event.at, event.event.kind.clone()));
                     engine::admit(&mut state, seq, event.event)
                         .map_err(|e| self.corrupt(seq, e))?;
+                    if let (Some(past), Some((time, kind))) = (&mut as_of, then) {
+                        past.apply(seq, time, kind)
+                            .map_err(|e| self.corrupt(seq, e))?;
+                    }
                 }
             } else {
                 let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
@@ -1109,6 +1140,7 @@ impl FileStore {
         .map_err(|e| e.into_store(self))?;
         Ok(DeploymentScan {
             state,
+            as_of,
             head: seq,
             torn: (tail > 0).then_some(TornTail {
                 line: seq + 1,
@@ -1196,7 +1228,7 @@ pub struct Appended<T> {
     pub value: T,
 }
 
-enum ScanError {
+pub(super) enum ScanError {
     Io(io::Error),
     Store(StoreError),
 }
@@ -1208,7 +1240,7 @@ impl From<StoreError> for ScanError {
 }
 
 impl ScanError {
-    fn into_store(self, store: &FileStore) -> StoreError {
+    pub(super) fn into_store(self, store: &FileStore) -> StoreError {
         match self {
             ScanError::Io(e) => store.io("read")(e),
             ScanError::Store(e) => e,
@@ -1218,7 +1250,7 @@ impl ScanError {
 
 /// Call `f(offset, line)` for every complete line (without its `\n`) read from `reader`, whose
 /// first byte is at `start`. Returns how many bytes follow the last complete line.
-fn for_each_line(
+pub(super) fn for_each_line(
     mut reader: impl Read,
     start: u64,
     mut f: impl FnMut(u64, &[u8]) -> Result<(), StoreError>,

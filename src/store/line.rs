@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::engine::as_of::Mention;
 use crate::engine::event::Idempotency;
 use crate::engine::event::{EnvelopeOut, SCHEMA_VERSION};
 use crate::engine::{Event, EventKind, StoredEvent, time};
@@ -371,6 +372,134 @@ pub fn decode_linked(line: &[u8], expected_seq: u64) -> Result<StoredEvent, Line
     decode(line, expected_seq, &prev)
 }
 
+/// The time of a line, read without parsing its JSON: `at` is always its third field. `None`
+/// when the line does not start as cab writes it.
+pub fn time_of(line: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    const AT_KEY: &[u8] = b",\"at\":\"";
+    let rest = line.strip_prefix(SEQ_PREFIX)?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let rest = rest.get(digits..)?.strip_prefix(AT_KEY)?;
+    let text = &rest[..memchr::memchr(b'"', rest)?];
+    canonical_time(text).or_else(|| time::parse(std::str::from_utf8(text).ok()?).ok())
+}
+
+/// A time as cab writes it, `YYYY-MM-DDTHH:MM:SS[.fraction]Z` in the years 2000 to 9000, read
+/// digit by digit (a general RFC 3339 parser is most of the cost of reading every line's time).
+fn canonical_time(text: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
+    let number = |range: std::ops::Range<usize>| {
+        text.get(range)?.iter().try_fold(0u32, |n, &b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if !punctuation.iter().all(|&(i, c)| text.get(i) == Some(&c)) {
+        return None;
+    }
+    let nanos = match text.get(19..)? {
+        b"Z" => 0,
+        [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
+            let digits = number(20..20 + fraction.len())?;
+            digits * 10u32.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    let at = chrono::NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)?
+        .and_hms_nano_opt(number(11..13)?, number(14..16)?, number(17..19)?, nanos)?
+        .and_utc();
+    time::in_range(at).then_some(at)
+}
+
+/// What a line's event did and to which record, read without parsing its JSON (in the
+/// canonical form the data's first fields are fixed: docs/store-format.md). `None` when the
+/// line is not laid out that way: the caller parses it.
+pub fn mention(line: &[u8]) -> Option<Mention> {
+    use std::sync::LazyLock;
+    const TYPE_KEY: &[u8] = b",\"type\":\"";
+    const DECISION: &[u8] = b",\"decision\":{\"id\":\"";
+    static TYPE: LazyLock<memchr::memmem::Finder> =
+        LazyLock::new(|| memchr::memmem::Finder::new(TYPE_KEY));
+    static DECIDED: LazyLock<memchr::memmem::Finder> =
+        LazyLock::new(|| memchr::memmem::Finder::new(DECISION));
+    // A string's quotes are always escaped inside it, so the first `,"type":"` is the field.
+    let at = TYPE.find(line)? + TYPE_KEY.len();
+    let rest = &line[at..];
+    let uuid = |bytes: &[u8], prefix: &[u8]| {
+        let id = bytes.strip_prefix(prefix)?.get(..36)?;
+        uuid::Uuid::try_parse_ascii(id).ok()
+    };
+    if let Some(data) = rest.strip_prefix(b"request_submitted\"") {
+        return uuid(data, b",\"data\":{\"request\":{\"id\":\"").map(Mention::RequestSubmitted);
+    }
+    if let Some(data) = rest.strip_prefix(b"exception_requested\"") {
+        return uuid(data, b",\"data\":{\"exception\":{\"id\":\"").map(Mention::ExceptionRequested);
+    }
+    if let Some(data) = rest.strip_prefix(b"exception_reviewed\"") {
+        return uuid(data, b",\"data\":{\"exception_id\":\"").map(Mention::ExceptionReviewed);
+    }
+    if let Some(data) = rest.strip_prefix(b"exception_expired\"") {
+        return uuid(data, b",\"data\":{\"exception_id\":\"").map(Mention::ExceptionExpired);
+    }
+    if let Some(data) = rest.strip_prefix(b"outcome_recorded\"") {
+        let data = data.strip_prefix(b",\"data\":{\"outcome\":{\"id\":\"")?;
+        return uuid(data.get(36..)?, b"\",\"request_id\":\"").map(Mention::OutcomeRecorded);
+    }
+    if let Some(data) = rest.strip_prefix(b"request_decided\"") {
+        // After the deployment id, a string of any length: the decision's ids follow it.
+        let data = data.strip_prefix(b",\"data\":{\"deployment_intent_id\":\"")?;
+        let at = DECIDED.find(data)? + DECISION.len();
+        return uuid(data.get(at + 36..)?, b"\",\"request_id\":\"").map(Mention::RequestDecided);
+    }
+    None
+}
+
+/// Is this the line that was verified with this hash: its content hashes to it, and its hash
+/// field says so?
+pub fn is_verified(line: &[u8], verified_hash: &[u8]) -> bool {
+    let len = line.len();
+    if len < SEQ_PREFIX.len() + PREV_SUFFIX_LEN + HASH_SUFFIX_LEN || !line.ends_with(b"\"}") {
+        return false;
+    }
+    let body_end = len - HASH_SUFFIX_LEN;
+    let written = &line[body_end + HASH_KEY.len()..len - 2];
+    Sha256::digest(&line[..body_end])[..] == *verified_hash
+        && std::str::from_utf8(written).is_ok_and(|hex| hex_matches(hex, verified_hash))
+}
+
+/// Parse a line that was verified when first read (chain, hash, canonical form, rules), after
+/// checking that it is still that line: its hash, recomputed, must be `verified_hash`. Equal
+/// hashes mean equal bytes, so the canonical form need not be checked again.
+pub fn decode_verified(
+    line: &[u8],
+    expected_seq: u64,
+    verified_hash: &[u8],
+) -> Result<StoredEvent, LineError> {
+    if !is_verified(line, verified_hash) {
+        return Err(LineError::HashMismatch);
+    }
+    let text = std::str::from_utf8(line).map_err(|_| LineError::NotUtf8)?;
+    let raw: LineIn = serde_json::from_str(text).map_err(|e| LineError::Format(e.to_string()))?;
+    if raw.seq != expected_seq {
+        return Err(LineError::BadSequence {
+            expected: expected_seq,
+            found: raw.seq,
+        });
+    }
+    let at = time::parse(&raw.at).map_err(|e| LineError::Format(format!("bad time: {e}")))?;
+    Ok(StoredEvent {
+        seq: raw.seq,
+        prev: raw.prev,
+        hash: raw.hash,
+        event: Event {
+            at,
+            actor: raw.actor,
+            correlation_id: raw.correlation_id,
+            idempotency: raw.idempotency,
+            kind: raw.kind,
+        },
+    })
+}
+
 /// The hash of the line's event as stored, for a client that re-encodes events it received
 /// (from a server) to check them against their recorded hashes.
 pub fn recompute_hash(stored: &StoredEvent) -> String {
@@ -412,6 +541,13 @@ mod tests {
     use crate::engine::{ApprovalRequest, Gate, RequestStatus, RiskScore, Thresholds};
 
     fn sample_line() -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(&mut out, 1, GENESIS, &sample_event());
+        out.pop();
+        out
+    }
+
+    fn sample_event() -> Event {
         let at = time::parse("2026-11-28T09:00:00Z").unwrap();
         let request = ApprovalRequest {
             id: uuid::Uuid::from_u128(7),
@@ -427,7 +563,7 @@ mod tests {
             correlation_id: "c-1".into(),
             submitted_at: at,
         };
-        let event = Event {
+        Event {
             at,
             actor: "alice".into(),
             correlation_id: "c-1".into(),
@@ -436,11 +572,7 @@ mod tests {
                 request,
                 decision: None,
             }),
-        };
-        let mut out = Vec::new();
-        encode(&mut out, 1, GENESIS, &event);
-        out.pop();
-        out
+        }
     }
 
     /// Give a changed line a correct hash again, as a forger would.
@@ -460,6 +592,30 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn a_line_s_time_read_digit_by_digit_is_the_time_written(
+            secs in time::earliest().timestamp()..=time::latest().timestamp(),
+            nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000, (0u32..1000).prop_map(|m| m * 1_000_000)],
+        ) {
+            let at = chrono::DateTime::from_timestamp(secs, nanos).unwrap();
+            let text = time::format(at);
+            prop_assert_eq!(canonical_time(text.as_bytes()), Some(at), "{}", text);
+            let mut line = Vec::new();
+            let event = Event { at, ..sample_event() };
+            encode(&mut line, 3, GENESIS, &event);
+            prop_assert_eq!(time_of(&line), Some(at));
+        }
+
+        #[test]
+        fn a_time_not_written_as_cab_writes_it_is_read_as_rfc_3339_reads_it_or_not_at_all(
+            text in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,10})?(Z|z|\\+01:00)?",
+        ) {
+            let fast = canonical_time(text.as_bytes());
+            if let Some(at) = fast {
+                prop_assert_eq!(time::parse(&text).ok(), Some(at), "{}", text);
+            }
+        }
 
         #[test]
         fn arbitrary_bytes_never_panic_the_parser(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {

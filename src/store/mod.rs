@@ -1,8 +1,11 @@
 //! The embedded store: an append-only, hash-chained JSON-lines file (docs/store-format.md).
 //! `line` encodes and checks one event per line; `file` owns locking, durability, catching up
 //! with other writers and the torn-tail quarantine; `disk` is the seam all of its writes go
-//! through.
+//! through; `as_of` reads verified lines again for the state as of a moment (`--at`).
 
+mod as_of;
+#[cfg(test)]
+mod as_of_tests;
 pub mod checkpoint;
 mod disk;
 #[cfg(test)]
@@ -12,6 +15,7 @@ pub mod line;
 #[cfg(test)]
 mod replay_tests;
 
+pub use as_of::Verified;
 pub use checkpoint::CheckpointPolicy;
 pub use file::{
     AppendError, Appended, Commit, DeploymentScan, FileStore, Replica, StoreError, TornTail,

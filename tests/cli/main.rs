@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod at;
 mod config;
 mod decide;
 mod demo;

@@ -10,5 +10,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod at_pty;
 mod pty;
 mod remote_pty;

@@ -11,6 +11,7 @@
 mod support;
 
 mod api;
+mod at;
 mod concurrency;
 mod connections;
 mod lifecycle;

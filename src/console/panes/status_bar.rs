@@ -35,7 +35,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
     ];
     // Warnings come before the counts, which give way first when the line is too long.
-    if app.is_read_only() {
+    // A console opened with `--at` says so beside the location, which is never cut.
+    if app.is_read_only() && app.as_of().is_none() {
         spans.push(Span::styled(" │ ", theme.dim));
         spans.push(Span::styled("READ-ONLY", theme.warning));
     }
@@ -69,12 +70,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // The counts matter more than the full path: when the line is too long, the location
     // gives up its leading directories first (down to the file name), and only then do the
     // counts give way (ending in "…"). The location keeps the right end of the bar, whole if it
-    // fits beside the user.
+    // fits beside the user, and with it the moment a console opened with `--at` shows.
     let head = Line::from(spans);
     let separator = Span::styled(" │ ", theme.dim);
-    let room = (top.width as usize).saturating_sub(head.width() + separator.width());
+    let mut tail = Line::default();
+    if let Some(at) = app.as_of() {
+        tail.spans.push(separator.clone());
+        tail.spans.push(Span::styled(
+            format!("READ-ONLY as of {}", crate::engine::time::format(at)),
+            theme.warning,
+        ));
+    }
+    let room = (top.width as usize).saturating_sub(head.width() + tail.width() + separator.width());
     let location = shorten_location(&untrusted::line(app.location()), room);
-    let tail = Line::from(vec![separator, Span::styled(location, theme.label)]);
+    tail.spans
+        .extend([separator, Span::styled(location, theme.label)]);
     if head.width() + tail.width() <= top.width as usize {
         let mut line = head;
         line.spans.extend(tail.spans);

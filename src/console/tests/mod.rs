@@ -344,6 +344,34 @@ fn console_over(f: &Fixture, who: Actor, w: u16, h: u16, read_only: bool) -> App
     app
 }
 
+/// The console opened as of `at` (`--at`), as `who`: the fixture's events dated up to then,
+/// replayed as the backend replays them, the clock at `at`, histories as of then.
+pub fn as_of_app_over(f: &Fixture, who: Actor, w: u16, h: u16, at: DateTime<Utc>) -> App {
+    let mut app = App::new(
+        who,
+        "store /var/lib/cab/store.jsonl".into(),
+        false,
+        at,
+        Theme::monochrome(),
+    );
+    app.show_as_of(at);
+    app.update(Msg::Resize(w, h));
+    let then = State::replay_as_of(&f.events, at).unwrap();
+    let mut effects = app.update(Msg::Snapshot {
+        state: Box::new(then),
+        head: f.state.head(),
+    });
+    while let Some(Effect::FetchHistory(id)) = effects.first().cloned() {
+        let history = f
+            .history(id)
+            .into_iter()
+            .filter(|e| e.event.at <= at)
+            .collect();
+        effects = app.update(Msg::History(id, Ok(history)));
+    }
+    app
+}
+
 /// Answer the history fetches an update asked for, as the runtime's worker would.
 pub fn deliver_histories(app: &mut App, f: &Fixture, effects: Vec<Effect>) -> Vec<Effect> {
     let mut rest = Vec::new();

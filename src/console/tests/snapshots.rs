@@ -212,6 +212,22 @@ fn refusal_message_in_the_status_bar() {
 }
 
 #[test]
+fn a_console_opened_as_of_a_moment_says_so_in_its_status_bar() {
+    let (f, _) = standard();
+    let at = now() - chrono::Duration::hours(24);
+    for size in SIZES {
+        let app = as_of_app_over(&f, people().carol, size.0, size.1, at);
+        let terminal = draw(&app);
+        let bar = row_text(&app, size.1 - 2);
+        assert!(
+            bar.contains("│ READ-ONLY as of 2026-11-27T12:00:00Z │ store"),
+            "status bar at {size:?}: {bar}"
+        );
+        assert_snapshot!(name("as_of", size), terminal.backend());
+    }
+}
+
+#[test]
 fn terminal_too_small() {
     let (mut app, _, _) = at((120, 40));
     app.update(Msg::Resize(50, 12));

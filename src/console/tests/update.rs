@@ -342,6 +342,42 @@ fn every_action_key_says_the_console_is_read_only() {
 }
 
 #[test]
+fn every_action_key_in_a_console_opened_as_of_a_moment_says_the_past_cannot_be_changed() {
+    let (f, ids) = standard();
+    let mut app = as_of_app_over(&f, people().carol, 120, 40, now() - Duration::hours(3));
+    select(&mut app, ids.openssl);
+    assert_eq!(app.selected_request(), Some(ids.openssl));
+    for key in ['a', 'c', 'r', 'x'] {
+        press(&mut app, KeyCode::Esc);
+        let effects = press(&mut app, KeyCode::Char(key));
+        assert!(app.modals().is_empty(), "key {key} opened a form");
+        assert!(
+            effects.iter().all(|e| !matches!(e, Effect::Execute(_))),
+            "key {key}: {effects:?}"
+        );
+        assert!(
+            message(&app).contains("--at") && message(&app).contains("past"),
+            "key {key}: {}",
+            message(&app)
+        );
+    }
+}
+
+#[test]
+fn a_console_opened_as_of_a_moment_shows_the_state_then_with_its_ages() {
+    let (f, ids) = standard();
+    // Three hours ago: the feature flag (two hours ago) and carol's own (one hour) were not
+    // submitted yet; the openssl request (five hours ago) was two hours old.
+    let app = as_of_app_over(&f, people().carol, 120, 40, now() - Duration::hours(3));
+    let listed = app.queue().rows().to_vec();
+    assert!(listed.contains(&ids.openssl), "{listed:?}");
+    assert!(!listed.contains(&ids.flag) && !listed.contains(&ids.carols_own));
+    assert_eq!(app.now(), now() - Duration::hours(3));
+    let screen = draw(&app).backend().to_string();
+    assert!(screen.contains("2h"), "ages are those of then");
+}
+
+#[test]
 fn a_form_whose_request_is_decided_meanwhile_says_so_and_records_nothing() {
     let (mut app, mut f, ids) = standard_app();
     select(&mut app, ids.openssl);

@@ -2,6 +2,7 @@
 //! ids, named actors with roles, a clock that only moves when a test moves it, and a `World`
 //! that runs commands and applies their events with consecutive sequence numbers.
 
+mod as_of;
 mod audit;
 mod cleanup;
 mod decisions;
