@@ -134,14 +134,14 @@ fn hours(h: Option<f64>) -> String {
     h.map_or_else(|| NA.to_string(), |h| format!("{h:.1} h"))
 }
 
-/// An area under the ROC curve, or a factor's mean, with three decimals at most.
+/// An area under the ROC curve, or a factor's mean, with three decimals, so a column of them
+/// lines up on the point.
 fn decimal(v: Option<f64>) -> String {
     v.map_or_else(
         || NA.to_string(),
         |v| {
             let s = format!("{v:.3}");
-            let s = s.trim_end_matches('0').trim_end_matches('.');
-            if s == "-0" { "0".into() } else { s.into() }
+            if s == "-0.000" { "0.000".into() } else { s }
         },
     )
 }
