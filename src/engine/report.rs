@@ -264,6 +264,20 @@ pub struct ExceptionCounts {
     pub expiring_within_7_days: u64,
 }
 
+impl ExceptionCounts {
+    /// The figures with the words renderers label them by, in order.
+    pub fn rows(&self) -> [(&'static str, u64); 6] {
+        [
+            ("requested", self.requested),
+            ("approved", self.approved),
+            ("rejected", self.rejected),
+            ("expired", self.expired),
+            ("active at the end", self.active_at_end),
+            ("expiring within 7 days", self.expiring_within_7_days),
+        ]
+    }
+}
+
 /// One week or month of the period, its counts cut to the period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodRow {
@@ -521,7 +535,8 @@ pub fn compute(state: &State, params: &ReportParams) -> Report {
 }
 
 impl PeriodRow {
-    fn new(start: DateTime<Utc>) -> Self {
+    /// A period with nothing in it yet.
+    pub fn new(start: DateTime<Utc>) -> Self {
         PeriodRow {
             start,
             submitted: 0,

@@ -434,17 +434,11 @@ fn pending(h: &mut String, r: &Report) {
 fn exceptions(h: &mut String, r: &Report) {
     let x = &r.exceptions;
     section_start(h, "exceptions", "Security exceptions");
-    let items: Vec<(String, f64, String)> = [
-        ("requested", x.requested),
-        ("approved", x.approved),
-        ("rejected", x.rejected),
-        ("expired", x.expired),
-        ("active at the end", x.active_at_end),
-        ("expiring within 7 days", x.expiring_within_7_days),
-    ]
-    .into_iter()
-    .map(|(name, n)| (name.to_string(), n as f64, count(n)))
-    .collect();
+    let items: Vec<(String, f64, String)> = x
+        .rows()
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n as f64, count(n)))
+        .collect();
     let svg = hbars(
         "chart-exceptions",
         "Exceptions in the period",

@@ -50,17 +50,7 @@ fn empty() -> Report {
         exceptions: ExceptionCounts::default(),
         periods: bucket_starts(Bucket::Month, since, until)
             .into_iter()
-            .map(|start| PeriodRow {
-                start,
-                submitted: 0,
-                auto_approved: 0,
-                approved: 0,
-                conditional: 0,
-                rejected: 0,
-                exceptions_requested: 0,
-                exceptions_approved: 0,
-                lead_time_hours_p50: None,
-            })
+            .map(PeriodRow::new)
             .collect(),
         approvers: Vec::new(),
         outcomes: Outcomes {
@@ -288,17 +278,7 @@ fn bars_are_whole_blocks_then_the_eighth_left_and_a_sliver_for_any_value() {
 fn leading_periods_without_activity_are_not_drawn_and_the_text_says_how_many() {
     let mut r = full();
     for row in r.periods.iter_mut().take(3) {
-        *row = PeriodRow {
-            start: row.start,
-            submitted: 0,
-            auto_approved: 0,
-            approved: 0,
-            conditional: 0,
-            rejected: 0,
-            exceptions_requested: 0,
-            exceptions_approved: 0,
-            lead_time_hours_p50: None,
-        };
+        *row = PeriodRow::new(row.start);
     }
     let first = r.periods[0].start.format("%Y-%m-%d").to_string();
     let fourth = r.periods[3].start.format("%Y-%m-%d").to_string();

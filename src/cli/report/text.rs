@@ -238,17 +238,11 @@ fn pending(out: &mut String, r: &Report) {
 fn exceptions(out: &mut String, r: &Report) {
     let x = &r.exceptions;
     heading(out, "Exceptions");
-    let items: Vec<(String, f64, String)> = [
-        ("requested", x.requested),
-        ("approved", x.approved),
-        ("rejected", x.rejected),
-        ("expired", x.expired),
-        ("active at the end", x.active_at_end),
-        ("expiring within 7 days", x.expiring_within_7_days),
-    ]
-    .into_iter()
-    .map(|(name, n)| (name.to_string(), n as f64, count(n)))
-    .collect();
+    let items: Vec<(String, f64, String)> = x
+        .rows()
+        .into_iter()
+        .map(|(name, n)| (name.to_string(), n as f64, count(n)))
+        .collect();
     chart(out, &items);
     let _ = writeln!(
         out,
