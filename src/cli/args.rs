@@ -284,7 +284,7 @@ pub struct ReportArgs {
     /// Start of the period, included (RFC 3339, or a date such as 2026-09-01) [default: 90 days before --until]
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// End of the period, excluded (RFC 3339, or a date) [default: now]
+    /// End of the period, excluded (RFC 3339, or a date) [default: now, or --at]
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// How the period is cut into rows: weeks start on Monday 00:00 UTC, months on the 1st
