@@ -21,7 +21,8 @@ pub use error::{EngineError, Invalid, Refusal};
 pub use event::{Event, EventKind, StoredEvent};
 pub use model::*;
 pub use query::{
-    ExceptionFilter, ExceptionView, RequestDetail, RequestFilter, RequestView, StatusView,
+    ExceptionFilter, ExceptionView, GateState, GateView, RequestDetail, RequestFilter, RequestView,
+    StatusView,
 };
 pub use rejudge::{Violation, admit, rejudge};
 pub use rules::{Command, Ctx, IdSource, RandomIds, Review, Submission, Verdict};

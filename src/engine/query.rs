@@ -370,6 +370,62 @@ fn exception_missing(view: &RequestView) -> (bool, ReasonCode, String) {
     }
 }
 
+/// Where a deployment stands, in the five words a deploy tool waits on (`GET /v1/gate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateState {
+    Approved,
+    Pending,
+    Rejected,
+    Expired,
+    None,
+}
+
+impl ReasonCode {
+    /// The gate state this reason puts a deployment in. Every reason is listed: a new one must
+    /// say whether a tool keeps waiting (`pending`) or stops (`rejected`, `expired`).
+    pub fn gate_state(self) -> GateState {
+        match self {
+            ReasonCode::AutoApproved
+            | ReasonCode::Approved
+            | ReasonCode::Conditional
+            | ReasonCode::ActiveException
+            | ReasonCode::RingExempt => GateState::Approved,
+            ReasonCode::UnderReview
+            | ReasonCode::ExceptionNotRequested
+            | ReasonCode::ExceptionPending => GateState::Pending,
+            ReasonCode::Rejected | ReasonCode::ExceptionRejected => GateState::Rejected,
+            ReasonCode::ExceptionExpired => GateState::Expired,
+            ReasonCode::NoRequest => GateState::None,
+        }
+    }
+}
+
+/// The answer of `GET /v1/gate`: the status without the request, for tools that poll a URL
+/// and test one field (SPEC section 7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateView {
+    pub deployment_intent_id: String,
+    pub ring: Option<u32>,
+    pub eligible: bool,
+    pub state: GateState,
+    pub reason: String,
+    pub reason_code: ReasonCode,
+}
+
+impl From<&StatusView> for GateView {
+    fn from(status: &StatusView) -> Self {
+        GateView {
+            deployment_intent_id: status.deployment_intent_id.clone(),
+            ring: status.ring,
+            eligible: status.eligible,
+            state: status.reason_code.gate_state(),
+            reason: status.reason.clone(),
+            reason_code: status.reason_code,
+        }
+    }
+}
+
 /// Counts for a status bar or a summary line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Counts {

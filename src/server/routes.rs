@@ -25,6 +25,7 @@ use super::error::{ApiError, json_response};
 use crate::backend::as_of::AsOf;
 use crate::backend::{BackendError, LocalStore};
 use crate::engine::event::Idempotency;
+use crate::engine::query::GateView;
 use crate::engine::{
     Actor, ExceptionFilter, OutcomeResult, RequestFilter, Review, Submission, Verdict, time,
 };
@@ -46,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/exceptions/{id}/reject"),
     ("POST", "/v1/exceptions/cleanup"),
     ("GET", "/v1/deployments/{id}/status"),
+    ("GET", "/v1/gate"),
     ("GET", "/v1/events"),
     ("GET", "/v1/report"),
 ];
@@ -87,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/exceptions/{id}/reject", post(reject_exception))
         .route("/v1/exceptions/cleanup", post(cleanup))
         .route("/v1/deployments/{id}/status", get(status))
+        .route("/v1/gate", get(gate))
         .route("/v1/events", get(events))
         .route("/v1/report", get(report))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -615,6 +618,36 @@ async fn status(
     read(&app, move |store| match at {
         Some(at) => AsOf::new(store, at).status(&id, q.ring),
         None => store.status(&id, q.ring),
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateQuery {
+    deployment: Option<String>,
+    ring: Option<u32>,
+    at: Option<String>,
+}
+
+/// The status as one small object for deploy tools that poll a URL (SPEC section 7): 200 for
+/// known and unknown deployments alike, `state` telling them to wait or stop.
+async fn gate(
+    State(app): State<AppState>,
+    q: Result<Query<GateQuery>, QueryRejection>,
+) -> ApiResult {
+    let q = query(q)?;
+    let deployment = q
+        .deployment
+        .filter(|d| !d.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid("deployment is required and must not be empty"))?;
+    let at = moment(q.at.as_deref())?;
+    read(&app, move |store| {
+        let status = match at {
+            Some(at) => AsOf::new(store, at).status(&deployment, q.ring)?,
+            None => store.status(&deployment, q.ring)?,
+        };
+        Ok(GateView::from(&status))
     })
     .await
 }

@@ -14,6 +14,7 @@ mod api;
 mod at;
 mod concurrency;
 mod connections;
+mod gate;
 mod lifecycle;
 mod openapi;
 mod outcome;

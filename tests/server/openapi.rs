@@ -150,7 +150,7 @@ fn expected_statuses(method: &str, path: &str) -> BTreeSet<u16> {
         || path.contains("{id}")
         || matches!(
             path,
-            "/v1/requests" | "/v1/exceptions" | "/v1/events" | "/v1/report"
+            "/v1/requests" | "/v1/exceptions" | "/v1/events" | "/v1/report" | "/v1/gate"
         );
     if reads_input {
         codes.insert(400);
@@ -585,6 +585,7 @@ const XAPPROVE: &str = "/v1/exceptions/{id}/approve";
 const XREJECT: &str = "/v1/exceptions/{id}/reject";
 const CLEANUP: &str = "/v1/exceptions/cleanup";
 const STATUS: &str = "/v1/deployments/{id}/status";
+const GATE: &str = "/v1/gate";
 const EVENTS: &str = "/v1/events";
 const REPORT: &str = "/v1/report";
 
@@ -815,6 +816,34 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.get(400, STATUS, "%20", "dana");
     r.get(401, STATUS, "payments-api", NO_TOKEN);
 
+    // The gate URL: approved, pending, rejected, expired, a ring exempt, unknown, bad input.
+    for query in [
+        "?deployment=payments-api",
+        "?deployment=search-api&ring=3",
+        "?deployment=billing",
+        "?deployment=old-batch",
+        "?deployment=carol-tool",
+        "?deployment=vault",
+        "?deployment=vault&ring=0",
+        "?deployment=never-submitted",
+        "?deployment=payments-api&at=2026-10-01T00:00:00Z",
+    ] {
+        r.get(200, GATE, query, "dana");
+    }
+    let states: BTreeSet<String> = r
+        .seen
+        .iter()
+        .filter(|x| x.route == GATE)
+        .filter_map(|x| x.reply.body["state"].as_str().map(str::to_string))
+        .collect();
+    let all = ["approved", "pending", "rejected", "expired", "none"];
+    assert_eq!(states, all.iter().map(|s| s.to_string()).collect());
+    r.get(400, GATE, "", "dana");
+    r.get(400, GATE, "?deployment=", "dana");
+    r.get(400, GATE, "?deployment=payments-api&ring=-1", "dana");
+    r.get(400, GATE, "?deployment=payments-api&at=yesterday", "dana");
+    r.get(401, GATE, "?deployment=payments-api", NO_TOKEN);
+
     // Events: all, a page, a long-poll that ends empty, bad parameters.
     let page = r.get(200, EVENTS, "", "dana");
     let head = page["head"].as_u64().expect("a head");
@@ -867,6 +896,7 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.get(500, ONE, &review, "dana");
     r.get(500, XLIST, "", "dana");
     r.get(500, STATUS, "payments-api", "dana");
+    r.get(500, GATE, "?deployment=payments-api", "dana");
     r.get(500, EVENTS, "", "dana");
     r.get(500, REPORT, "", "dana");
     r.post(500, REQS, "", "dana", submission("late", 10.0));

@@ -8,6 +8,7 @@ mod cleanup;
 mod decisions;
 mod exceptions;
 mod gate;
+mod gate_state;
 mod outcomes;
 mod props;
 mod queries;
