@@ -283,10 +283,18 @@ fn follow_with_at_is_invalid_input() {
 
 /// `cab audit export --follow` in the background; its stdout lines arrive on the receiver.
 fn follow(cab: &Cab, format: &str) -> (std::process::Child, mpsc::Receiver<String>) {
-    let mut child = cab
-        .cmd(["audit", "export", "--format", format, "--follow"])
-        .user("auditor", "")
-        .into_command()
+    spawn_lines(
+        cab.cmd(["audit", "export", "--format", format, "--follow"])
+            .user("auditor", "")
+            .into_command(),
+    )
+}
+
+/// Start `command`; its stdout lines arrive on the receiver, so a test waits with a deadline.
+fn spawn_lines(
+    mut command: std::process::Command,
+) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -380,4 +388,39 @@ fn follow_ends_with_exit_0_when_its_reader_goes_away() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn follow_over_a_server_delivers_a_decision_made_through_it() {
+    use crate::support::remote::Server;
+    let server = Server::start();
+    let id = id_of(&server.json(
+        "dana",
+        &[
+            "submit",
+            "--deployment",
+            "web",
+            "--evidence",
+            "EP-1",
+            "--risk",
+            "60",
+        ],
+    ));
+    let (mut child, lines) = spawn_lines(server.cab(
+        Some("dana"),
+        &["audit", "export", "--format", "cef", "--follow"],
+    ));
+    let submitted = lines.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(parse_cef(&submitted).0[4], "submission");
+
+    server.json("carol", &["approve", &id, "--rationale", "go"]);
+    let decided = lines.recv_timeout(PATIENCE).unwrap();
+    let (header, ext) = parse_cef(&decided);
+    assert_eq!(header[4], "decision");
+    assert_eq!(
+        (ext["suser"].as_str(), ext["cs1"].as_str()),
+        ("carol", id.as_str())
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
