@@ -14,5 +14,6 @@ pub mod files;
 pub mod humanize;
 pub mod remote;
 pub mod server;
+pub mod siem;
 pub mod store;
 pub mod untrusted;

@@ -271,11 +271,16 @@ pub enum ExceptionCmd {
 pub enum AuditCmd {
     /// Decisions, exception requests, reviews, expiries and outcomes, one record per line or row
     Export {
+        /// jsonl and csv list the audit trail; ocsf (OCSF 1.1 API Activity) and cef, for a
+        /// SIEM, list each submission too
         #[arg(long, value_enum, default_value_t = AuditFormat::Jsonl)]
         format: AuditFormat,
         /// Only records at or after this time (RFC 3339, or a date such as 2026-11-01)
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+        /// Then keep printing each new record as it is stored, until stopped (for a log shipper)
+        #[arg(long)]
+        follow: bool,
     },
 }
 
@@ -331,6 +336,20 @@ pub enum ReportFormat {
 pub enum AuditFormat {
     Jsonl,
     Csv,
+    Ocsf,
+    Cef,
+}
+
+impl AuditFormat {
+    /// The records a format lists: the SIEM formats count a submission as a creation (SPEC
+    /// section 7); JSON lines and CSV keep the trail scripts already read.
+    pub fn trail(self) -> crate::engine::audit::Trail {
+        use crate::engine::audit::Trail;
+        match self {
+            AuditFormat::Jsonl | AuditFormat::Csv => Trail::Audit,
+            AuditFormat::Ocsf | AuditFormat::Cef => Trail::WithSubmissions,
+        }
+    }
 }
 
 fn parse_request_filter(s: &str) -> Result<RequestFilter, String> {

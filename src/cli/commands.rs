@@ -38,7 +38,11 @@ pub fn dispatch(env: &Env, command: Cmd) -> Result<u8, CliError> {
         Cmd::Gate(a) => gate(env, a),
         Cmd::Cleanup => cleanup(env),
         Cmd::Verify => verify(env),
-        Cmd::Audit(AuditCmd::Export { format, since }) => audit_export(env, format, since),
+        Cmd::Audit(AuditCmd::Export {
+            format,
+            since,
+            follow,
+        }) => audit_export(env, format, since, follow),
         Cmd::Report(a) => report(env, a),
         Cmd::Demo { requests, seed } => demo(env, requests, seed),
         Cmd::Serve { listen } => serve(env, listen),
@@ -272,12 +276,80 @@ fn verify_remote(env: &Env, remote: &crate::remote::RemoteBackend) -> Result<u8,
     Ok(exit::OK)
 }
 
-fn audit_export(env: &Env, format: AuditFormat, since: Option<String>) -> Result<u8, CliError> {
+fn audit_export(
+    env: &Env,
+    format: AuditFormat,
+    since: Option<String>,
+    follow: bool,
+) -> Result<u8, CliError> {
+    if follow && env.at.is_some() {
+        return Err(CliError::Invalid(
+            "--follow prints records as they are stored and --at shows the past: use one or the other"
+                .into(),
+        ));
+    }
     let since = since.as_deref().map(parse::since).transpose()?;
+    if follow {
+        return audit_follow(env, format, since);
+    }
     let events = ask(env, |backend| Ok(backend.all_events()?))?;
-    let records = audit::records(&events, since);
-    emit(&render::audit(&records, format)?)?;
+    let records = audit::trail(&events, since, format.trail());
+    emit(&render::audit(&records, format, true)?)?;
     Ok(exit::OK)
+}
+
+/// How long one wait for new events lasts: the backend answers as soon as one is stored, so
+/// this only bounds how late a stop (a signal, a reader gone) is noticed.
+const FOLLOW_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `cab audit export --follow`: the records `--since` selects, then each new one as soon as the
+/// backend sees it stored, flushed line by line, until SIGINT or SIGTERM (after the line being
+/// written: a log shipper never reads half a record) or until whoever reads stdout goes away.
+fn audit_follow(
+    env: &Env,
+    format: AuditFormat,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<u8, CliError> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let backend = env.backend()?;
+    let mut after = 0;
+    let mut first = true;
+    while !stop.load(Ordering::Relaxed) && !reader_gone() {
+        let page = backend.events(after, FOLLOW_WAIT)?;
+        notices(backend.as_ref());
+        after = page.events.last().map_or(after, |e| e.seq);
+        let records = audit::trail(&page.events, since, format.trail());
+        if first || !records.is_empty() {
+            emit(render::audit(&records, format, first)?)?;
+            first = false;
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// Whether stdout is a pipe or terminal nobody reads any more: `--follow` then ends without
+/// waiting for a record to write and fail on.
+fn reader_gone() -> bool {
+    #[cfg(unix)]
+    {
+        let mut fd = libc::pollfd {
+            fd: libc::STDOUT_FILENO,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a count of one, no waiting; poll only writes `revents`.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        ready > 0 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
 }
 
 /// `cab report`: the backend computes the report (SPEC section 6), a renderer draws it, and

@@ -649,21 +649,29 @@ pub fn demo(summary: &crate::demo::DemoSummary, path: &Path, seconds: f64) -> St
     )
 }
 
-/// `cab audit export`: one JSON object per line, or CSV whose cells cannot start a formula.
-pub fn audit(records: &[AuditRecord], format: AuditFormat) -> std::io::Result<String> {
+/// `cab audit export`: one JSON object per line, CSV whose cells cannot start a formula (with
+/// its header row when `header`), or one OCSF or CEF record per line (SPEC section 7).
+pub fn audit(
+    records: &[AuditRecord],
+    format: AuditFormat,
+    header: bool,
+) -> std::io::Result<String> {
+    let mut out = String::with_capacity(records.len() * 500);
     match format {
         AuditFormat::Jsonl => {
-            let mut out = Vec::with_capacity(records.len() * 400);
+            let mut bytes = Vec::with_capacity(records.len() * 400);
             for r in records {
-                untrusted::json::write_compact(&mut out, r).map_err(std::io::Error::other)?;
-                out.push(b'\n');
+                untrusted::json::write_compact(&mut bytes, r).map_err(std::io::Error::other)?;
+                bytes.push(b'\n');
             }
-            Ok(String::from_utf8(out).unwrap_or_default())
+            out.push_str(&String::from_utf8(bytes).unwrap_or_default());
         }
         AuditFormat::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(AuditRecord::CSV_HEADER)
-                .map_err(std::io::Error::other)?;
+            if header {
+                w.write_record(AuditRecord::CSV_HEADER)
+                    .map_err(std::io::Error::other)?;
+            }
             for r in records {
                 // CSV goes to terminals and spreadsheets: cells are cleaned like any text output,
                 // and none can start a formula.
@@ -673,9 +681,20 @@ pub fn audit(records: &[AuditRecord], format: AuditFormat) -> std::io::Result<St
             let bytes = w
                 .into_inner()
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            Ok(String::from_utf8(bytes).unwrap_or_default())
+            out.push_str(&String::from_utf8(bytes).unwrap_or_default());
+        }
+        AuditFormat::Ocsf => {
+            for r in records {
+                out.push_str(&crate::siem::ocsf::line(r).map_err(std::io::Error::other)?);
+            }
+        }
+        AuditFormat::Cef => {
+            for r in records {
+                out.push_str(&crate::siem::cef::line(r));
+            }
         }
     }
+    Ok(out)
 }
 
 /// A CSV cell cleaned for a terminal, with a leading `'` when its text (as given, or as

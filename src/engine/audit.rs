@@ -1,6 +1,7 @@
 //! The audit trail as records: every decision (automatic ones included), exception request,
-//! exception review and recorded expiry, in the order they were written, with the hash of the
-//! event each came from so an auditor can find it in the chain.
+//! exception review, recorded expiry and outcome, in the order they were written, with the hash
+//! of the event each came from so an auditor can find it in the chain. The SIEM formats list
+//! each submission too ([`Trail::WithSubmissions`]); JSON lines and CSV keep their records.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,18 +14,22 @@ use super::time;
 pub struct AuditRecord {
     pub seq: u64,
     pub at: String,
-    /// `decision`, `exception_requested`, `exception_review`, `exception_expired` or `outcome`.
+    /// The event's time, as a time (`at` is its text): SIEM formats want epoch milliseconds.
+    #[serde(skip)]
+    pub time: DateTime<Utc>,
+    /// `submission` (SIEM formats only), `decision`, `exception_requested`, `exception_review`, `exception_expired` or `outcome`.
     pub kind: &'static str,
     pub request_id: Uuid,
     pub deployment_intent_id: String,
     pub exception_id: Option<Uuid>,
     pub actor: String,
-    /// The decision (`auto_approved`, `approved`, `conditional`, `rejected`) or the exception's
+    /// A submission's status as submitted (`auto_approved`, `under_review`,
+    /// `exception_required`), the decision (`auto_approved`, `approved`, `conditional`, `rejected`) or the exception's
     /// new status (`pending`, `approved`, `rejected`, `expired`), or a deployment's outcome
     /// (`success`, `failure`, `rolled_back`).
     pub outcome: String,
     /// The rationale of a decision or review, the justification of an exception request, the
-    /// note of an outcome.
+    /// note of an outcome, the title of a submission.
     pub rationale: String,
     pub conditions: Vec<String>,
     pub compensating_controls: Vec<String>,
@@ -78,6 +83,53 @@ impl AuditRecord {
     }
 }
 
+/// Which records a trail lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trail {
+    /// Decisions, exception requests, reviews, expiries and outcomes: what `jsonl` and `csv`
+    /// have always listed, and scripts read.
+    Audit,
+    /// Those and each submission before its automatic decision, if any: the SIEM formats,
+    /// where a submission is a creation (SPEC section 7).
+    WithSubmissions,
+}
+
+/// The submission record of a stored event, if it is a submission.
+pub fn submission(stored: &StoredEvent) -> Option<AuditRecord> {
+    let EventKind::RequestSubmitted(e) = &stored.event.kind else {
+        return None;
+    };
+    let r = &e.request;
+    Some(AuditRecord {
+        seq: stored.seq,
+        at: time::format(stored.event.at),
+        time: stored.event.at,
+        kind: "submission",
+        request_id: r.id,
+        deployment_intent_id: r.deployment_intent_id.clone(),
+        exception_id: None,
+        actor: r.requested_by.clone(),
+        outcome: r.status.to_string(),
+        rationale: r.title.clone().unwrap_or_default(),
+        conditions: Vec::new(),
+        compensating_controls: Vec::new(),
+        expires_at: None,
+        correlation_id: stored.event.correlation_id.clone(),
+        event_hash: stored.hash.clone(),
+        incident: None,
+    })
+}
+
+/// The records of one stored event that `trail` lists, in order: a submission (with
+/// [`Trail::WithSubmissions`]) comes before the automatic decision it carries.
+pub fn records_of(stored: &StoredEvent, trail: Trail) -> impl Iterator<Item = AuditRecord> {
+    let submitted = match trail {
+        Trail::WithSubmissions => submission(stored),
+        Trail::Audit => None,
+    };
+    submitted.into_iter().chain(record(stored))
+}
+
 /// The audit record of one stored event, if it is one the audit trail lists.
 pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
     let event = &stored.event;
@@ -90,6 +142,7 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
                 rationale: &str| AuditRecord {
         seq: stored.seq,
         at: time::format(event.at),
+        time: event.at,
         kind,
         request_id,
         deployment_intent_id: deployment.to_string(),
@@ -189,9 +242,18 @@ pub fn records<'a>(
     events: impl IntoIterator<Item = &'a StoredEvent>,
     since: Option<DateTime<Utc>>,
 ) -> Vec<AuditRecord> {
+    trail(events, since, Trail::Audit)
+}
+
+/// The records `trail` lists of a run of events, keeping those at or after `since`.
+pub fn trail<'a>(
+    events: impl IntoIterator<Item = &'a StoredEvent>,
+    since: Option<DateTime<Utc>>,
+    trail: Trail,
+) -> Vec<AuditRecord> {
     events
         .into_iter()
         .filter(|e| since.is_none_or(|s| e.event.at >= s))
-        .filter_map(record)
+        .flat_map(|e| records_of(e, trail))
         .collect()
 }

@@ -21,6 +21,7 @@ mod queue_show;
 mod remote;
 mod report;
 mod reshape;
+mod siem;
 mod status_gate;
 mod submit;
 mod untrusted;

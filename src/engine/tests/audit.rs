@@ -163,3 +163,43 @@ fn rejected_exception_review_is_recorded_with_its_outcome() {
     let outcomes: Vec<String> = records(&world).into_iter().map(|r| r.outcome).collect();
     assert_eq!(outcomes, ["pending", "rejected"]);
 }
+
+#[test]
+fn the_siem_trail_lists_each_submission_before_its_automatic_decision() {
+    let world = trail();
+    let kinds: Vec<(&str, String)> = kinds_and_outcomes(&audit::trail(
+        &world.log,
+        None,
+        audit::Trail::WithSubmissions,
+    ));
+    let expected: Vec<(&str, String)> = [
+        ("submission", "auto_approved"),
+        ("decision", "auto_approved"),
+        ("submission", "under_review"),
+        ("decision", "conditional"),
+        ("submission", "under_review"),
+        ("decision", "rejected"),
+        ("submission", "exception_required"),
+        ("exception_requested", "pending"),
+        ("exception_review", "approved"),
+        ("exception_expired", "expired"),
+    ]
+    .iter()
+    .map(|(k, o)| (*k, o.to_string()))
+    .collect();
+    assert_eq!(kinds, expected);
+    let all = audit::trail(&world.log, None, audit::Trail::WithSubmissions);
+    assert_eq!(all[0].seq, all[1].seq, "one event, two records");
+    assert_eq!(all[0].time, world.log[0].event.at);
+    assert_ne!(all[0].actor, "system", "a submission names its requester");
+}
+
+#[test]
+fn the_audit_trail_for_jsonl_and_csv_lists_no_submission() {
+    let world = trail();
+    assert_eq!(
+        audit::trail(&world.log, None, audit::Trail::Audit),
+        records(&world)
+    );
+    assert!(records(&world).iter().all(|r| r.kind != "submission"));
+}
