@@ -156,7 +156,19 @@ pub struct GateCounts {
     pub exception_required: u64,
 }
 
+/// The gates in the order every renderer lists them.
+pub const GATES: [Gate; 3] = [
+    Gate::AutoApproved,
+    Gate::ManualReview,
+    Gate::ExceptionRequired,
+];
+
 impl GateCounts {
+    /// Each gate with its count, in [`GATES`] order.
+    pub fn rows(&self) -> [(Gate, u64); 3] {
+        GATES.map(|g| (g, self.get(g)))
+    }
+
     pub fn get(&self, gate: Gate) -> u64 {
         match gate {
             Gate::AutoApproved => self.auto_approved,
@@ -321,6 +333,21 @@ pub struct OutcomesByGate {
     pub auto_approved: OutcomeCounts,
     pub manual_review: OutcomeCounts,
     pub exception_required: OutcomeCounts,
+}
+
+impl OutcomesByGate {
+    pub fn get(&self, gate: Gate) -> &OutcomeCounts {
+        match gate {
+            Gate::AutoApproved => &self.auto_approved,
+            Gate::ManualReview => &self.manual_review,
+            Gate::ExceptionRequired => &self.exception_required,
+        }
+    }
+
+    /// Each gate with its outcomes, in [`GATES`] order.
+    pub fn rows(&self) -> [(Gate, &OutcomeCounts); 3] {
+        GATES.map(|g| (g, self.get(g)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,14 +21,9 @@ pub fn rows(r: &Report) -> Vec<[String; 4]> {
 
     t.add("requests", "", "submitted", r.requests.submitted);
     let g = &r.requests.by_gate;
-    t.add("requests.by_gate", "", "auto_approved", g.auto_approved);
-    t.add("requests.by_gate", "", "manual_review", g.manual_review);
-    t.add(
-        "requests.by_gate",
-        "",
-        "exception_required",
-        g.exception_required,
-    );
+    for (gate, n) in g.rows() {
+        t.add("requests.by_gate", "", gate.as_str(), n);
+    }
 
     let d = &r.decisions;
     t.add("decisions", "", "auto_approved", d.auto_approved);
@@ -98,21 +93,9 @@ pub fn rows(r: &Report) -> Vec<[String; 4]> {
             failure_rate: o.failure_rate,
         },
     );
-    t.outcome(
-        "outcomes.by_gate",
-        "auto_approved",
-        &o.by_gate.auto_approved,
-    );
-    t.outcome(
-        "outcomes.by_gate",
-        "manual_review",
-        &o.by_gate.manual_review,
-    );
-    t.outcome(
-        "outcomes.by_gate",
-        "exception_required",
-        &o.by_gate.exception_required,
-    );
+    for (gate, c) in o.by_gate.rows() {
+        t.outcome("outcomes.by_gate", gate.as_str(), c);
+    }
     for b in &o.by_risk_band {
         t.outcome(
             "outcomes.by_risk_band",
@@ -151,24 +134,9 @@ pub fn rows(r: &Report) -> Vec<[String; 4]> {
             "manual_review_max",
             th.manual_review_max,
         );
-        t.add(
-            "what_if.by_gate",
-            "",
-            "auto_approved",
-            w.by_gate.auto_approved,
-        );
-        t.add(
-            "what_if.by_gate",
-            "",
-            "manual_review",
-            w.by_gate.manual_review,
-        );
-        t.add(
-            "what_if.by_gate",
-            "",
-            "exception_required",
-            w.by_gate.exception_required,
-        );
+        for (gate, n) in w.by_gate.rows() {
+            t.add("what_if.by_gate", "", gate.as_str(), n);
+        }
         for (change, n) in &w.changes {
             t.add("what_if.changes", "", change, *n);
         }

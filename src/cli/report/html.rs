@@ -538,12 +538,8 @@ fn outcomes(h: &mut String, r: &Report) {
     );
     let mut t = Table::new(&["gate", "recorded", "failures", "failure rate"]);
     t.caption = Some("By gate".into());
-    for (gate, c) in [
-        ("auto_approved", &o.by_gate.auto_approved),
-        ("manual_review", &o.by_gate.manual_review),
-        ("exception_required", &o.by_gate.exception_required),
-    ] {
-        t.row(gate, outcome_cells(c));
+    for (gate, c) in o.by_gate.rows() {
+        t.row(gate.as_str(), outcome_cells(c));
     }
     t.write(h);
     let mut t = Table::new(&["risk band", "recorded", "failures", "failure rate"]);
@@ -613,16 +609,9 @@ fn what_if(h: &mut String, r: &Report) {
     let mut t = Table::new(&["gate", "as recorded", "what if"]);
     t.caption = Some("Requests by gate".into());
     let g = &r.requests.by_gate;
-    for (gate, was, would) in [
-        ("auto_approved", g.auto_approved, w.by_gate.auto_approved),
-        ("manual_review", g.manual_review, w.by_gate.manual_review),
-        (
-            "exception_required",
-            g.exception_required,
-            w.by_gate.exception_required,
-        ),
-    ] {
-        t.row(gate, vec![count(was), count(would)]);
+    for (gate, was) in g.rows() {
+        let would = w.by_gate.get(gate);
+        t.row(gate.as_str(), vec![count(was), count(would)]);
     }
     t.write(h);
     if w.changes.is_empty() {

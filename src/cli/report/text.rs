@@ -292,12 +292,8 @@ fn outcomes(out: &mut String, r: &Report) {
         ],
     );
     let mut t = Table::new(&["GATE", "RECORDED", "FAILURES", "FAILURE RATE"]).right_from(1);
-    for (gate, c) in [
-        ("auto_approved", &o.by_gate.auto_approved),
-        ("manual_review", &o.by_gate.manual_review),
-        ("exception_required", &o.by_gate.exception_required),
-    ] {
-        let mut cells = vec![gate.to_string()];
+    for (gate, c) in o.by_gate.rows() {
+        let mut cells = vec![gate.as_str().to_string()];
         cells.extend(outcome_cells(c));
         t.row(cells);
     }
@@ -371,24 +367,9 @@ fn what_if(out: &mut String, r: &Report) {
     );
     let mut t = Table::new(&["GATE", "AS RECORDED", "WHAT IF"]).right_from(1);
     let recorded = &r.requests.by_gate;
-    for (gate, was, would) in [
-        (
-            "auto_approved",
-            recorded.auto_approved,
-            w.by_gate.auto_approved,
-        ),
-        (
-            "manual_review",
-            recorded.manual_review,
-            w.by_gate.manual_review,
-        ),
-        (
-            "exception_required",
-            recorded.exception_required,
-            w.by_gate.exception_required,
-        ),
-    ] {
-        t.row(vec![gate.to_string(), count(was), count(would)]);
+    for (gate, was) in recorded.rows() {
+        let would = w.by_gate.get(gate);
+        t.row(vec![gate.as_str().to_string(), count(was), count(would)]);
     }
     table(out, &t);
     if w.changes.is_empty() {
