@@ -185,7 +185,7 @@ impl AsOfBackend {
 impl Backend for AsOfBackend {
     fn location(&self) -> String {
         // The console shows the moment on its own, where it cannot be cut off.
-        format!("store {}", self.store.file().path().display())
+        self.store.store().describe()
     }
 
     fn whoami(&self) -> Result<Actor, BackendError> {

@@ -23,7 +23,7 @@ use crate::engine::{
     Policy, RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent,
     Submission, Verdict,
 };
-use crate::store::{AppendError, FileStore, Replica, TornTail};
+use crate::store::{AppendError, Replica, Store, TornTail};
 
 /// How often a waiting `events` call looks at the file again.
 const POLL: Duration = Duration::from_millis(100);
@@ -36,7 +36,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// One store, for many users.
 pub struct LocalStore {
-    store: FileStore,
+    store: Store,
     replica: Mutex<Replica>,
     /// Whether the replica has been read at least once (a one-shot status can skip it).
     loaded: Mutex<bool>,
@@ -57,9 +57,9 @@ struct Past {
 }
 
 impl LocalStore {
-    pub fn new(store: FileStore, policy: Policy, clock: Clock) -> Self {
+    pub fn new(store: impl Into<Store>, policy: Policy, clock: Clock) -> Self {
         LocalStore {
-            store,
+            store: store.into(),
             replica: Mutex::new(Replica::new()),
             loaded: Mutex::new(false),
             policy,
@@ -69,8 +69,18 @@ impl LocalStore {
         }
     }
 
-    pub fn file(&self) -> &FileStore {
+    pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Is the store there to be used (a database reachable)? What `GET /v1/readyz` asks.
+    pub fn ready(&self) -> Result<(), BackendError> {
+        Ok(self.store.ping()?)
+    }
+
+    /// Call `changed` when another process writes, where the store can tell (a database).
+    pub fn watch(&self, changed: Arc<dyn Fn() + Send + Sync>) {
+        self.store.watch(changed);
     }
 
     pub fn policy(&self) -> &Policy {
@@ -387,9 +397,16 @@ impl LocalStore {
                 Some(at) => self.read_at(at, ask),
             };
         }
-        // A one-shot question: read only this deployment's events, check the whole chain.
+        // A one-shot question: read only this deployment's events, check the whole chain
+        // (a file can be read that way; a database is read whole).
+        let Some(scan) = self.store.scan_deployment_at(deployment, at) else {
+            return match at {
+                None => self.read(ask),
+                Some(at) => self.read_at(at, ask),
+            };
+        };
         let now = self.clock.now();
-        let scan = self.store.scan_deployment_at(deployment, at)?;
+        let scan = scan?;
         self.notice_torn(scan.torn);
         Ok(match (at, &scan.as_of) {
             (Some(at), Some(past)) => ask(past, at),
@@ -523,15 +540,15 @@ pub struct LocalBackend {
 }
 
 impl LocalBackend {
-    pub fn new(store: FileStore, actor: Actor, policy: Policy, clock: Clock) -> Self {
+    pub fn new(store: impl Into<Store>, actor: Actor, policy: Policy, clock: Clock) -> Self {
         LocalBackend {
             store: Arc::new(LocalStore::new(store, policy, clock)),
             actor,
         }
     }
 
-    pub fn store(&self) -> &FileStore {
-        self.store.file()
+    pub fn store(&self) -> &Store {
+        self.store.store()
     }
 
     pub fn policy(&self) -> &Policy {
@@ -594,7 +611,7 @@ fn exception_view(
 
 impl Backend for LocalBackend {
     fn location(&self) -> String {
-        format!("store {}", self.store.file().path().display())
+        self.store.store().describe()
     }
 
     fn whoami(&self) -> Result<Actor, BackendError> {

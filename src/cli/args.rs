@@ -31,8 +31,8 @@ pub struct Cli {
     #[arg(long)]
     pub read_only: bool,
 
-    /// The store file [default: $XDG_DATA_HOME/cab/store.jsonl]
-    #[arg(long, global = true, env = "CAB_STORE", value_name = "PATH")]
+    /// The store: a file, or a postgres:// URL [default: $XDG_DATA_HOME/cab/store.jsonl]
+    #[arg(long, global = true, env = "CAB_STORE", value_name = "PATH|URL")]
     pub store: Option<PathBuf>,
 
     /// A cab server to use instead of a local store
@@ -140,6 +140,9 @@ pub enum Cmd {
     /// Tokens for `cab serve`
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Stores as a whole: copy one between a file and PostgreSQL
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Print the completion script for a shell
     #[command(
         long_about = "Print the completion script for a shell, generated from cab's own \
@@ -178,6 +181,31 @@ pub enum TokenCmd {
         /// A role: cab_member or security_reviewer (repeatable; everyone may submit)
         #[arg(long = "role", value_name = "ROLE")]
         roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Copy every event of a store into a new or empty one (a file or a postgres:// URL,
+    /// either way), verifying both ends; refused, writing nothing, when the target holds events
+    #[command(
+        long_about = "Copy every event of a store into a new or empty one, a file or a PostgreSQL \
+            database either way, line for line: the source is verified first (chain and every \
+            rule), the target after. A target that already holds events is refused (exit 2) and \
+            nothing is written. For example:\n\n  \
+            cab store copy --from store.jsonl --to postgres://cab@db.example/cab\n  \
+            cab store copy --from postgres://cab@db.example/cab --to export.jsonl --dry-run"
+    )]
+    Copy {
+        /// The store to copy: a file or a postgres:// URL
+        #[arg(long, value_name = "PATH|URL")]
+        from: PathBuf,
+        /// The new or empty store to fill: a file or a postgres:// URL
+        #[arg(long, value_name = "PATH|URL")]
+        to: PathBuf,
+        /// Verify the source and check the target, count, and write nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -9,15 +9,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::args::{
-    AuditCmd, AuditFormat, Cmd, DeploymentArgs, ExceptionCmd, OutcomeArgs, ReportArgs, SubmitArgs,
-    TokenCmd,
+    AuditCmd, AuditFormat, Cmd, DeploymentArgs, ExceptionCmd, OutcomeArgs, ReportArgs, StoreCmd,
+    SubmitArgs, TokenCmd,
 };
 use super::exit::{self, CliError};
 use super::{Env, emit, notices, parse, render};
 use crate::backend::{Backend, LocalBackend};
 use crate::engine::audit;
 use crate::engine::{ExceptionFilter, RequestFilter, Review, Submission, Verdict};
-use crate::store::FileStore;
+use crate::store::{FileStore, Store};
 use crate::untrusted;
 
 /// Run one command; the exit code when it succeeds.
@@ -47,6 +47,7 @@ pub fn dispatch(env: &Env, command: Cmd) -> Result<u8, CliError> {
         Cmd::Demo { requests, seed } => demo(env, requests, seed),
         Cmd::Serve { listen } => serve(env, listen),
         Cmd::Token(TokenCmd::New { name, roles }) => token_new(env, &name, &roles),
+        Cmd::Store(StoreCmd::Copy { from, to, dry_run }) => store_copy(env, from, to, dry_run),
         // Answered before the config is read (`cli::execute`).
         Cmd::Completions { .. } | Cmd::Man => Ok(exit::OK),
     }
@@ -239,8 +240,9 @@ fn verify(env: &Env) -> Result<u8, CliError> {
     }
     let store = env.local_only("verify")?;
     let report = store.verify()?;
-    env.print(&render::VerifyJson::new(store.path(), &report), || {
-        render::verify(store.path(), &report)
+    let name = store.name();
+    env.print(&render::VerifyJson::new(&name, &report), || {
+        render::verify(&name, &report)
     })?;
     Ok(exit::OK)
 }
@@ -397,7 +399,7 @@ fn demo(env: &Env, requests: usize, seed: u64) -> Result<u8, CliError> {
     let policy = env.config.policy()?;
     let summary = crate::demo::fill(&store, requests, seed, env.clock.now(), &policy)?;
     let seconds = started.elapsed().as_secs_f64();
-    env.print(&summary, || render::demo(&summary, store.path(), seconds))?;
+    env.print(&summary, || render::demo(&summary, &store.name(), seconds))?;
     Ok(exit::OK)
 }
 
@@ -409,14 +411,14 @@ fn serve(env: &Env, listen: Option<String>) -> Result<u8, CliError> {
     let listen = listen
         .or_else(|| env.config.server.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let path = store.path().display().to_string();
+    let path = store.describe();
     let count = users.len();
     crate::server::init_logging();
     let local = crate::backend::LocalStore::new(store, env.config.policy()?, env.clock);
     let limits = crate::server::Limits::from_config(&env.config.server);
     crate::server::serve_with(local, users, limits, &listen, |addr| {
         eprintln!(
-            "cab serve: listening on http://{addr} (store {}, {count} user{})",
+            "cab serve: listening on http://{addr} ({}, {count} user{})",
             untrusted::line(&path),
             if count == 1 { "" } else { "s" }
         );
@@ -427,6 +429,83 @@ fn serve(env: &Env, listen: Option<String>) -> Result<u8, CliError> {
         }
         other => CliError::Output(io::Error::other(other.to_string())),
     })?;
+    Ok(exit::OK)
+}
+
+/// `cab store copy`: verify the source, refuse a target that holds events, copy every line,
+/// verify the target and compare its head with the source's. With `--dry-run`, only the
+/// checks and the count.
+fn store_copy(
+    env: &Env,
+    from: std::path::PathBuf,
+    to: std::path::PathBuf,
+    dry_run: bool,
+) -> Result<u8, CliError> {
+    if env.at.is_some() {
+        return Err(CliError::Invalid(
+            "cab store copy copies the whole store and does not take --at".into(),
+        ));
+    }
+    let source = super::open_store(from)?;
+    let target = super::open_store(to)?;
+    if source.name() == target.name() {
+        return Err(CliError::Invalid(format!(
+            "--from and --to are the same store ({}); copy into another one",
+            source.name()
+        )));
+    }
+    let checked = source.verify()?;
+    let held = target.count()?;
+    if held > 0 {
+        return Err(crate::store::StoreError::TargetNotEmpty {
+            store: target.name(),
+            events: held,
+        }
+        .into());
+    }
+    let written = if dry_run {
+        0
+    } else {
+        let mut lines = Vec::with_capacity(checked.events as usize);
+        source.lines(|line| {
+            lines.push(line.to_string());
+            Ok(())
+        })?;
+        if lines.len() as u64 != checked.events {
+            return Err(crate::backend::BackendError::Inconsistent(format!(
+                "{} changed while it was copied ({} events verified, {} read); nothing of it counts, so empty {} and copy again",
+                source.name(),
+                checked.events,
+                lines.len(),
+                target.name()
+            ))
+            .into());
+        }
+        let written = target.fill_lines(lines)?;
+        let copied = target.verify()?;
+        if copied.head_hash != checked.head_hash || copied.events != checked.events {
+            return Err(crate::backend::BackendError::Inconsistent(format!(
+                "the copy in {} does not end where {} does (head {} of {} events, not {} of {})",
+                target.name(),
+                source.name(),
+                copied.head_hash,
+                copied.events,
+                checked.head_hash,
+                checked.events
+            ))
+            .into());
+        }
+        written
+    };
+    let out = render::CopyJson {
+        from: source.name(),
+        to: target.name(),
+        dry_run,
+        events: checked.events,
+        written,
+        head_hash: checked.head_hash.clone(),
+    };
+    env.print(&out, || render::store_copy(&out))?;
     Ok(exit::OK)
 }
 
@@ -487,7 +566,7 @@ pub fn console(env: &Env, demo: bool, read_only_flag: bool) -> Result<u8, CliErr
             .prefix("cab-demo-")
             .tempdir()
             .map_err(CliError::Output)?;
-        let store = FileStore::new(dir.path().join("store.jsonl"));
+        let store = Store::from(FileStore::new(dir.path().join("store.jsonl")));
         let policy = env.config.policy()?;
         crate::demo::fill(&store, CONSOLE_DEMO_REQUESTS, 1, env.clock.now(), &policy)?;
         // A first look should let you try every action: unless roles are set, you hold both.

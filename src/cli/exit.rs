@@ -73,7 +73,9 @@ impl CliError {
             CliError::Backend(BackendError::Engine(EngineError::Refused(_))) => REFUSED,
             CliError::Backend(BackendError::Engine(_)) => INVALID,
             CliError::Backend(BackendError::Unsupported(_)) => INVALID,
-            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => INVALID,
+            CliError::Backend(BackendError::Store(
+                StoreError::NotEmpty { .. } | StoreError::TargetNotEmpty { .. },
+            )) => INVALID,
             CliError::Backend(
                 BackendError::Store(_)
                 | BackendError::Unreachable(_)
@@ -94,8 +96,12 @@ impl CliError {
     pub fn code(&self) -> ErrorCode {
         match self {
             CliError::Backend(BackendError::Engine(e)) => e.code(),
-            CliError::Backend(BackendError::Store(StoreError::Corrupt { .. })) => {
-                ErrorCode::StoreCorrupt
+            CliError::Backend(BackendError::Store(
+                StoreError::Corrupt { .. } | StoreError::DbCorrupt { .. },
+            )) => ErrorCode::StoreCorrupt,
+            CliError::Backend(BackendError::Store(StoreError::Db { .. })) => ErrorCode::Io,
+            CliError::Backend(BackendError::Store(StoreError::DbUnreachable { .. })) => {
+                ErrorCode::Unreachable
             }
             CliError::Backend(BackendError::Store(StoreError::Missing { .. })) => {
                 ErrorCode::StoreMissing
@@ -104,9 +110,9 @@ impl CliError {
                 ErrorCode::NotAFile
             }
             CliError::Backend(BackendError::Store(StoreError::Io { .. })) => ErrorCode::Io,
-            CliError::Backend(BackendError::Store(StoreError::NotEmpty { .. })) => {
-                ErrorCode::StoreNotEmpty
-            }
+            CliError::Backend(BackendError::Store(
+                StoreError::NotEmpty { .. } | StoreError::TargetNotEmpty { .. },
+            )) => ErrorCode::StoreNotEmpty,
             CliError::Backend(BackendError::Unsupported(_)) => ErrorCode::Unsupported,
             CliError::Backend(BackendError::Unreachable(_)) => ErrorCode::Unreachable,
             CliError::Backend(BackendError::Unauthorized(_)) => ErrorCode::Unauthorized,
@@ -119,10 +125,12 @@ impl CliError {
         }
     }
 
-    /// The line number of a store that fails verification, for `--json` output.
+    /// The line number of a store that fails verification, for `--json` output (a database's
+    /// sequence number, which is the line number of its export).
     pub fn line(&self) -> Option<u64> {
         match self {
             CliError::Backend(BackendError::Store(StoreError::Corrupt { line, .. })) => Some(*line),
+            CliError::Backend(BackendError::Store(StoreError::DbCorrupt { seq, .. })) => Some(*seq),
             _ => None,
         }
     }

@@ -22,7 +22,7 @@ use crate::backend::{Backend, LocalBackend};
 use crate::clock::Clock;
 use crate::config::{self, Config};
 use crate::engine::error::ErrorCode;
-use crate::store::FileStore;
+use crate::store::{Location, Store};
 use crate::untrusted::{self, json};
 use args::{Cli, Cmd};
 use exit::CliError;
@@ -177,13 +177,18 @@ impl Env {
         })
     }
 
+    /// The store `--store`, `CAB_STORE` or the config names: a file or a database.
+    fn store(&self) -> Result<Store, CliError> {
+        open_store(self.store_path()?)
+    }
+
     fn local(&self) -> Result<LocalBackend, CliError> {
         let actor = self.config.actor(
             std::env::var("CAB_USER").ok(),
             std::env::var("CAB_ROLES").ok(),
         )?;
         Ok(LocalBackend::new(
-            FileStore::new(self.store_path()?),
+            self.store()?,
             actor,
             self.config.policy()?,
             self.clock,
@@ -216,15 +221,15 @@ impl Env {
         }
     }
 
-    /// Commands that work on a store file only.
-    fn local_only(&self, command: &str) -> Result<FileStore, CliError> {
+    /// Commands that work on a store (a file or a database), not through a server.
+    fn local_only(&self, command: &str) -> Result<Store, CliError> {
         if let Some(url) = &self.remote {
             return Err(crate::backend::BackendError::Unsupported(format!(
-                "cab {command} works on a local store file, not on a server ({url}); run it where the store is"
+                "cab {command} works on a store (a file or a database), not on a server ({url}); run it where the store is"
             ))
             .into());
         }
-        Ok(FileStore::new(self.store_path()?))
+        self.store()
     }
 
     /// Print a value as JSON, or the text for people.
@@ -242,6 +247,13 @@ impl Env {
         };
         emit(&out)
     }
+}
+
+/// A store path or URL as a store: a `postgres://` URL is a database, any other URL is invalid
+/// input, the rest are files.
+fn open_store(path: PathBuf) -> Result<Store, CliError> {
+    let location = Location::parse(path).map_err(CliError::Invalid)?;
+    Ok(Store::open(location)?)
 }
 
 fn emit(text: impl AsRef<[u8]>) -> Result<(), CliError> {

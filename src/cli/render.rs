@@ -3,7 +3,6 @@
 //! documents of the commands whose output is not an engine view.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -471,10 +470,10 @@ pub fn cleanup(report: &CleanupReport, now: DateTime<Utc>) -> String {
     out
 }
 
-pub fn verify(path: &std::path::Path, report: &VerifyReport) -> String {
+pub fn verify(store: &str, report: &VerifyReport) -> String {
     let mut out = format!(
         "ok: {} is intact: {} event{} (sequence 1..{}), {} requests, {} exceptions, {} bytes\nhead hash: {}\n",
-        untrusted::line(&path.display().to_string()),
+        untrusted::line(store),
         report.events,
         if report.events == 1 { "" } else { "s" },
         report.events,
@@ -542,10 +541,10 @@ struct TornTailJson {
 }
 
 impl<'a> VerifyJson<'a> {
-    pub fn new(path: &Path, report: &'a VerifyReport) -> Self {
+    pub fn new(store: &str, report: &'a VerifyReport) -> Self {
         VerifyJson {
             ok: true,
-            store: path.display().to_string(),
+            store: store.to_string(),
             events: report.events,
             requests: report.requests,
             exceptions: report.exceptions,
@@ -557,6 +556,35 @@ impl<'a> VerifyJson<'a> {
                 bytes: t.len,
             }),
         }
+    }
+}
+
+/// `cab store copy`: what was checked and copied.
+#[derive(Serialize)]
+pub struct CopyJson {
+    pub from: String,
+    pub to: String,
+    pub dry_run: bool,
+    /// Events in the source (all verified).
+    pub events: u64,
+    /// Events written to the target (0 with `--dry-run`).
+    pub written: u64,
+    pub head_hash: String,
+}
+
+pub fn store_copy(out: &CopyJson) -> String {
+    let (from, to) = (untrusted::line(&out.from), untrusted::line(&out.to));
+    let plural = if out.events == 1 { "" } else { "s" };
+    if out.dry_run {
+        format!(
+            "dry run: {from} verifies ({} event{plural}, head {}) and {to} is empty; nothing was written\n",
+            out.events, out.head_hash
+        )
+    } else {
+        format!(
+            "copied {} event{plural} from {from} to {to}; both verify, head hash {}\n",
+            out.written, out.head_hash
+        )
     }
 }
 
@@ -641,8 +669,8 @@ pub fn exception_requested(view: &ExceptionView, now: DateTime<Utc>) -> String {
 }
 
 /// `cab demo`: what was written where, and how to look at it.
-pub fn demo(summary: &crate::demo::DemoSummary, path: &Path, seconds: f64) -> String {
-    let path = untrusted::line(&path.display().to_string()).into_owned();
+pub fn demo(summary: &crate::demo::DemoSummary, store: &str, seconds: f64) -> String {
+    let path = untrusted::line(store).into_owned();
     format!(
         "Wrote {} requests, {} exceptions and {} outcomes ({} events) to {path} in {seconds:.1} s.\nTry: cab --store {path} queue\n",
         summary.requests, summary.exceptions, summary.outcomes, summary.events,

@@ -18,7 +18,7 @@ use crate::engine::rules::{self, Command, Ctx, IdSource, Review, Submission, Ver
 use crate::engine::{
     Actor, EngineError, Event, EventKind, Gate, OutcomeResult, Policy, RiskScore, Role, State,
 };
-use crate::store::{FileStore, StoreError};
+use crate::store::{Store, StoreError};
 
 /// How far back the generated history reaches.
 const HISTORY_DAYS: i64 = 56;
@@ -44,7 +44,7 @@ pub enum DemoError {
 
 /// Fill a new or empty store with `requests` generated requests and their history up to `now`.
 pub fn fill(
-    store: &FileStore,
+    store: &Store,
     requests: usize,
     seed: u64,
     now: DateTime<Utc>,
@@ -64,7 +64,7 @@ pub fn fill(
         return Err(e.into());
     }
     Ok(DemoSummary {
-        store: store.path().display().to_string(),
+        store: store.name(),
         seed,
         requests: generator.state.request_count(),
         exceptions: generator.state.exception_count(),

@@ -33,7 +33,7 @@ impl Verified {
         (self.line_hashes.len() / 32) as u64
     }
 
-    fn hash(&self, seq: u64) -> Option<&[u8]> {
+    pub(super) fn hash(&self, seq: u64) -> Option<&[u8]> {
         let at = usize::try_from(seq.checked_sub(1)?).ok()?.checked_mul(32)?;
         self.line_hashes.get(at..at + 32)
     }

@@ -36,6 +36,24 @@ pub enum StoreError {
         line: u64,
         reason: String,
     },
+    #[error("cannot {action} the database {store}: {detail}")]
+    Db {
+        store: String,
+        action: &'static str,
+        detail: String,
+    },
+    #[error("cannot reach the database {store}: {detail}")]
+    DbUnreachable { store: String, detail: String },
+    #[error("the database {store} fails verification at sequence number {seq}: {reason}")]
+    DbCorrupt {
+        store: String,
+        seq: u64,
+        reason: String,
+    },
+    #[error(
+        "{store} already holds {events} events; only a new or empty store can be filled (by cab store copy or cab demo), and nothing was written"
+    )]
+    TargetNotEmpty { store: String, events: u64 },
     #[error("there is no store at {}", path.display())]
     Missing { path: PathBuf },
     #[error(
@@ -96,7 +114,7 @@ impl Replica {
     }
 
     pub fn head_seq(&self) -> u64 {
-        self.line_starts.len() as u64
+        (self.line_hashes.len() / 32) as u64
     }
 
     pub fn head_hash(&self) -> &str {
@@ -104,7 +122,57 @@ impl Replica {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.line_starts.is_empty()
+        self.line_hashes.is_empty()
+    }
+
+    /// Take one decoded event that follows the head: re-judged and applied first, so that an
+    /// event the rules refuse leaves the replica exactly as it was. (The file store also
+    /// records where its line starts.)
+    pub(super) fn admit(&mut self, event: StoredEvent) -> Result<(), String> {
+        let seq = event.seq;
+        let key = event
+            .event
+            .idempotency
+            .as_ref()
+            .map(|idem| (event.event.actor.clone(), idem.clone()));
+        engine::admit(&mut self.state, seq, event.event)?;
+        if let Some((actor, idem)) = key {
+            self.remember(seq, &actor, Some(&idem));
+        }
+        self.line_hashes
+            .extend_from_slice(&line::hash_bytes(&event.hash));
+        self.head_hash = event.hash;
+        Ok(())
+    }
+
+    /// The hash of a line this replica verified, as 32 bytes.
+    pub(super) fn line_hash(&self, seq: u64) -> Option<&[u8]> {
+        let at = usize::try_from(seq.checked_sub(1)?).ok()?.checked_mul(32)?;
+        self.line_hashes.get(at..at + 32)
+    }
+
+    /// Keep a warning for the user (a history that changed under this process).
+    pub(super) fn warn(&mut self, warning: String) {
+        self.warnings.push(warning);
+    }
+
+    /// Take events this process has just written (and the engine judged): applied without
+    /// being judged again.
+    pub(super) fn written(&mut self, stored: &[StoredEvent]) -> Result<(), (u64, String)> {
+        for event in stored {
+            self.remember(
+                event.seq,
+                &event.event.actor,
+                event.event.idempotency.as_ref(),
+            );
+            self.state
+                .apply(event.seq, event.event.at, event.event.kind.clone())
+                .map_err(|e| (event.seq, e.to_string()))?;
+            self.line_hashes
+                .extend_from_slice(&line::hash_bytes(&event.hash));
+            self.head_hash.clone_from(&event.hash);
+        }
+        Ok(())
     }
 
     /// Warnings from the reads since the last call, each given once.
@@ -201,6 +269,18 @@ pub struct Commit {
     end: u64,
     /// Sync even when the bookkeeping says these lines are on disk.
     always: bool,
+}
+
+impl Commit {
+    /// Nothing left to make durable (a database commits before it answers).
+    pub(super) fn durable() -> Commit {
+        Commit {
+            file: None,
+            id: None,
+            end: 0,
+            always: false,
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -530,23 +610,12 @@ impl FileStore {
         if let Err(e) = disk::write_all(&*self.disk, file, Target::Store, &buf) {
             return Err(self.cut_back(file, replica.offset, e));
         }
-        for event in &stored {
-            replica.remember(
-                event.seq,
-                &event.event.actor,
-                event.event.idempotency.as_ref(),
-            );
-            replica
-                .state
-                .apply(event.seq, event.event.at, event.event.kind.clone())
-                .map_err(|e| self.corrupt(event.seq, e))?;
-        }
-        replica.line_starts.extend(starts);
         replica
-            .line_hashes
-            .extend(stored.iter().flat_map(|e| line::hash_bytes(&e.hash)));
+            .written(&stored)
+            .map_err(|(seq, e)| self.corrupt(seq, e))?;
+        replica.line_starts.extend(starts);
         replica.offset += buf.len() as u64;
-        replica.head_hash = prev;
+        debug_assert_eq!(replica.head_hash, prev);
         Ok(stored)
     }
 
@@ -581,6 +650,70 @@ impl FileStore {
             .sync_data(&file, Target::Store)
             .map_err(|e| self.cut_back(&file, 0, e))?;
         Ok(seq)
+    }
+
+    /// How many whole lines the store holds (0 when it does not exist yet).
+    pub fn count_lines(&self) -> Result<u64, StoreError> {
+        let Some(file) = self.open_shared()? else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for_each_line(&file, 0, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .map_err(|e| e.into_store(self))?;
+        Ok(n)
+    }
+
+    /// Every whole line, in order, each checked in the chain (sequence, link, hash).
+    pub fn lines(
+        &self,
+        mut f: impl FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let file = self.open_shared()?.ok_or_else(|| StoreError::Missing {
+            path: self.path.clone(),
+        })?;
+        let mut seq = 0;
+        let mut prev = GENESIS.to_string();
+        for_each_line(&file, 0, |_, bytes| {
+            seq += 1;
+            let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
+            prev = link.hash.to_string();
+            let text = std::str::from_utf8(bytes).map_err(|_| self.corrupt(seq, "not UTF-8"))?;
+            f(text)
+        })
+        .map_err(|e| e.into_store(self))?;
+        Ok(())
+    }
+
+    /// Write whole lines (without their `\n`) into a new or empty store, under the lock,
+    /// synced once, all or nothing (`cab store copy`). Refused when the store holds anything.
+    pub fn fill_lines(&self, lines: &[String]) -> Result<u64, StoreError> {
+        let file = self.open_exclusive()?;
+        let bytes = file.metadata().map_err(self.io("read"))?.len();
+        if bytes > 0 {
+            return Err(StoreError::TargetNotEmpty {
+                store: self.path.display().to_string(),
+                events: self.count_lines()?,
+            });
+        }
+        const FLUSH_AT: usize = 8 << 20;
+        let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
+        let write = |buf: &[u8]| disk::write_all(&*self.disk, &file, Target::Store, buf);
+        for text in lines {
+            buf.extend_from_slice(text.as_bytes());
+            buf.push(b'\n');
+            if buf.len() >= FLUSH_AT {
+                write(&buf).map_err(|e| self.cut_back(&file, 0, e))?;
+                buf.clear();
+            }
+        }
+        write(&buf).map_err(|e| self.cut_back(&file, 0, e))?;
+        self.disk
+            .sync_data(&file, Target::Store)
+            .map_err(|e| self.cut_back(&file, 0, e))?;
+        Ok(lines.len() as u64)
     }
 
     /// Undo a failed append: cut the file back to `end` (where the batch started, the end of
@@ -695,19 +828,7 @@ impl FileStore {
         event: StoredEvent,
     ) -> Result<(), StoreError> {
         let seq = event.seq;
-        let key = event
-            .event
-            .idempotency
-            .as_ref()
-            .map(|idem| (event.event.actor.clone(), idem.clone()));
-        engine::admit(&mut replica.state, seq, event.event).map_err(|e| self.corrupt(seq, e))?;
-        if let Some((actor, idem)) = key {
-            replica.remember(seq, &actor, Some(&idem));
-        }
-        replica
-            .line_hashes
-            .extend_from_slice(&line::hash_bytes(&event.hash));
-        replica.head_hash = event.hash;
+        replica.admit(event).map_err(|e| self.corrupt(seq, e))?;
         replica.line_starts.push(offset);
         replica.offset = offset + len as u64 + 1;
         Ok(())

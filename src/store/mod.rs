@@ -1,7 +1,9 @@
 //! The embedded store: an append-only, hash-chained JSON-lines file (docs/store-format.md).
 //! `line` encodes and checks one event per line; `file` owns locking, durability, catching up
 //! with other writers and the torn-tail quarantine; `disk` is the seam all of its writes go
-//! through; `as_of` reads verified lines again for the state as of a moment (`--at`).
+//! through; `as_of` reads verified lines again for the state as of a moment (`--at`);
+//! `postgres` keeps the same lines in a PostgreSQL table (SPEC section 8), and `location`'s
+//! [`Store`] is either, for the backend that must not know which.
 
 mod as_of;
 #[cfg(test)]
@@ -12,6 +14,8 @@ mod disk;
 mod faults;
 pub mod file;
 pub mod line;
+mod location;
+pub mod postgres;
 #[cfg(test)]
 mod replay_tests;
 
@@ -21,3 +25,5 @@ pub use file::{
     AppendError, Appended, Commit, DeploymentScan, FileStore, Replica, StoreError, TornTail,
     VerifyReport,
 };
+pub use location::{Location, Store};
+pub use postgres::{PgStore, PgTarget};
