@@ -56,6 +56,8 @@ error_codes! {
     MethodNotAllowed = "method_not_allowed",
     Timeout = "timeout",
     StoreCorrupt = "store_corrupt",
+    /// The store's database cannot be reached (a server answers 503).
+    StoreUnavailable = "store_unavailable",
     Internal = "internal",
     // The command line's, for failures on this machine.
     Usage = "usage",
@@ -91,7 +93,8 @@ impl ErrorCode {
             InvalidInput | NotFound | MissingRole | SeparationOfDuties | AlreadyDecided
             | ExceptionRequired | WrongState | ExceptionOpen | AlreadyReviewed
             | ExceptionExpired | BeforeRecord | NotEligible | OutcomeRecorded | Unauthorized
-            | BodyTooLarge | MethodNotAllowed | Timeout | StoreCorrupt | Internal => true,
+            | BodyTooLarge | MethodNotAllowed | Timeout | StoreCorrupt | StoreUnavailable
+            | Internal => true,
             Usage | InvalidConfig | StoreMissing | NotAFile | StoreNotEmpty | Io | Unsupported
             | Unreachable | Inconsistent | Terminal | ServerError => false,
         }

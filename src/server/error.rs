@@ -33,7 +33,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         AlreadyDecided | ExceptionRequired | WrongState | ExceptionOpen | AlreadyReviewed
         | ExceptionExpired | BeforeRecord | NotEligible | OutcomeRecorded => StatusCode::CONFLICT,
         BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        Timeout | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         StoreCorrupt | Internal | Usage | InvalidConfig | StoreMissing | NotAFile
         | StoreNotEmpty | Io | Unsupported | Unreachable | Inconsistent | Terminal
         | ServerError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -61,6 +61,15 @@ impl ApiError {
         )
     }
 
+    /// The store cannot be used now (its database is unreachable, say): 503, the reason logged.
+    pub fn unavailable(e: BackendError) -> Self {
+        logged(
+            ErrorCode::StoreUnavailable,
+            UNAVAILABLE_MESSAGE,
+            &e.to_string(),
+        )
+    }
+
     /// The server failed: `detail` goes to the log, the client learns only that it failed.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         logged(ErrorCode::Internal, INTERNAL_MESSAGE, &detail.to_string())
@@ -69,6 +78,7 @@ impl ApiError {
 
 const INTERNAL_MESSAGE: &str =
     "the server could not complete the request; the details are in the server's log";
+const UNAVAILABLE_MESSAGE: &str = "the store's database cannot be reached; the server's log says why, and the server recovers by itself once it is back";
 const CORRUPT_MESSAGE: &str = "the store fails verification; the server's log names the line, and `cab verify` on the server explains it";
 
 /// A 500 whose `detail` is logged and never sent.
@@ -86,8 +96,11 @@ impl From<BackendError> for ApiError {
         let message = e.to_string();
         match e {
             BackendError::Engine(engine) => ApiError::new(engine.code(), message),
-            BackendError::Store(StoreError::Corrupt { .. }) => {
+            BackendError::Store(StoreError::Corrupt { .. } | StoreError::DbCorrupt { .. }) => {
                 logged(ErrorCode::StoreCorrupt, CORRUPT_MESSAGE, &message)
+            }
+            BackendError::Store(StoreError::DbUnreachable { .. }) => {
+                logged(ErrorCode::StoreUnavailable, UNAVAILABLE_MESSAGE, &message)
             }
             _ => ApiError::internal(message),
         }

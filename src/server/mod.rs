@@ -106,6 +106,12 @@ async fn run(
     // reported by the requests that need the store.
     let warm = state.store.clone();
     tokio::task::spawn_blocking(move || warm.head());
+    // Writes through other instances (a database's notifications) wake long-polls at once,
+    // as this server's own writes do.
+    let written = Arc::clone(&state.written);
+    state
+        .store
+        .watch(Arc::new(move || written.notify_waiters()));
     let app = app(state, Arc::new(users));
     let files = connections::open_file_limit();
     let cap = connections::effective_cap(limits.max_connections, files);

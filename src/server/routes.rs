@@ -33,6 +33,7 @@ use crate::engine::{
 /// Every route the server answers: method and path, as the OpenAPI document lists them.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/healthz"),
+    ("GET", "/v1/readyz"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/me"),
     ("POST", "/v1/requests"),
@@ -53,7 +54,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// Routes anyone may call, without a token.
-pub const PUBLIC: &[&str] = &["/v1/healthz", "/v1/openapi.json"];
+pub const PUBLIC: &[&str] = &["/v1/healthz", "/v1/readyz", "/v1/openapi.json"];
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -76,6 +77,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/healthz", get(healthz))
+        .route("/v1/readyz", get(readyz))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/me", get(me))
         .route("/v1/requests", post(submit).get(list_requests))
@@ -284,6 +286,20 @@ fn within<T: PartialOrd + std::fmt::Display + Copy>(
 
 async fn healthz() -> Response {
     json_response(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: 200 while the store can be used (a database answers), else 503; the reason
+/// goes to the log.
+async fn readyz(State(app): State<AppState>) -> ApiResult {
+    let store = Arc::clone(&app.store);
+    tokio::task::spawn_blocking(move || store.ready())
+        .await
+        .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
+        .map_err(ApiError::unavailable)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({"status": "ready"}),
+    ))
 }
 
 /// The OpenAPI document, kept as YAML in docs/ and served as JSON.

@@ -14,7 +14,14 @@ use crate::engine::{Policy, State, StoredEvent};
 fn demo_store(dir: &Path, requests: usize) -> FileStore {
     let store = FileStore::new(dir.join("store.jsonl")).with_checkpoints(None);
     let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
-    crate::demo::fill(&crate::store::Store::from(store.clone()), requests, 7, now, &Policy::default()).unwrap();
+    crate::demo::fill(
+        &crate::store::Store::from(store.clone()),
+        requests,
+        7,
+        now,
+        &Policy::default(),
+    )
+    .unwrap();
     store
 }
 

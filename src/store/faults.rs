@@ -518,7 +518,14 @@ fn a_demo_fill_that_fails_anywhere_leaves_an_empty_store_that_fills_once_it_clea
             let world = World::new();
             let store = world.store();
             world.disk.arm(op, Some(Target::Store), errno, pass);
-            let e = crate::demo::fill(&crate::store::Store::from(store.clone()), 300, 7, t0(), &Policy::default()).unwrap_err();
+            let e = crate::demo::fill(
+                &crate::store::Store::from(store.clone()),
+                300,
+                7,
+                t0(),
+                &Policy::default(),
+            )
+            .unwrap_err();
             assert!(
                 matches!(e, crate::demo::DemoError::Store(StoreError::Io { .. })),
                 "{name} {op:?}: {e}"
@@ -529,7 +536,14 @@ fn a_demo_fill_that_fails_anywhere_leaves_an_empty_store_that_fills_once_it_clea
                 "{name} {op:?} after {pass}: nothing kept"
             );
             world.disk.clear();
-            let summary = crate::demo::fill(&crate::store::Store::from(store.clone()), 300, 7, t0(), &Policy::default()).unwrap();
+            let summary = crate::demo::fill(
+                &crate::store::Store::from(store.clone()),
+                300,
+                7,
+                t0(),
+                &Policy::default(),
+            )
+            .unwrap();
             assert_eq!(world.verified_events(), summary.events, "{name} {op:?}");
         }
     }

@@ -338,6 +338,16 @@ impl PgStore {
                 self.unreachable(format!("no answer within {} s", EXCHANGE_TIMEOUT.as_secs()))
             }
             Failure::Db(e) => {
+                // Connection exceptions (08) and a server shutting down (57) mean the database
+                // cannot be used now, like a refused connection.
+                let gone = e.code().is_some_and(|c| {
+                    let code = c.code();
+                    code.starts_with("08") || code.starts_with("57")
+                });
+                if gone {
+                    *session = None;
+                    return self.unreachable(error_text(&e));
+                }
                 if let Some(db) = e.as_db_error() {
                     // The database answered: the session is fine, unless the error ended it.
                     if session.as_ref().is_some_and(|s| s.client.is_closed()) {

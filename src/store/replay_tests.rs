@@ -15,7 +15,14 @@ use crate::engine::{Policy, State};
 fn demo_store(dir: &Path) -> FileStore {
     let store = FileStore::new(dir.join("store.jsonl")).with_checkpoints(None);
     let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
-    crate::demo::fill(&crate::store::Store::from(store.clone()), 6_000, 7, now, &Policy::default()).unwrap();
+    crate::demo::fill(
+        &crate::store::Store::from(store.clone()),
+        6_000,
+        7,
+        now,
+        &Policy::default(),
+    )
+    .unwrap();
     let len = fs::metadata(store.path()).unwrap().len();
     assert!(
         len > PIPELINE_FROM,

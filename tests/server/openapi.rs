@@ -139,7 +139,14 @@ fn expected_statuses(method: &str, path: &str) -> BTreeSet<u16> {
     if !PUBLIC.contains(&path) {
         codes.insert(401);
     }
-    let touches_store = !matches!(path, "/v1/healthz" | "/v1/openapi.json" | "/v1/me");
+    let touches_store = !matches!(
+        path,
+        "/v1/healthz" | "/v1/readyz" | "/v1/openapi.json" | "/v1/me"
+    );
+    if path == "/v1/readyz" {
+        // Only whether the store can be used: 503 while its database is unreachable.
+        codes.insert(503);
+    }
     if touches_store {
         codes.extend([500, 503]);
     }

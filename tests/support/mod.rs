@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cli;
+pub mod postgres;
 pub mod pty;
 pub mod remote;
 pub mod server;

@@ -45,6 +45,9 @@ pub struct World {
     dir: TempDir,
     config: PathBuf,
     store: PathBuf,
+    /// What `--store` names for the servers and commands of this world: the store file, or a
+    /// database's URL ([`World::on_database`]).
+    store_arg: String,
     users: BTreeMap<String, User>,
 }
 
@@ -60,10 +63,12 @@ impl World {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let config = dir.path().join("config.toml");
         let store = dir.path().join("store.jsonl");
+        let store_arg = store.to_str().expect("a UTF-8 path").to_string();
         let mut world = World {
             dir,
             config,
             store,
+            store_arg,
             users: BTreeMap::new(),
         };
         let mut text = String::new();
@@ -96,6 +101,21 @@ impl World {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The same world on a PostgreSQL database instead of its store file.
+    pub fn on_database(mut self, url: &str) -> World {
+        self.store_arg = url.to_string();
+        self
+    }
+
+    /// What `--store` names: the store file's path or the database's URL.
+    pub fn store_arg(&self) -> &str {
+        &self.store_arg
+    }
+
+    pub fn config(&self) -> &Path {
+        &self.config
     }
 
     pub fn store(&self) -> &Path {
@@ -139,8 +159,7 @@ impl World {
 
     /// `cab --store STORE ARGS...` in local mode as `user` with `roles` (comma-separated).
     pub fn cli(&self, user: &str, roles: &str, args: &[&str]) -> Output {
-        let store = self.store.to_str().expect("a UTF-8 path");
-        let mut all = vec!["--store", store];
+        let mut all = vec!["--store", self.store_arg.as_str()];
         all.extend_from_slice(args);
         self.cab_command(NOW, &all)
             .env("CAB_USER", user)
@@ -190,7 +209,7 @@ impl World {
     /// Start `cab serve` with the clock fixed at `now`, its command adjusted first (limits of
     /// the process, say).
     pub fn start_with(&self, now: &str, adjust: impl FnOnce(&mut Command)) -> Server {
-        let store = self.store.to_str().expect("a UTF-8 path");
+        let store = self.store_arg.as_str();
         let config = self.config.to_str().expect("a UTF-8 path");
         let mut cmd = self.cab_command(
             now,
@@ -454,6 +473,15 @@ impl Api {
         self.send(self.request("POST", path).json(body))
     }
 
+    /// A POST whose transport may fail (a server killed under it): `None` then.
+    pub fn try_post(&self, path: &str, body: &Value) -> Option<Reply> {
+        self.request("POST", path)
+            .json(body)
+            .send()
+            .ok()
+            .map(Reply::from_sent)
+    }
+
     /// A POST with a raw body (sent as `application/json`, whatever it holds).
     pub fn post_raw(&self, path: &str, body: impl Into<Vec<u8>>) -> Reply {
         self.send(
@@ -494,6 +522,22 @@ pub struct Reply {
     pub headers: reqwest::header::HeaderMap,
     pub text: String,
     pub json: Value,
+}
+
+impl Reply {
+    /// An answer whose body may be cut off (a server killed while answering): an empty text.
+    fn from_sent(response: reqwest::blocking::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
 }
 
 impl From<reqwest::blocking::Response> for Reply {
