@@ -30,9 +30,22 @@
 //! `CAB_BENCH_CAB=/path/to/cab` benchmarks another build of cab (a before/after comparison).
 //! `CAB_BENCH_CLIENT_THREADS` (default 1) is how many threads the load generator's runtime has:
 //! on a 2-core machine it shares the cores with the server, so it is kept to one.
+//!
+//! `CAB_BENCH_BACKEND=postgres` runs the same scenarios against `CAB_BENCH_INSTANCES` (default
+//! 2) `cab serve` instances on one PostgreSQL database instead of one server on the file: the
+//! benchmark starts a PostgreSQL server of its own on this machine (as the tests do,
+//! tests/support/postgres.rs), copies the demo store into it with `cab store copy`, and spreads
+//! the clients over the instances (client n talks to instance n mod N). Server CPU is then the
+//! instances' together; the database's own CPU is not in it.
+//!
+//!     CAB_BENCH_BACKEND=postgres cargo bench --bench load
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(dead_code)]
+#[path = "../tests/support/postgres.rs"]
+mod postgres;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -148,12 +161,12 @@ struct Server {
 }
 
 impl Server {
-    fn start(cab: &str, dir: &Path) -> Server {
+    fn start(cab: &str, dir: &Path, store: &std::ffi::OsStr) -> Server {
         let mut child = Command::new(cab)
             .arg("--config")
             .arg(dir.join("config.toml"))
             .arg("--store")
-            .arg(dir.join("store.jsonl"))
+            .arg(store)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("CAB_NOW", NOW)
             // Checkpoints go to the temporary folder, not the user's cache.
@@ -313,7 +326,8 @@ fn op_for(scenario: Scenario, i: usize) -> Op {
 }
 
 struct Shared {
-    base: String,
+    /// The instances' addresses.
+    bases: Vec<String>,
     members: Vec<String>,
     requester: String,
     deployments: Vec<String>,
@@ -339,7 +353,7 @@ async fn client(shared: Arc<Shared>, scenario: Scenario, n: usize, until: Instan
         .expect("an HTTP client");
     let member = format!("Bearer {}", shared.members[n % shared.members.len()]);
     let requester = format!("Bearer {}", shared.requester);
-    let base = &shared.base;
+    let base = &shared.bases[n % shared.bases.len()];
     let mut tally = Tally::default();
     // Clients start at different places in the samples and the mix.
     let mut i = n * 7;
@@ -445,13 +459,14 @@ struct Outcome {
 
 fn run(
     runtime: &tokio::runtime::Runtime,
-    server: &Server,
+    servers: &[Server],
     shared: &Arc<Shared>,
     scenario: Scenario,
     clients: usize,
     duration: Duration,
 ) -> Outcome {
-    let (server_cpu0, client_cpu0) = (server.cpu_seconds(), own_cpu_seconds());
+    let cpu = || servers.iter().map(Server::cpu_seconds).sum::<f64>();
+    let (server_cpu0, client_cpu0) = (cpu(), own_cpu_seconds());
     let started = Instant::now();
     let until = started + duration;
     let tallies: Vec<Tally> = runtime.block_on(async {
@@ -465,10 +480,7 @@ fn run(
         out
     });
     let seconds = started.elapsed().as_secs_f64();
-    let (server_cpu, client_cpu) = (
-        server.cpu_seconds() - server_cpu0,
-        own_cpu_seconds() - client_cpu0,
-    );
+    let (server_cpu, client_cpu) = (cpu() - server_cpu0, own_cpu_seconds() - client_cpu0);
     let mut latencies: Vec<u32> = tallies
         .iter()
         .flat_map(|t| t.latencies_us.iter().copied())
@@ -533,8 +545,36 @@ fn main() {
     let (deployments, request_ids, line_len) = sample_store(&store);
     let fsync_rate = raw_fsync_rate(dir.path(), line_len);
 
+    // The file, or a PostgreSQL database holding the same events, served by several instances.
+    let postgres = std::env::var("CAB_BENCH_BACKEND").is_ok_and(|b| b == "postgres");
+    let instances: usize = if postgres {
+        env_or("CAB_BENCH_INSTANCES", 2)
+    } else {
+        1
+    };
+    let pg = postgres.then(postgres::Pg::start);
+    let store_arg: std::ffi::OsString = match &pg {
+        Some(pg) => {
+            let (_, url) = pg.fresh();
+            let copied = Command::new(cab)
+                .arg("store")
+                .arg("copy")
+                .arg("--from")
+                .arg(&store)
+                .args(["--to", &url])
+                .env("CAB_NOW", NOW)
+                .stdout(Stdio::null())
+                .status()
+                .expect("cab store copy runs");
+            assert!(copied.success(), "cab store copy failed");
+            url.into()
+        }
+        None => store.clone().into(),
+    };
     let started = Instant::now();
-    let server = Server::start(cab, dir.path());
+    let servers: Vec<Server> = (0..instances)
+        .map(|_| Server::start(cab, dir.path(), &store_arg))
+        .collect();
     let listening = started.elapsed().as_secs_f64();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -543,7 +583,7 @@ fn main() {
         .build()
         .expect("a runtime");
     let shared = Arc::new(Shared {
-        base: server.base.clone(),
+        bases: servers.iter().map(|s| s.base.clone()).collect(),
         members,
         requester,
         deployments,
@@ -563,7 +603,7 @@ fn main() {
         let status = http
             .get(format!(
                 "{}/v1/deployments/{}/status",
-                shared.base, shared.deployments[0]
+                shared.bases[0], shared.deployments[0]
             ))
             .bearer_auth(&shared.members[0])
             .send()
@@ -574,7 +614,7 @@ fn main() {
         let first_status = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let queue: Vec<serde_json::Value> = http
-            .get(format!("{}/v1/requests?status=pending", shared.base))
+            .get(format!("{}/v1/requests?status=pending", shared.bases[0]))
             .bearer_auth(&shared.members[0])
             .send()
             .await
@@ -587,6 +627,17 @@ fn main() {
     let queue_bytes = serde_json::to_vec(&queue).map_or(0, |b| b.len());
 
     println!("Machine: {}", machine());
+    println!(
+        "Backend: {}",
+        match &pg {
+            Some(pg) => format!(
+                "PostgreSQL ({}) on this machine, port {}, {instances} cab serve instances",
+                pg.version(),
+                pg.port()
+            ),
+            None => "the store file, one cab serve".to_string(),
+        }
+    );
     println!(
         "Store: {requests} requests, {:.1} MiB, mean line {line_len} bytes; queue: {} pending requests ({:.2} MB of JSON)",
         size as f64 / (1024.0 * 1024.0),
@@ -629,7 +680,7 @@ fn main() {
             Scenario::Submit | Scenario::Approve | Scenario::Mixed
         );
         let raw = writes.then(|| raw_fsync_rate(dir.path(), line_len));
-        let o = run(&runtime, &server, &shared, scenario, clients, duration);
+        let o = run(&runtime, &servers, &shared, scenario, clients, duration);
         let rate = o.requests as f64 / o.seconds;
         let per = |cpu: f64| {
             if o.requests == 0 {
@@ -669,6 +720,9 @@ fn main() {
     }
     println!(
         "\nServer request log: {} lines",
-        server.log_lines.load(Ordering::Relaxed)
+        servers
+            .iter()
+            .map(|s| s.log_lines.load(Ordering::Relaxed))
+            .sum::<u64>()
     );
 }

@@ -6,6 +6,7 @@
 //! [`Backend`] the command line and the console use, with identity from the environment or the
 //! config file.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,10 @@ pub struct LocalStore {
     policy: Policy,
     clock: Clock,
     notices: Mutex<Vec<String>>,
+    /// Refreshes of a database's replica begun and the last one done (by number): a reader
+    /// that finds one done that began after it arrived needs no round trip of its own, so
+    /// concurrent readers share one.
+    refreshes: (AtomicU64, AtomicU64),
     /// The last state computed as of a moment before the newest event (`--at`), so that
     /// repeated questions about one moment (a server's clients polling) replay once.
     past: Mutex<Option<Past>>,
@@ -65,6 +70,7 @@ impl LocalStore {
             policy,
             clock,
             notices: Mutex::new(Vec::new()),
+            refreshes: (AtomicU64::new(0), AtomicU64::new(0)),
             past: Mutex::new(None),
         }
     }
@@ -113,8 +119,19 @@ impl LocalStore {
 
     /// The up-to-date replica, read under the store's shared lock.
     fn fresh(&self) -> Result<MutexGuard<'_, Replica>, BackendError> {
+        let (begun, done) = &self.refreshes;
+        let arrived = begun.load(Ordering::SeqCst);
         let mut replica = lock(&self.replica);
+        if self.store.file().is_none() && done.load(Ordering::SeqCst) > arrived {
+            // A database's replica refreshed by a reader that began after this one arrived:
+            // it saw every commit made before then.
+            return Ok(replica);
+        }
+        let number = begun.fetch_add(1, Ordering::SeqCst) + 1;
         let refreshed = self.store.refresh(&mut replica);
+        if refreshed.is_ok() {
+            done.store(number, Ordering::SeqCst);
+        }
         self.notice(replica.take_warnings());
         refreshed?;
         *lock(&self.loaded) = true;

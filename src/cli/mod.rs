@@ -225,7 +225,7 @@ impl Env {
     fn local_only(&self, command: &str) -> Result<Store, CliError> {
         if let Some(url) = &self.remote {
             return Err(crate::backend::BackendError::Unsupported(format!(
-                "cab {command} works on a store (a file or a database), not on a server ({url}); run it where the store is"
+                "cab {command} works on a local store (a file or a database), not on a server ({url}); run it where the store is"
             ))
             .into());
         }

@@ -62,6 +62,9 @@ CREATE TRIGGER cab_events_notify AFTER INSERT ON cab_events
 "#];
 
 const SELECT_FROM: &str = "SELECT seq, prev, hash, type, request_id, line FROM cab_events WHERE seq >= $1 ORDER BY seq LIMIT $2";
+/// The rows from a replica's head on: the head row without its line (only its hash is
+/// compared), every later row whole.
+const SELECT_AFTER: &str = "SELECT seq, prev, hash, type, request_id, CASE WHEN seq = $1 THEN '' ELSE line END FROM cab_events WHERE seq >= $1 ORDER BY seq LIMIT $2";
 const SELECT_SEQS: &str = "SELECT seq, line FROM cab_events WHERE seq = ANY($1) ORDER BY seq";
 const INSERT: &str = "INSERT INTO cab_events (seq, prev, hash, type, request_id, line) \
      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])";
@@ -218,6 +221,7 @@ fn percent_decode(text: &str) -> Result<String, String> {
 struct Session {
     client: Client,
     from: Statement,
+    after: Statement,
     seqs: Statement,
     insert: Statement,
 }
@@ -377,17 +381,19 @@ impl PgStore {
             let prepared = self.block(async {
                 migrate(&client).await?;
                 let from = client.prepare(SELECT_FROM).await?;
+                let after = client.prepare(SELECT_AFTER).await?;
                 let seqs = client.prepare(SELECT_SEQS).await?;
                 let insert = client.prepare(INSERT).await?;
-                Ok((from, seqs, insert))
+                Ok((from, after, seqs, insert))
             });
-            let (from, seqs, insert) = match prepared {
+            let (from, after, seqs, insert) = match prepared {
                 Ok(p) => p,
                 Err(f) => return Err(self.failed(&mut None, "set up the schema of", f)),
             };
             *guard = Some(Session {
                 client,
                 from,
+                after,
                 seqs,
                 insert,
             });
@@ -443,7 +449,7 @@ impl PgStore {
                         return Err((Caught::Store(self.unreachable("no session")), "read"));
                     };
                     let from_param = from as i64;
-                    self.block(session.client.query(&session.from, &[&from_param, &PAGE]))
+                    self.block(session.client.query(&session.after, &[&from_param, &PAGE]))
                         .map_err(|f| (Caught::Failure(f), "read"))?
                 }
             };
@@ -497,7 +503,7 @@ impl PgStore {
             self.block(async {
                 let (begin, rows) = futures_util::future::join(
                     session.client.batch_execute(BEGIN_WRITE),
-                    session.client.query(&session.from, &[&from, &PAGE]),
+                    session.client.query(&session.after, &[&from, &PAGE]),
                 )
                 .await;
                 begin?;

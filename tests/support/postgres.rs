@@ -153,6 +153,15 @@ impl Pg {
         self.port
     }
 
+    /// `postgres --version`, for reports.
+    pub fn version(&self) -> String {
+        Command::new(self.bin.join("postgres"))
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
     fn spawn_watchdog(&self) -> Child {
         // Reads until the test process's end of the pipe closes, then stops the server at
         // once and removes its folder.
