@@ -14,6 +14,7 @@ mod support;
 mod copy;
 mod instances;
 mod restart;
+mod tls;
 
 /// The PostgreSQL server this binary shares.
 pub fn pg() -> Option<&'static support::postgres::Pg> {

@@ -579,6 +579,7 @@ fn unknown() -> String {
 }
 
 const HEALTHZ: &str = "/v1/healthz";
+const READYZ: &str = "/v1/readyz";
 const OPENAPI: &str = "/v1/openapi.json";
 const ME: &str = "/v1/me";
 const REQS: &str = "/v1/requests";
@@ -638,6 +639,7 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
 
     // Public routes, and who am I.
     r.get(200, HEALTHZ, "", NO_TOKEN);
+    r.get(200, READYZ, "", NO_TOKEN);
     r.get(200, OPENAPI, "", NO_TOKEN);
     let me = r.get(200, ME, "", "carol");
     assert_eq!(me["name"], "carol", "{me}");

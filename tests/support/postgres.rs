@@ -23,6 +23,8 @@ pub struct Pg {
     bin: PathBuf,
     dir: PathBuf,
     port: u16,
+    /// More server options (TLS, say).
+    extra: String,
     /// The watchdog: closing its stdin stops the server and removes `dir`.
     watchdog: Option<Child>,
 }
@@ -90,6 +92,60 @@ fn chown(path: &Path, (uid, gid): (u32, u32)) {
 impl Pg {
     /// A new server of its own, in a new temporary folder.
     pub fn start() -> Pg {
+        let pg = Pg::init();
+        pg.start_server();
+        pg
+    }
+
+    /// A new server that takes TCP connections over TLS only (socket connections as usual), with
+    /// a certificate for 127.0.0.1 and localhost signed by a new CA; the server and the CA's
+    /// certificate (PEM) to trust. Needs `openssl`.
+    pub fn start_tls() -> (Pg, PathBuf) {
+        let mut pg = Pg::init();
+        let tls = pg.dir.join("tls");
+        std::fs::create_dir(&tls).expect("a TLS folder");
+        let sh = |script: &str| {
+            let out = Command::new("/bin/sh")
+                .args(["-ec", script])
+                .current_dir(&tls)
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+              -keyout ca.key -out ca.crt -days 2 -subj /CN=cab-test-ca \
+              -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+              -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+              -out server.crt -days 2 -extfile ext 2>/dev/null
+            chmod 600 server.key");
+        if let Some(user) = run_as() {
+            for f in ["", "server.key", "server.crt"] {
+                chown(&tls.join(f), user);
+            }
+        }
+        std::fs::write(
+            pg.data().join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .expect("pg_hba.conf");
+        pg.extra = format!(
+            "-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            tls.join("server.crt").display(),
+            tls.join("server.key").display()
+        );
+        pg.start_server();
+        (pg, tls.join("ca.crt"))
+    }
+
+    /// A new cluster in a new temporary folder, not started yet.
+    fn init() -> Pg {
         let bin = bin_dir().expect("PostgreSQL binaries (check available() first)");
         let dir = tempfile::Builder::new()
             .prefix("cab-pg-")
@@ -123,10 +179,10 @@ impl Pg {
             bin,
             dir,
             port: free_port(),
+            extra: String::new(),
             watchdog: None,
         };
         pg.watchdog = Some(pg.spawn_watchdog());
-        pg.start_server();
         pg
     }
 
@@ -182,9 +238,10 @@ impl Pg {
     /// Start (or start again) the server and wait until it accepts connections.
     pub fn start_server(&self) {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=300 -c shared_buffers=64MB",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=300 -c shared_buffers=64MB {}",
             self.port,
-            self.socket_dir().display()
+            self.socket_dir().display(),
+            self.extra
         );
         let out = Pg::as_server_user(&mut Command::new(self.bin.join("pg_ctl")))
             .arg("-D")
