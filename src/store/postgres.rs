@@ -229,7 +229,8 @@ struct Session {
 /// The events table of one database.
 pub struct PgStore {
     target: PgTarget,
-    runtime: Option<tokio::runtime::Runtime>,
+    /// Runs the connections' drivers and every exchange; shut down without waiting on drop.
+    runtime: std::mem::ManuallyDrop<tokio::runtime::Runtime>,
     session: Mutex<Option<Session>>,
 }
 
@@ -241,10 +242,10 @@ impl std::fmt::Debug for PgStore {
 
 impl Drop for PgStore {
     fn drop(&mut self) {
+        // SAFETY: the runtime is taken once, here, and `self` is not used after `drop`.
+        let runtime = unsafe { std::mem::ManuallyDrop::take(&mut self.runtime) };
         // Dropped inside the server's runtime too, where a blocking shutdown would panic.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
+        runtime.shutdown_background();
     }
 }
 
@@ -280,7 +281,7 @@ impl PgStore {
             })?;
         Ok(PgStore {
             target,
-            runtime: Some(runtime),
+            runtime: std::mem::ManuallyDrop::new(runtime),
             session: Mutex::new(None),
         })
     }
@@ -294,11 +295,7 @@ impl PgStore {
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
-        match &self.runtime {
-            Some(runtime) => runtime,
-            // Only `drop` takes it, and nothing runs after that.
-            None => unreachable!("the runtime is taken only when the store is dropped"),
-        }
+        &self.runtime
     }
 
     /// Run one exchange on this store's runtime, within the exchange timeout.
@@ -378,8 +375,30 @@ impl PgStore {
         }
         if guard.is_none() {
             let client = self.connect()?;
+            // The timer is made inside the runtime: it needs its clock.
+            let migrated = self
+                .runtime()
+                .block_on(async { tokio::time::timeout(EXCHANGE_TIMEOUT, migrate(&client)).await });
+            match migrated {
+                Ok(Ok(())) => {}
+                Ok(Err(Migration::Newer(version))) => {
+                    return Err(StoreError::Db {
+                        store: self.target.shown.clone(),
+                        action: "use",
+                        detail: format!(
+                            "its schema is version {version}, made by a newer cab than this one (which knows up to {}); upgrade cab",
+                            MIGRATIONS.len()
+                        ),
+                    });
+                }
+                Ok(Err(Migration::Db(e))) => {
+                    return Err(self.failed(&mut None, "set up the schema of", Failure::Db(e)));
+                }
+                Err(_) => {
+                    return Err(self.failed(&mut None, "set up the schema of", Failure::Timeout));
+                }
+            }
             let prepared = self.block(async {
-                migrate(&client).await?;
                 let from = client.prepare(SELECT_FROM).await?;
                 let after = client.prepare(SELECT_AFTER).await?;
                 let seqs = client.prepare(SELECT_SEQS).await?;
@@ -985,7 +1004,7 @@ fn tls_connector(
 
 /// Create or bring the schema up to date: every instance may try at once; the advisory lock
 /// lets one do it while the others wait and then find it done.
-async fn migrate(client: &Client) -> Result<(), tokio_postgres::Error> {
+async fn migrate(client: &Client) -> Result<(), Migration> {
     let have = client
         .query(
             "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'cab_schema'",
@@ -1000,7 +1019,10 @@ async fn migrate(client: &Client) -> Result<(), tokio_postgres::Error> {
             .first()
             .and_then(|r| r.try_get::<_, Option<i32>>(0).ok().flatten())
             .unwrap_or(0);
-        if version as usize >= MIGRATIONS.len() {
+        if version as usize > MIGRATIONS.len() {
+            return Err(Migration::Newer(version));
+        }
+        if version as usize == MIGRATIONS.len() {
             return Ok(());
         }
     }
@@ -1034,7 +1056,20 @@ async fn migrate(client: &Client) -> Result<(), tokio_postgres::Error> {
     if result.is_err() {
         let _ = client.batch_execute("ROLLBACK").await;
     }
-    result
+    Ok(result?)
+}
+
+/// Why the schema could not be brought up to date.
+enum Migration {
+    Db(tokio_postgres::Error),
+    /// The database was migrated by a newer cab, to this version.
+    Newer(i32),
+}
+
+impl From<tokio_postgres::Error> for Migration {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Migration::Db(e)
+    }
 }
 
 /// LISTEN on a connection of its own, calling `changed` on each notification, until the

@@ -11,6 +11,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backend;
 mod copy;
 mod instances;
 mod restart;
