@@ -24,7 +24,7 @@ use crate::engine::{
     Policy, RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent,
     Submission, Verdict,
 };
-use crate::store::{AppendError, Replica, Store, TornTail};
+use crate::store::{AppendError, Job, Replica, Store, StoreError, TornTail};
 
 /// How often a waiting `events` call looks at the file again.
 const POLL: Duration = Duration::from_millis(100);
@@ -44,6 +44,8 @@ pub struct LocalStore {
     policy: Policy,
     clock: Clock,
     notices: Mutex<Vec<String>>,
+    /// Writes waiting to be committed together (a database store): see `execute_together`.
+    queue: Mutex<Vec<Box<dyn Job>>>,
     /// Refreshes of a database's replica begun and the last one done (by number): a reader
     /// that finds one done that began after it arrived needs no round trip of its own, so
     /// concurrent readers share one.
@@ -70,6 +72,7 @@ impl LocalStore {
             policy,
             clock,
             notices: Mutex::new(Vec::new()),
+            queue: Mutex::new(Vec::new()),
             refreshes: (AtomicU64::new(0), AtomicU64::new(0)),
             past: Mutex::new(None),
         }
@@ -152,13 +155,18 @@ impl LocalStore {
     /// `view` then reads the answer from the state that includes the new events. With an
     /// idempotency key seen before (same user), nothing is written and `view` reads the answer
     /// from the events that first request wrote.
-    fn execute<T>(
+    fn execute<T: Send + 'static>(
         &self,
         actor: &Actor,
         idempotency: Option<&Idempotency>,
-        command: impl Fn(&State) -> Result<Command, EngineError>,
-        view: impl FnOnce(&State, &[StoredEvent], DateTime<Utc>) -> Result<T, EngineError>,
+        command: impl Fn(&State) -> Result<Command, EngineError> + Send + 'static,
+        view: impl FnOnce(&State, &[StoredEvent], DateTime<Utc>) -> Result<T, EngineError>
+        + Send
+        + 'static,
     ) -> Result<T, BackendError> {
+        if self.store.file().is_none() {
+            return self.execute_together(actor, idempotency, command, view);
+        }
         let mut replica = lock(&self.replica);
         let mut ids = RandomIds;
         let mut now = self.clock.now();
@@ -221,6 +229,62 @@ impl LocalStore {
         Ok(answer?)
     }
 
+    /// [`Self::execute`] on a database: the command joins the queue of writes, and whichever
+    /// writer holds the replica next commits every queued one in one transaction (group
+    /// commit: one lock, one round trip, one commit for all), each judged in turn against the
+    /// state with the ones before it applied, so each is judged exactly as it would be alone.
+    fn execute_together<T: Send + 'static>(
+        &self,
+        actor: &Actor,
+        idempotency: Option<&Idempotency>,
+        command: impl Fn(&State) -> Result<Command, EngineError> + Send + 'static,
+        view: impl FnOnce(&State, &[StoredEvent], DateTime<Utc>) -> Result<T, EngineError>
+        + Send
+        + 'static,
+    ) -> Result<T, BackendError> {
+        let slot: Slot<T> = Arc::new(Mutex::new(None));
+        lock(&self.queue).push(Box::new(Together {
+            actor: actor.clone(),
+            idempotency: idempotency.cloned(),
+            command: Box::new(command),
+            view: Some(Box::new(view)),
+            policy: self.policy,
+            clock: self.clock,
+            now: self.clock.now(),
+            done: None,
+            slot: Arc::clone(&slot),
+        }));
+        let mut replica = lock(&self.replica);
+        if lock(&slot).is_none() {
+            // Not taken by a writer before this one: this one commits every queued write.
+            let jobs = std::mem::take(&mut *lock(&self.queue));
+            if let Some(left) = self.store.append_batch(&mut replica, jobs) {
+                for job in left {
+                    job.finish(Some(crate::store::StoreError::Db {
+                        store: self.store.name(),
+                        action: "write to",
+                        detail: "this store does not commit writes together".into(),
+                    }));
+                }
+            }
+            self.notice(replica.take_warnings());
+            *lock(&self.loaded) = true;
+        }
+        let done = lock(&slot).take();
+        match done {
+            Some(Done::Answer(answer)) => Ok(answer?),
+            Some(Done::Failed(e)) => Err(e.into()),
+            Some(Done::Replay { seqs, view, now }) => {
+                // A retry: the events the first request wrote, read back, committed.
+                let stored = self.store.read_events(&replica, seqs)?;
+                Ok(view(&replica.state, &stored, now)?)
+            }
+            None => Err(BackendError::Unsupported(
+                "the write was not committed by any writer, which is a bug in cab".into(),
+            )),
+        }
+    }
+
     pub fn submit(
         &self,
         actor: &Actor,
@@ -230,7 +294,7 @@ impl LocalStore {
         self.execute(
             actor,
             idempotency,
-            |_| Ok(Command::Submit(submission.clone())),
+            move |_| Ok(Command::Submit(submission.clone())),
             |state, stored, now| view_of(state, &subject(stored)?.0, now),
         )
     }
@@ -243,14 +307,15 @@ impl LocalStore {
         verdict: Verdict,
         rationale: &str,
     ) -> Result<RequestView, BackendError> {
+        let (request, rationale) = (request.to_string(), rationale.to_string());
         self.execute(
             actor,
             idempotency,
-            |state| {
+            move |state| {
                 Ok(Command::Decide {
-                    request_id: state.resolve_request(request)?,
+                    request_id: state.resolve_request(&request)?,
                     verdict: verdict.clone(),
-                    rationale: rationale.to_string(),
+                    rationale: rationale.clone(),
                 })
             },
             |state, stored, now| view_of(state, &subject(stored)?.0, now),
@@ -266,15 +331,17 @@ impl LocalStore {
         incident: Option<&str>,
         note: Option<&str>,
     ) -> Result<Outcome, BackendError> {
+        let request = request.to_string();
+        let (incident, note) = (incident.map(str::to_string), note.map(str::to_string));
         self.execute(
             actor,
             idempotency,
-            |state| {
+            move |state| {
                 Ok(Command::RecordOutcome {
-                    request_id: state.resolve_request(request)?,
+                    request_id: state.resolve_request(&request)?,
                     result,
-                    incident: incident.map(str::to_string),
-                    note: note.map(str::to_string),
+                    incident: incident.clone(),
+                    note: note.clone(),
                 })
             },
             |state, stored, _| {
@@ -296,13 +363,14 @@ impl LocalStore {
         compensating_controls: Vec<String>,
         expiry_days: Option<i64>,
     ) -> Result<ExceptionView, BackendError> {
+        let (request, justification) = (request.to_string(), justification.to_string());
         self.execute(
             actor,
             idempotency,
-            |state| {
+            move |state| {
                 Ok(Command::RequestException {
-                    request_id: state.resolve_request(request)?,
-                    justification: justification.to_string(),
+                    request_id: state.resolve_request(&request)?,
+                    justification: justification.clone(),
                     compensating_controls: compensating_controls.clone(),
                     expiry_days,
                 })
@@ -322,14 +390,15 @@ impl LocalStore {
         review: Review,
         rationale: &str,
     ) -> Result<ExceptionView, BackendError> {
+        let (exception, rationale) = (exception.to_string(), rationale.to_string());
         self.execute(
             actor,
             idempotency,
-            |state| {
+            move |state| {
                 Ok(Command::ReviewException {
-                    exception_id: state.resolve_exception(exception)?,
+                    exception_id: state.resolve_exception(&exception)?,
                     review,
-                    rationale: rationale.to_string(),
+                    rationale: rationale.clone(),
                 })
             },
             |state, stored, now| match subject(stored)?.1 {
@@ -542,6 +611,100 @@ impl LocalStore {
     pub(super) fn stored_events(&self, seqs: &[u64]) -> Result<Vec<StoredEvent>, BackendError> {
         let replica = lock(&self.replica);
         Ok(self.store.read_events(&replica, seqs.iter().copied())?)
+    }
+}
+
+/// What a write committed with others learns: its answer, a retry to answer from the events
+/// its key first wrote, or the batch's failure.
+enum Done<T> {
+    Answer(Result<T, EngineError>),
+    Replay {
+        seqs: Vec<u64>,
+        view: View<T>,
+        now: DateTime<Utc>,
+    },
+    Failed(StoreError),
+}
+
+type View<T> =
+    Box<dyn FnOnce(&State, &[StoredEvent], DateTime<Utc>) -> Result<T, EngineError> + Send>;
+type Slot<T> = Arc<Mutex<Option<Done<T>>>>;
+
+/// One write waiting in a database store's queue: the command as `execute` judges it.
+struct Together<T> {
+    actor: Actor,
+    idempotency: Option<Idempotency>,
+    command: Box<dyn Fn(&State) -> Result<Command, EngineError> + Send>,
+    view: Option<View<T>>,
+    policy: Policy,
+    clock: Clock,
+    now: DateTime<Utc>,
+    /// What it will say once the batch is committed.
+    done: Option<Done<T>>,
+    slot: Slot<T>,
+}
+
+impl<T: Send + 'static> Job for Together<T> {
+    fn judge(&mut self, replica: &Replica) -> Vec<crate::engine::Event> {
+        if let Some(idem) = &self.idempotency
+            && let Some((seqs, fingerprint)) = replica.idempotent(&self.actor.name, &idem.key)
+        {
+            self.done = Some(if fingerprint != idem.fingerprint {
+                Done::Answer(Err(EngineError::Invalid(Invalid::new(
+                    "Idempotency-Key",
+                    "this Idempotency-Key was already used for a different request; use a new key for a new request",
+                ))))
+            } else {
+                match self.view.take() {
+                    Some(view) => Done::Replay {
+                        seqs: seqs.to_vec(),
+                        view,
+                        now: self.now,
+                    },
+                    None => Done::Answer(Err(not_written("event"))),
+                }
+            });
+            return Vec::new();
+        }
+        self.now = self.clock.now();
+        let ctx = Ctx {
+            actor: &self.actor,
+            now: self.now,
+            policy: &self.policy,
+        };
+        let judged = (self.command)(&replica.state)
+            .and_then(|cmd| rules::handle(&replica.state, &cmd, &ctx, &mut RandomIds));
+        match judged {
+            Ok(mut events) => {
+                for event in &mut events {
+                    event.idempotency = self.idempotency.clone();
+                }
+                events
+            }
+            Err(refused) => {
+                self.done = Some(Done::Answer(Err(refused)));
+                Vec::new()
+            }
+        }
+    }
+
+    fn written(&mut self, replica: &Replica, stored: &[StoredEvent]) {
+        let answer = match self.view.take() {
+            Some(view) => view(&replica.state, stored, self.now),
+            None => Err(not_written("event")),
+        };
+        self.done = Some(Done::Answer(answer));
+    }
+
+    fn finish(self: Box<Self>, failed: Option<StoreError>) {
+        let this = *self;
+        let done = match failed {
+            Some(e) => Done::Failed(e),
+            None => this
+                .done
+                .unwrap_or_else(|| Done::Answer(Err(not_written("event")))),
+        };
+        *lock(&this.slot) = Some(done);
     }
 }
 

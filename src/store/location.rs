@@ -128,6 +128,23 @@ impl Store {
         Ok(appended)
     }
 
+    /// Commit several writers' commands together, where the store can (a database: one
+    /// transaction, one commit for all). `None` hands the jobs back: the store writes one
+    /// command at a time ([`Self::append_unsynced`]).
+    pub fn append_batch(
+        &self,
+        replica: &mut Replica,
+        jobs: Vec<Box<dyn super::postgres::Job>>,
+    ) -> Option<Vec<Box<dyn super::postgres::Job>>> {
+        match self {
+            Store::File(_) => Some(jobs),
+            Store::Postgres(p) => {
+                p.append_batch(replica, jobs);
+                None
+            }
+        }
+    }
+
     /// Make what was appended durable (a database already is).
     pub fn sync(&self, commit: Commit) -> Result<(), StoreError> {
         match self {

@@ -586,26 +586,7 @@ impl PgStore {
             })
         };
         if let Err(f) = committed {
-            // Whether an insert was refused (then the COMMIT rolled back) or the connection
-            // was lost before the commit's answer, the session is not used again.
-            let inserted_refused = matches!(&f, Failure::Db(e) if e.as_db_error().is_some());
-            *guard = None;
-            return Err(if inserted_refused {
-                self.failed(&mut None, "append to", f)
-            } else {
-                let StoreError::DbUnreachable { store, detail } =
-                    self.failed(&mut None, "append to", f)
-                else {
-                    return Err(self.unreachable("the commit's answer was lost").into());
-                };
-                StoreError::DbUnreachable {
-                    store,
-                    detail: format!(
-                        "{detail}; the command's events may or may not have been committed, so check before repeating it"
-                    ),
-                }
-            }
-            .into());
+            return Err(self.commit_failed(&mut guard, f).into());
         }
         replica
             .written(&stored)
@@ -618,6 +599,113 @@ impl PgStore {
             },
             Commit::durable(),
         ))
+    }
+
+    /// Several commands in one transaction (a database's group commit): lock, catch up, then
+    /// each job judged in turn against the replica with the earlier jobs' events applied, all
+    /// their rows inserted at once, one commit. Every job is then finished with the outcome,
+    /// so each learns whether what it was told (`written`) counts. A failed batch leaves the
+    /// replica to be read again from the table.
+    pub fn append_batch(&self, replica: &mut Replica, jobs: Vec<Box<dyn Job>>) {
+        let mut jobs = jobs;
+        let outcome = self.commit_jobs(replica, &mut jobs);
+        if outcome.is_err() {
+            *replica = Replica::new();
+        }
+        for job in jobs {
+            job.finish(outcome.as_ref().err().map(copy_error));
+        }
+    }
+
+    fn commit_jobs(
+        &self,
+        replica: &mut Replica,
+        jobs: &mut [Box<dyn Job>],
+    ) -> Result<(), StoreError> {
+        let mut guard = self.session()?;
+        let begun = {
+            let Some(session) = guard.as_ref() else {
+                return Err(self.unreachable("no session"));
+            };
+            let from = replica.head_seq() as i64;
+            self.block(async {
+                let (begin, rows) = futures_util::future::join(
+                    session.client.batch_execute(BEGIN_WRITE),
+                    session.client.query(&session.after, &[&from, &PAGE]),
+                )
+                .await;
+                begin?;
+                rows
+            })
+        };
+        let rows = begun.map_err(|f| self.failed(&mut guard, "lock the events of", f))?;
+        if let Err((caught, action)) = self.catch_up(&mut guard, replica, Some(rows)) {
+            self.rollback(&mut guard);
+            return Err(match caught {
+                Caught::Failure(f) => self.failed(&mut guard, action, f),
+                Caught::Store(e) => e,
+            });
+        }
+        let mut all: Vec<StoredEvent> = Vec::new();
+        for job in jobs.iter_mut() {
+            let events = job.judge(replica);
+            if events.is_empty() {
+                continue;
+            }
+            let stored = encode(replica.head_seq(), replica.head_hash(), events);
+            if let Err((seq, e)) = replica.written(&stored) {
+                self.rollback(&mut guard);
+                return Err(self.corrupt(seq, e));
+            }
+            job.written(replica, &stored);
+            all.extend(stored);
+        }
+        if all.is_empty() {
+            self.rollback(&mut guard);
+            return Ok(());
+        }
+        let committed = {
+            let Some(session) = guard.as_ref() else {
+                return Err(self.unreachable("no session"));
+            };
+            let rows = Rows::of(&all);
+            self.block(async {
+                let (inserted, commit) = futures_util::future::join(
+                    session.client.execute(
+                        &session.insert,
+                        &[
+                            &rows.seqs,
+                            &rows.prevs,
+                            &rows.hashes,
+                            &rows.types,
+                            &rows.requests,
+                            &rows.lines,
+                        ],
+                    ),
+                    session.client.batch_execute("COMMIT"),
+                )
+                .await;
+                inserted?;
+                commit
+            })
+        };
+        committed.map_err(|f| self.commit_failed(&mut guard, f))
+    }
+
+    /// A batch's insert or commit failed: the session is not used again, and when the
+    /// commit's answer was lost the user is told the command may have been recorded.
+    fn commit_failed(&self, guard: &mut MutexGuard<'_, Option<Session>>, f: Failure) -> StoreError {
+        let refused = matches!(&f, Failure::Db(e) if e.as_db_error().is_some());
+        **guard = None;
+        match self.failed(&mut None, "append to", f) {
+            StoreError::DbUnreachable { store, detail } if !refused => StoreError::DbUnreachable {
+                store,
+                detail: format!(
+                    "{detail}; the command's events may or may not have been committed, so check before repeating it"
+                ),
+            },
+            other => other,
+        }
     }
 
     /// End a write transaction that writes nothing. A failure drops the session (the server
@@ -912,6 +1000,47 @@ impl PgStore {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
+    }
+}
+
+/// One command of a batch ([`PgStore::append_batch`]).
+pub trait Job: Send {
+    /// The events to write, judged against the up-to-date replica (with the batch's earlier
+    /// jobs applied); none when the command is refused or is a retry, which the job keeps for
+    /// its answer.
+    fn judge(&mut self, replica: &Replica) -> Vec<Event>;
+    /// Its events as stored, just applied to the replica: the job reads its answer now.
+    fn written(&mut self, replica: &Replica, stored: &[StoredEvent]);
+    /// The batch is committed (`None`) or failed: what the job says to whoever waits for it.
+    fn finish(self: Box<Self>, failed: Option<StoreError>);
+}
+
+/// A batch's failure, for each of its jobs.
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Db {
+            store,
+            action,
+            detail,
+        } => StoreError::Db {
+            store: store.clone(),
+            action,
+            detail: detail.clone(),
+        },
+        StoreError::DbUnreachable { store, detail } => StoreError::DbUnreachable {
+            store: store.clone(),
+            detail: detail.clone(),
+        },
+        StoreError::DbCorrupt { store, seq, reason } => StoreError::DbCorrupt {
+            store: store.clone(),
+            seq: *seq,
+            reason: reason.clone(),
+        },
+        other => StoreError::Db {
+            store: String::new(),
+            action: "write to",
+            detail: other.to_string(),
+        },
     }
 }
 

@@ -52,9 +52,11 @@ fn two_instances_and_cli_processes_racing_to_decide_record_exactly_one_decision_
         let id = a
             .as_user(&world, "dana")
             .submit(&format!("race-{round}"), 60.0);
-        let barrier = Arc::new(Barrier::new(4));
+        // Two deciders on each instance (one instance commits concurrent writes together) and
+        // two `cab` processes writing to the database directly.
+        let barrier = Arc::new(Barrier::new(6));
         let mut racers = Vec::new();
-        for (server, user) in [(&a, "carol"), (&b, "martin")] {
+        for (server, user) in [(&a, "carol"), (&a, "martin"), (&b, "martin"), (&b, "carol")] {
             let api = server.as_user(&world, user);
             let (barrier, id) = (barrier.clone(), id.clone());
             racers.push(thread::spawn(move || {
