@@ -39,6 +39,9 @@
 //! instances' together; the database's own CPU is not in it.
 //!
 //!     CAB_BENCH_BACKEND=postgres cargo bench --bench load
+//!
+//! (`CAB_BENCH_PG_SOCKET=1`: the instances reach the database through its socket folder
+//! instead of loopback TCP.)
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -555,7 +558,13 @@ fn main() {
     let pg = postgres.then(postgres::Pg::start);
     let store_arg: std::ffi::OsString = match &pg {
         Some(pg) => {
-            let (_, url) = pg.fresh();
+            let (db, url) = pg.fresh();
+            // Loopback TCP, or with CAB_BENCH_PG_SOCKET=1 the socket folder.
+            let url = if std::env::var("CAB_BENCH_PG_SOCKET").is_ok_and(|v| v == "1") {
+                pg.socket_url(&db)
+            } else {
+                url
+            };
             let copied = Command::new(cab)
                 .arg("store")
                 .arg("copy")

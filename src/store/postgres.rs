@@ -559,12 +559,11 @@ impl PgStore {
             self.rollback(&mut guard);
             return Ok(nothing(value));
         }
-        let stored = encode(replica.head_seq(), replica.head_hash(), events);
+        let (rows, stored) = Rows::of(encode(replica.head_seq(), replica.head_hash(), events));
         let committed = {
             let Some(session) = guard.as_ref() else {
                 return Err(self.unreachable("no session").into());
             };
-            let rows = Rows::of(&stored);
             self.block(async {
                 let (inserted, commit) = futures_util::future::join(
                     session.client.execute(
@@ -646,21 +645,21 @@ impl PgStore {
                 Caught::Store(e) => e,
             });
         }
-        let mut all: Vec<StoredEvent> = Vec::new();
+        let mut rows = Rows::default();
         for job in jobs.iter_mut() {
             let events = job.judge(replica);
             if events.is_empty() {
                 continue;
             }
-            let stored = encode(replica.head_seq(), replica.head_hash(), events);
+            let (more, stored) = Rows::of(encode(replica.head_seq(), replica.head_hash(), events));
             if let Err((seq, e)) = replica.written(&stored) {
                 self.rollback(&mut guard);
                 return Err(self.corrupt(seq, e));
             }
             job.written(replica, &stored);
-            all.extend(stored);
+            rows.extend(more);
         }
-        if all.is_empty() {
+        if rows.seqs.is_empty() {
             self.rollback(&mut guard);
             return Ok(());
         }
@@ -668,7 +667,6 @@ impl PgStore {
             let Some(session) = guard.as_ref() else {
                 return Err(self.unreachable("no session"));
             };
-            let rows = Rows::of(&all);
             self.block(async {
                 let (inserted, commit) = futures_util::future::join(
                     session.client.execute(
@@ -1273,8 +1271,9 @@ where
     }
 }
 
-/// New events as lines after `head`: their sequence numbers, chain and hashes.
-fn encode(head: u64, head_hash: &str, events: Vec<Event>) -> Vec<StoredEvent> {
+/// New events as lines after `head`: their sequence numbers, chain and hashes, and each
+/// line's text (without its `\n`).
+fn encode(head: u64, head_hash: &str, events: Vec<Event>) -> Vec<(StoredEvent, String)> {
     let mut prev = head_hash.to_string();
     let mut seq = head;
     let mut buf = Vec::with_capacity(1024);
@@ -1284,12 +1283,15 @@ fn encode(head: u64, head_hash: &str, events: Vec<Event>) -> Vec<StoredEvent> {
             seq += 1;
             buf.clear();
             let hash = line::encode(&mut buf, seq, &prev, &event);
-            StoredEvent {
+            buf.pop();
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            let stored = StoredEvent {
                 seq,
                 prev: std::mem::replace(&mut prev, hash.clone()),
                 hash,
                 event,
-            }
+            };
+            (stored, text)
         })
         .collect()
 }
@@ -1306,16 +1308,24 @@ struct Rows {
 }
 
 impl Rows {
-    fn of(stored: &[StoredEvent]) -> Rows {
+    /// Rows for encoded events; the events alone are given back.
+    fn of(encoded: Vec<(StoredEvent, String)>) -> (Rows, Vec<StoredEvent>) {
         let mut rows = Rows::default();
-        let mut buf = Vec::with_capacity(1024);
-        for e in stored {
-            buf.clear();
-            line::encode(&mut buf, e.seq, &e.prev, &e.event);
-            buf.pop(); // the `\n`: a row holds the line without it
-            rows.push(e, String::from_utf8_lossy(&buf).into_owned());
+        let mut stored = Vec::with_capacity(encoded.len());
+        for (e, line) in encoded {
+            rows.push(&e, line);
+            stored.push(e);
         }
-        rows
+        (rows, stored)
+    }
+
+    fn extend(&mut self, more: Rows) {
+        self.seqs.extend(more.seqs);
+        self.prevs.extend(more.prevs);
+        self.hashes.extend(more.hashes);
+        self.types.extend(more.types);
+        self.requests.extend(more.requests);
+        self.lines.extend(more.lines);
     }
 
     fn push(&mut self, e: &StoredEvent, line: String) {
