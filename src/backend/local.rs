@@ -629,12 +629,14 @@ enum Done<T> {
 type View<T> =
     Box<dyn FnOnce(&State, &[StoredEvent], DateTime<Utc>) -> Result<T, EngineError> + Send>;
 type Slot<T> = Arc<Mutex<Option<Done<T>>>>;
+/// The command a write asks for, built from the up-to-date state (ids resolved against it).
+type CommandFor = Box<dyn Fn(&State) -> Result<Command, EngineError> + Send>;
 
 /// One write waiting in a database store's queue: the command as `execute` judges it.
 struct Together<T> {
     actor: Actor,
     idempotency: Option<Idempotency>,
-    command: Box<dyn Fn(&State) -> Result<Command, EngineError> + Send>,
+    command: CommandFor,
     view: Option<View<T>>,
     policy: Policy,
     clock: Clock,

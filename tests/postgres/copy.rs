@@ -106,16 +106,58 @@ fn a_store_copied_from_a_file_to_postgres_and_back_is_byte_for_byte_the_same_fil
     if let Some(said) = documented_verifier(Path::new(back)) {
         assert!(said.starts_with(&format!("ok: {events} lines")), "{said}");
     }
-    // The same answers from either.
-    let from_file = ok(
-        &cab(d, "x", &["--json", "--store", file, "queue"]),
-        "queue on the file",
+    // The same answers from either, now and as of a moment in the past.
+    for args in [
+        vec!["--json", "queue"],
+        vec!["--json", "exception", "list"],
+        vec![
+            "--json",
+            "--at",
+            "2026-11-01T00:00:00Z",
+            "queue",
+            "--status",
+            "all",
+        ],
+        vec!["--json", "--at", "2026-11-01T00:00:00Z", "report"],
+    ] {
+        let on = |store: &str| {
+            let mut all = vec!["--store", store];
+            all.extend(&args);
+            ok(&cab(d, "x", &all), &format!("{args:?} on {store}"))
+        };
+        assert_eq!(on(file), on(&url), "{args:?}");
+    }
+}
+
+#[test]
+fn demo_data_written_into_a_database_is_the_demo_file_line_for_line() {
+    let Some(pg) = pg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (file, export) = (d.join("demo.jsonl"), d.join("export.jsonl"));
+    let (file, export) = (file.to_str().unwrap(), export.to_str().unwrap());
+    let (_, url) = pg.fresh();
+    for store in [file, url.as_str()] {
+        ok(
+            &cab(
+                d,
+                "demo",
+                &["--store", store, "demo", "--requests", "40", "--seed", "3"],
+            ),
+            "demo",
+        );
+    }
+    let again = cab(d, "demo", &["--store", &url, "demo", "--requests", "5"]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "a database that holds events: {again:?}"
     );
-    let from_db = ok(
-        &cab(d, "x", &["--json", "--store", &url, "queue"]),
-        "queue on the database",
+    ok(
+        &cab(d, "x", &["store", "copy", "--from", &url, "--to", export]),
+        "export",
     );
-    assert_eq!(from_file, from_db);
+    assert_eq!(std::fs::read(file).unwrap(), std::fs::read(export).unwrap());
 }
 
 /// The database name at the end of a URL.
