@@ -42,6 +42,9 @@ pub struct Config {
     pub remote: RemoteConfig,
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[[webhooks]]`: receivers of signed notifications (SPEC section 7).
+    #[serde(default)]
+    pub webhooks: Vec<crate::notify::Webhook>,
 }
 
 /// The server a client uses instead of a local store; `--remote`/`CAB_REMOTE` and
@@ -306,6 +309,7 @@ impl Config {
         })?;
         config.policy().map_err(|e| e.to_string())?;
         config.server.check()?;
+        crate::notify::webhook::check_all(&config.webhooks)?;
         Ok(config)
     }
 

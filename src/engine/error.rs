@@ -68,6 +68,10 @@ error_codes! {
     Unreachable = "unreachable",
     Inconsistent = "inconsistent",
     Terminal = "terminal",
+    /// A webhook's receiver did not acknowledge a message (`cab notify`, `cab webhook test`).
+    DeliveryFailed = "delivery_failed",
+    /// Another process already does this (delivers this store's webhooks).
+    Busy = "busy",
     /// A server answered with an error body this client does not know (another server, or a
     /// newer cab).
     ServerError = "server_error",
@@ -93,7 +97,7 @@ impl ErrorCode {
             | ExceptionExpired | BeforeRecord | NotEligible | OutcomeRecorded | Unauthorized
             | BodyTooLarge | MethodNotAllowed | Timeout | StoreCorrupt | Internal => true,
             Usage | InvalidConfig | StoreMissing | NotAFile | StoreNotEmpty | Io | Unsupported
-            | Unreachable | Inconsistent | Terminal | ServerError => false,
+            | Unreachable | Inconsistent | Terminal | DeliveryFailed | Busy | ServerError => false,
         }
     }
 }

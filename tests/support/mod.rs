@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod pty;
+pub mod receiver;
 pub mod remote;
 pub mod server;
 pub mod store;
