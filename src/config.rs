@@ -388,6 +388,15 @@ mod tests {
             .expect("the example's server users must be valid");
         assert!(config.remote.url.is_some() && config.server.listen.is_some());
         assert!(config.server.max_connections.is_some());
+        assert_eq!(config.webhooks.len(), 2);
+        assert_eq!(config.webhooks[1].format, crate::notify::Format::Slack);
+        assert!(
+            crate::notify::webhook::event_types().all(|t| config.webhooks[0]
+                .events
+                .as_ref()
+                .is_some_and(|e| e.contains(t))),
+            "the example's first webhook lists every event type"
+        );
     }
 
     #[test]

@@ -403,3 +403,99 @@ fn notify_without_webhooks_or_without_a_store_says_so_and_succeeds() {
     assert!(out.stdout.contains("holds no events yet"), "{}", out.stdout);
     assert!(w.cab.store_bytes().is_none());
 }
+
+/// A python3 child, killed when the test ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_docs_python_receiver_verifies_each_delivery_and_refuses_a_forged_or_stale_one() {
+    use crate::support::docs::{snippet, tools};
+    use std::io::BufRead;
+    if !tools(&["python3"]) {
+        return;
+    }
+    let w = Hooked::new("");
+    let script = format!(
+        "{}\n{}",
+        snippet("webhook-verify"),
+        snippet("webhook-receiver")
+    );
+    let path = w.cab.file("receiver.py", &script);
+    let mut child = Child(
+        std::process::Command::new("python3")
+            .arg(&path)
+            .arg("0")
+            .env("WEBHOOK_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || {
+        lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a line from the receiver")
+    };
+    let first = next();
+    let port = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first}"));
+    let url = format!("http://127.0.0.1:{port}/cab");
+    std::fs::write(&w.config, webhook_block("py", &url, "")).unwrap();
+
+    w.cab.submit_id("dana", "a", "20");
+    w.cab.submit_id("dana", "b", "60");
+    // Exit 0: the receiver acknowledged both, so both signatures verified.
+    w.run(&["notify"]).success();
+    let ids = store_ids(&w.cab);
+    assert_eq!(next(), format!("request_submitted {}", ids[0]));
+    assert_eq!(next(), format!("request_submitted {}", ids[1]));
+
+    let client = reqwest::blocking::Client::new();
+    let post = |id: &str, timestamp: String, signature: String| {
+        client
+            .post(&url)
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.clone())
+            .header("webhook-signature", signature)
+            .body(r#"{"type":"request_decided","timestamp":"x","data":{}}"#)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let body = br#"{"type":"request_decided","timestamp":"x","data":{}}"#;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let good = |ts: u64| {
+        crate::support::receiver::expected_signature(SECRET, "forged", &ts.to_string(), body)
+    };
+    assert_eq!(post("forged", now.to_string(), "v1,AAAA".into()), 401);
+    let stale = now - 3600;
+    assert_eq!(post("forged", stale.to_string(), good(stale)), 401);
+    assert_eq!(
+        post("forged", now.to_string(), good(now)),
+        204,
+        "the control: a good one passes"
+    );
+    assert_eq!(next(), "request_decided forged");
+}

@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cli;
+pub mod docs;
 pub mod pty;
 pub mod receiver;
 pub mod remote;
