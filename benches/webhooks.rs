@@ -12,6 +12,11 @@
 //!     cargo bench --bench webhooks
 //!     CAB_BENCH_DECISIONS=4000 CAB_BENCH_CLIENTS=16 CAB_BENCH_RATE=10 cargo bench --bench webhooks
 //!
+//! Last, the local paths, where another process writes the store: `cab notify --follow` (to a
+//! receiver answering at once) and `cab audit export --follow`, each timed from the moment a
+//! `cab submit` process is started to the moment the POST or the line arrives (so the figure
+//! includes that process's own run, shown beside it), over `CAB_BENCH_FOLLOWED` submissions.
+//!
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
@@ -227,7 +232,7 @@ fn main() {
 
     println!("| webhook | decisions | clients | decisions/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
-    let mut paced_run = None;
+    let mut paced_run = None::<()>;
     for with_webhook in [false, true, false, true] {
         let dir = tempfile::tempdir().unwrap();
         let receiver = Receiver::start();
@@ -274,6 +279,114 @@ fn main() {
             paced(cab, &runtime, rate, paced_count);
         }
     }
+    followed(cab, env_or("CAB_BENCH_FOLLOWED", 30));
+}
+
+fn summary(what: &str, mut ms: Vec<f64>) {
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{what}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} measured)",
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.99),
+        ms.last().copied().unwrap_or(f64::NAN),
+        ms.len()
+    );
+}
+
+/// `cab notify --follow` and `cab audit export --follow` while other processes write.
+fn followed(cab: &str, count: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, webhook_block("bench", &receiver.url("/hook"), "")).unwrap();
+    let store = dir.path().join("store.jsonl");
+    let cab_cmd = |args: &[&str]| {
+        let mut c = Command::new(cab);
+        c.arg("--config")
+            .arg(&config)
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .env("CAB_NOW", NOW)
+            .env("CAB_USER", "rita")
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .stdin(Stdio::null());
+        c
+    };
+    let submit = |i: usize| {
+        let started = SystemTime::now();
+        let d = format!("followed-{i}");
+        let ok = cab_cmd(&[
+            "submit",
+            "--deployment",
+            &d,
+            "--evidence",
+            "E",
+            "--risk",
+            "20",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+        assert!(ok, "cab submit");
+        (started, SystemTime::now())
+    };
+    submit(0);
+    let mut notify = cab_cmd(&["notify", "--follow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut follow = cab_cmd(&["audit", "export", "--format", "ocsf", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<SystemTime>();
+    let out = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for _ in BufReader::new(out).lines() {
+            let _ = tx.send(SystemTime::now());
+        }
+    });
+    // The first record (the submission before) and the first delivery.
+    lines.recv_timeout(Duration::from_secs(30)).unwrap();
+    receiver.wait_acknowledged(1, Duration::from_secs(30));
+    let ms = |later: SystemTime, earlier: SystemTime| {
+        later
+            .duration_since(earlier)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let (mut to_receiver, mut to_line, mut runs) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 1..=count {
+        std::thread::sleep(Duration::from_millis(150));
+        let (written, ended) = submit(i);
+        runs.push(ms(ended, written));
+        // A submission at risk 20 is auto-approved: one OCSF record for it, one for the decision.
+        let line = lines.recv_timeout(Duration::from_secs(30)).unwrap();
+        lines.recv_timeout(Duration::from_secs(30)).unwrap();
+        to_line.push(
+            line.duration_since(written)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        );
+        let got = receiver.wait_acknowledged(i + 1, Duration::from_secs(30));
+        let arrived = got[i].received;
+        to_receiver.push(
+            arrived
+                .duration_since(written)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        );
+    }
+    summary(
+        "cab notify --follow, another process writes, receiver answers at once",
+        to_receiver,
+    );
+    summary("cab audit export --follow, another process writes", to_line);
+    let _ = notify.kill();
+    let _ = follow.kill();
+    let _ = notify.wait();
+    let _ = follow.wait();
 }
 
 /// Decisions at a steady `rate`, each one's event-to-delivery latency.
