@@ -217,19 +217,29 @@ impl Deliverer {
                 .await;
             summary.last_delivered_seq = progress.last_delivered_seq;
             match step {
-                Ok(true) => {
+                Ok(more) => {
                     source_failures = 0;
-                    continue;
+                    summary.error = None;
+                    if more {
+                        continue;
+                    }
                 }
-                Ok(false) => source_failures = 0,
                 Err(Halt::Stopped) => break,
                 Err(Halt::Failed(error)) => {
                     summary.error = Some(error.clone());
                     if mode == Mode::Once {
                         break;
                     }
+                    // The store cannot be read or is not the one followed, or progress cannot
+                    // be written: try again later, as for a receiver.
                     source_failures += 1;
                     let delay = due::retry_delay(source_failures);
+                    tracing::warn!(
+                        webhook = %hook.name,
+                        retry_in_s = delay.as_secs(),
+                        error = %crate::untrusted::line(&error),
+                        "webhooks: cannot go on"
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = signals.stop.changed() => {}

@@ -499,3 +499,39 @@ fn the_docs_python_receiver_verifies_each_delivery_and_refuses_a_forged_or_stale
     );
     assert_eq!(next(), "request_decided forged");
 }
+
+#[test]
+fn a_store_replaced_under_a_webhook_stops_it_instead_of_sending_another_history() {
+    let receiver = Receiver::start();
+    let w = one_hook(&receiver, "");
+    w.cab.submit_id("dana", "a", "20");
+    w.run(&["notify"]).success();
+    // Another store of the same length, then longer: its first line is not the one delivered.
+    let other = Cab::new();
+    other.submit_id("erin", "x", "30");
+    other.submit_id("erin", "y", "30");
+    w.cab.write_store(&other.store_bytes().unwrap());
+    let run = w.run(&["notify"]);
+    run.assert_code(1);
+    assert!(
+        run.error_line()
+            .contains("is not the one this webhook was sent"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        receiver.deliveries().len(),
+        1,
+        "nothing of the other store was sent"
+    );
+    // A shorter store is caught too.
+    let short = Cab::new();
+    w.cab.write_store(&short.store_bytes().unwrap_or_default());
+    let run = w.run(&["notify"]);
+    run.assert_code(1);
+    assert!(
+        run.error_line().contains("was cut or replaced"),
+        "{}",
+        run.stderr
+    );
+}
