@@ -350,7 +350,8 @@ fn followed(cab: &str, count: usize) {
             let _ = tx.send(SystemTime::now());
         }
     });
-    // The first record (the submission before) and the first delivery.
+    // The first submission's two records (it is auto-approved) and its delivery.
+    lines.recv_timeout(Duration::from_secs(30)).unwrap();
     lines.recv_timeout(Duration::from_secs(30)).unwrap();
     receiver.wait_acknowledged(1, Duration::from_secs(30));
     let ms = |later: SystemTime, earlier: SystemTime| {
@@ -366,18 +367,12 @@ fn followed(cab: &str, count: usize) {
         // A submission at risk 20 is auto-approved: one OCSF record for it, one for the decision.
         let line = lines.recv_timeout(Duration::from_secs(30)).unwrap();
         lines.recv_timeout(Duration::from_secs(30)).unwrap();
-        to_line.push(
-            line.duration_since(written)
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-        );
+        to_line.push(ms(line, written));
         let got = receiver.wait_acknowledged(i + 1, Duration::from_secs(30));
         let arrived = got[i].received;
-        to_receiver.push(
-            arrived
-                .duration_since(written)
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
-        );
+        to_receiver.push(ms(arrived, written));
     }
+    summary("a cab submit process, start to exit", runs);
     summary(
         "cab notify --follow, another process writes, receiver answers at once",
         to_receiver,
