@@ -74,7 +74,7 @@ pub(super) fn notify(env: &Env, follow: bool) -> Result<u8, CliError> {
         let (stop_tx, stop_rx) = watch::channel(false);
         if follow {
             tokio::spawn(async move {
-                stopped().await;
+                crate::server::shutdown_signal().await;
                 let _ = stop_tx.send(true);
             });
         } else {
@@ -118,28 +118,6 @@ pub(super) fn notify(env: &Env, follow: bool) -> Result<u8, CliError> {
         summaries.len(),
         failed.join("; ")
     )))
-}
-
-/// SIGINT or SIGTERM.
-async fn stopped() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
 
 fn render_summaries(summaries: &[Summary]) -> String {

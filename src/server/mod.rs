@@ -154,7 +154,8 @@ pub fn app(state: AppState, users: Arc<Users>) -> Router {
         .method_not_allowed_fallback(wrong_method)
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or Ctrl-C (SIGINT): how a server, or `cab notify --follow`, is told to stop.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
