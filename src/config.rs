@@ -42,6 +42,9 @@ pub struct Config {
     pub remote: RemoteConfig,
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[[webhooks]]`: receivers of signed notifications (SPEC section 7).
+    #[serde(default)]
+    pub webhooks: Vec<crate::notify::Webhook>,
 }
 
 /// The server a client uses instead of a local store; `--remote`/`CAB_REMOTE` and
@@ -306,6 +309,7 @@ impl Config {
         })?;
         config.policy().map_err(|e| e.to_string())?;
         config.server.check()?;
+        crate::notify::webhook::check_all(&config.webhooks)?;
         Ok(config)
     }
 
@@ -384,6 +388,15 @@ mod tests {
             .expect("the example's server users must be valid");
         assert!(config.remote.url.is_some() && config.server.listen.is_some());
         assert!(config.server.max_connections.is_some());
+        assert_eq!(config.webhooks.len(), 2);
+        assert_eq!(config.webhooks[1].format, crate::notify::Format::Slack);
+        assert!(
+            crate::notify::webhook::event_types().all(|t| config.webhooks[0]
+                .events
+                .as_ref()
+                .is_some_and(|e| e.contains(t))),
+            "the example's first webhook lists every event type"
+        );
     }
 
     #[test]

@@ -63,3 +63,18 @@ pub fn replace_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// [`replace_atomically`], and the folder synced after the rename, so the new file survives a
+/// power cut too: for state that must not go back once acknowledged (webhook progress).
+pub fn replace_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_atomically(path, bytes)?;
+    #[cfg(unix)]
+    {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(folder)?.sync_all()?;
+    }
+    Ok(())
+}

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod engine;
 pub mod files;
 pub mod humanize;
+pub mod notify;
 pub mod remote;
 pub mod server;
 pub mod siem;

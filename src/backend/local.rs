@@ -512,6 +512,12 @@ impl LocalStore {
         self.read_at(params.until, |state, _| Ok(report::compute(state, &params)))
     }
 
+    /// Approved exceptions that expire within 72 hours (their expiry notices are due), and the
+    /// clock's now they were judged at.
+    pub fn expiring_soon(&self) -> Result<(Vec<ExceptionView>, DateTime<Utc>), BackendError> {
+        self.read(|state, now| Ok((query::expiring_soon(state, now), now)))
+    }
+
     /// The newest sequence number, after catching up.
     pub fn head(&self) -> Result<u64, BackendError> {
         Ok(self.fresh()?.head_seq())

@@ -137,6 +137,23 @@ pub enum Cmd {
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
+    /// Deliver the webhooks' messages that are due (local store), and exit; or keep going
+    #[command(
+        long_about = "Deliver what is due to the config's [[webhooks]]: every stored event each \
+            webhook has not been sent yet, in store order, and the expiry notices of exceptions \
+            with 72 hours or less to go. Without --follow, one attempt per message, then exit \
+            (1 if a receiver failed: the next run retries). With --follow, keep delivering and \
+            retrying with backoff until SIGINT or SIGTERM. `cab serve` delivers by itself. For \
+            example:\n\n  cab notify\n  cab notify --follow"
+    )]
+    Notify {
+        /// Keep delivering new events as they are stored, until stopped
+        #[arg(long)]
+        follow: bool,
+    },
+    /// The configured webhooks: their progress, or a test message
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Tokens for `cab serve`
     #[command(subcommand)]
     Token(TokenCmd),
@@ -170,6 +187,17 @@ pub enum Shell {
     Zsh,
     Fish,
     Powershell,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Each webhook's progress: the last event delivered, how many wait, the last error
+    List,
+    /// Send one signed webhook_test message to a webhook, whatever its event filter
+    Test {
+        /// The webhook's name in the config file
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::args::{
     AuditCmd, AuditFormat, Cmd, DeploymentArgs, ExceptionCmd, OutcomeArgs, ReportArgs, StoreCmd,
-    SubmitArgs, TokenCmd,
+    SubmitArgs, TokenCmd, WebhookCmd,
 };
 use super::exit::{self, CliError};
 use super::{Env, emit, notices, parse, render};
@@ -46,6 +46,9 @@ pub fn dispatch(env: &Env, command: Cmd) -> Result<u8, CliError> {
         Cmd::Report(a) => report(env, a),
         Cmd::Demo { requests, seed } => demo(env, requests, seed),
         Cmd::Serve { listen } => serve(env, listen),
+        Cmd::Notify { follow } => super::webhooks::notify(env, follow),
+        Cmd::Webhook(WebhookCmd::List) => super::webhooks::list(env),
+        Cmd::Webhook(WebhookCmd::Test { name }) => super::webhooks::test(env, &name),
         Cmd::Token(TokenCmd::New { name, roles }) => token_new(env, &name, &roles),
         Cmd::Store(StoreCmd::Copy { from, to, dry_run }) => store_copy(env, from, to, dry_run),
         // Answered before the config is read (`cli::execute`).
@@ -416,7 +419,8 @@ fn serve(env: &Env, listen: Option<String>) -> Result<u8, CliError> {
     crate::server::init_logging();
     let local = crate::backend::LocalStore::new(store, env.config.policy()?, env.clock);
     let limits = crate::server::Limits::from_config(&env.config.server);
-    crate::server::serve_with(local, users, limits, &listen, |addr| {
+    let webhooks = env.config.webhooks.clone();
+    crate::server::serve_with(local, users, limits, webhooks, &listen, |addr| {
         eprintln!(
             "cab serve: listening on http://{addr} ({}, {count} user{})",
             untrusted::line(&path),

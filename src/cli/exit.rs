@@ -27,6 +27,12 @@ pub enum CliError {
     Output(#[from] std::io::Error),
     #[error(transparent)]
     Console(crate::console::ConsoleError),
+    /// A webhook receiver did not acknowledge what was sent.
+    #[error("{0}")]
+    Delivery(String),
+    /// Another process holds the lock this command needs.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl From<crate::console::ConsoleError> for CliError {
@@ -89,6 +95,7 @@ impl CliError {
             },
             CliError::Config(_) | CliError::Invalid(_) => INVALID,
             CliError::Output(_) | CliError::Console(_) => FAILURE,
+            CliError::Delivery(_) | CliError::Busy(_) => FAILURE,
         }
     }
 
@@ -122,6 +129,8 @@ impl CliError {
             CliError::Invalid(_) => ErrorCode::InvalidInput,
             CliError::Output(_) => ErrorCode::Io,
             CliError::Console(_) => ErrorCode::Terminal,
+            CliError::Delivery(_) => ErrorCode::DeliveryFailed,
+            CliError::Busy(_) => ErrorCode::Busy,
         }
     }
 

@@ -9,6 +9,7 @@ mod parse;
 pub mod render;
 pub mod report;
 pub mod table;
+mod webhooks;
 
 use std::io::{self, Write};
 use std::path::PathBuf;

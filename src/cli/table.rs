@@ -34,6 +34,14 @@ impl Table {
         self
     }
 
+    /// Align these columns to the right (figures), the others to the left.
+    pub fn right_columns(mut self, columns: &[usize]) -> Self {
+        for (i, right) in self.right.iter_mut().enumerate() {
+            *right = columns.contains(&i);
+        }
+        self
+    }
+
     /// Cut cells of column `index` longer than `width` columns.
     pub fn limit(mut self, index: usize, width: usize) -> Self {
         if let Some(limit) = self.limits.get_mut(index) {

@@ -70,6 +70,10 @@ error_codes! {
     Unreachable = "unreachable",
     Inconsistent = "inconsistent",
     Terminal = "terminal",
+    /// A webhook's receiver did not acknowledge a message (`cab notify`, `cab webhook test`).
+    DeliveryFailed = "delivery_failed",
+    /// Another process already does this (delivers this store's webhooks).
+    Busy = "busy",
     /// A server answered with an error body this client does not know (another server, or a
     /// newer cab).
     ServerError = "server_error",
@@ -96,7 +100,7 @@ impl ErrorCode {
             | BodyTooLarge | MethodNotAllowed | Timeout | StoreCorrupt | StoreUnavailable
             | Internal => true,
             Usage | InvalidConfig | StoreMissing | NotAFile | StoreNotEmpty | Io | Unsupported
-            | Unreachable | Inconsistent | Terminal | ServerError => false,
+            | Unreachable | Inconsistent | Terminal | DeliveryFailed | Busy | ServerError => false,
         }
     }
 }

@@ -438,6 +438,24 @@ pub struct Counts {
 
 pub const EXPIRING_SOON_HOURS: i64 = 72;
 
+/// Whether an exception is approved, not yet expired, and expires within 72 hours: the ones
+/// the status bar counts and whose expiry notice is due.
+pub fn is_expiring_soon(exception: &SecurityException, now: DateTime<Utc>) -> bool {
+    exception.status_at(now) == ExceptionStatus::Approved
+        && exception.expires_at <= now + chrono::Duration::hours(EXPIRING_SOON_HOURS)
+}
+
+/// Approved exceptions that expire within 72 hours, soonest first.
+pub fn expiring_soon(state: &State, now: DateTime<Utc>) -> Vec<ExceptionView> {
+    let mut soon: Vec<ExceptionView> = state
+        .exceptions()
+        .filter(|e| is_expiring_soon(e, now))
+        .map(|e| ExceptionView::at(e, now))
+        .collect();
+    soon.sort_by_key(|x| (x.exception.expires_at, x.exception.id));
+    soon
+}
+
 pub fn counts(state: &State, now: DateTime<Utc>) -> Counts {
     let mut counts = Counts::default();
     for r in state.awaiting() {
@@ -449,12 +467,11 @@ pub fn counts(state: &State, now: DateTime<Utc>) -> Counts {
             _ => {}
         }
     }
-    let soon = now + chrono::Duration::hours(EXPIRING_SOON_HOURS);
     for e in state.exceptions() {
-        match e.status_at(now) {
-            ExceptionStatus::Pending => counts.exceptions_pending += 1,
-            ExceptionStatus::Approved if e.expires_at <= soon => counts.expiring_soon += 1,
-            _ => {}
+        if e.status_at(now) == ExceptionStatus::Pending {
+            counts.exceptions_pending += 1;
+        } else if is_expiring_soon(e, now) {
+            counts.expiring_soon += 1;
         }
     }
     counts

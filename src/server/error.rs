@@ -36,7 +36,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         Timeout | StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         StoreCorrupt | Internal | Usage | InvalidConfig | StoreMissing | NotAFile
         | StoreNotEmpty | Io | Unsupported | Unreachable | Inconsistent | Terminal
-        | ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        | DeliveryFailed | Busy | ServerError => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -59,22 +59,23 @@ pub fn serve(
     listen: &str,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    serve_with(store, users, Limits::default(), listen, ready)
+    serve_with(store, users, Limits::default(), Vec::new(), listen, ready)
 }
 
 /// Serve until SIGTERM or Ctrl-C within these limits (`Limits::from_config` reads them from
-/// the `[server]` section).
+/// the `[server]` section), delivering these webhooks meanwhile.
 pub fn serve_with(
     store: LocalStore,
     users: Users,
     limits: Limits,
+    webhooks: Vec<crate::notify::Webhook>,
     listen: &str,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(run(store, users, limits, listen, ready));
+    let result = runtime.block_on(run(store, users, limits, webhooks, listen, ready));
     // Store work still running past the connections' deadline is abandoned, not awaited: the
     // store survives a process that ends mid-write.
     runtime.shutdown_timeout(connections::BLOCKING_GRACE);
@@ -85,6 +86,7 @@ async fn run(
     store: LocalStore,
     users: Users,
     limits: Limits,
+    webhooks: Vec<crate::notify::Webhook>,
     listen: &str,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
@@ -112,6 +114,18 @@ async fn run(
     state
         .store
         .watch(Arc::new(move || written.notify_waiters()));
+    let deliveries = crate::notify::spawn_for_server(
+        Arc::clone(&state.store),
+        webhooks,
+        Arc::clone(&state.written),
+        state.stopping.clone(),
+    );
+    // When the stop began, so that the deliveries' grace ends with the connections'.
+    let mut stopping = state.stopping.clone();
+    let stop_began = tokio::spawn(async move {
+        let _ = stopping.changed().await;
+        Instant::now()
+    });
     let app = app(state, Arc::new(users));
     let files = connections::open_file_limit();
     let cap = connections::effective_cap(limits.max_connections, files);
@@ -122,6 +136,17 @@ async fn run(
     );
     ready(listener.local_addr()?);
     connections::serve(listener, app, cap, shutdown_signal(), stop_tx).await;
+    // A delivery in flight finishes and records its progress, so a graceful restart sends
+    // nothing already acknowledged; within the same grace as the connections.
+    if let Some(deliveries) = deliveries {
+        let began = stop_began.await.unwrap_or_else(|_| Instant::now());
+        let left = connections::SHUTDOWN_GRACE.saturating_sub(began.elapsed());
+        if tokio::time::timeout(left, deliveries).await.is_err() {
+            tracing::warn!(
+                "webhooks: a delivery still in flight was abandoned; it is sent again at the next start"
+            );
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -135,7 +160,8 @@ pub fn app(state: AppState, users: Arc<Users>) -> Router {
         .method_not_allowed_fallback(wrong_method)
 }
 
-async fn shutdown_signal() {
+/// SIGTERM or Ctrl-C (SIGINT): how a server, or `cab notify --follow`, is told to stop.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -16,6 +16,7 @@ mod decide;
 mod demo;
 mod errors;
 mod exceptions;
+mod notify;
 mod outcome;
 mod queue_show;
 mod remote;

@@ -1410,8 +1410,9 @@ fn a_500_answers_a_generic_sentence_and_only_the_log_has_the_store_path_and_the_
     read.expect_error(500, "store_corrupt", "a store that fails verification");
     assert!(!leaks(&read), "the 500 leaks the store: {read:#?}");
 
-    // The operator still learns what happened, from the log.
-    let log = server.log();
+    // The operator still learns what happened, from the log (read by a thread of the harness:
+    // wait until the last error's line has come through).
+    let log = server.wait_for_log_lines(&["code=store_corrupt"], 1);
     assert!(
         log.lines()
             .any(|l| l.contains("code=internal") && l.contains(&folder) && l.contains("os error")),

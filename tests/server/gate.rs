@@ -240,46 +240,11 @@ fn bad_parameters_are_400_and_no_token_is_401() {
 
 // ----- docs/integrations.md -----
 
-const INTEGRATIONS: &str = include_str!("../../docs/integrations.md");
+use crate::support::docs::snippet;
 
-/// The text of the fenced block right after the `<!-- tested: NAME -->` marker.
-fn snippet(name: &str) -> String {
-    let marker = format!("<!-- tested: {name} -->");
-    let after = INTEGRATIONS
-        .split_once(&marker)
-        .unwrap_or_else(|| panic!("docs/integrations.md has no {marker}"))
-        .1;
-    let fence = after
-        .split_once("```")
-        .expect("a fenced block after the marker")
-        .1;
-    let body = fence.split_once('\n').expect("a fence line").1;
-    body.split_once("```")
-        .expect("the block ends")
-        .0
-        .to_string()
-}
-
-/// Whether the snippets' tools are here. Without them the snippet tests say so and stop,
-/// unless CAB_TEST_SNIPPETS=required (`.ci/run` installs the tools and sets it).
+/// Whether the snippets' tools are here (curl and jq).
 fn snippet_tools() -> bool {
-    let have = |tool: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let present = have("curl") && have("jq");
-    if !present {
-        assert_ne!(
-            std::env::var("CAB_TEST_SNIPPETS").as_deref(),
-            Ok("required"),
-            "curl and jq are required to test docs/integrations.md"
-        );
-        eprintln!("curl or jq missing: the docs/integrations.md snippet is not run");
-    }
-    present
+    crate::support::docs::tools(&["curl", "jq"])
 }
 
 /// The snippet under `sh`, with the variables the doc tells its reader to set.

@@ -18,3 +18,4 @@ mod gate;
 mod lifecycle;
 mod openapi;
 mod outcome;
+mod webhooks;

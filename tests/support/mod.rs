@@ -9,8 +9,10 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cli;
+pub mod docs;
 pub mod postgres;
 pub mod pty;
+pub mod receiver;
 pub mod remote;
 pub mod server;
 pub mod store;

@@ -136,6 +136,17 @@ impl World {
         self.users.values()
     }
 
+    /// Add lines to the config file (a `[[webhooks]]` block, say).
+    pub fn add_config(&self, text: &str) {
+        let mut config = std::fs::read_to_string(&self.config).expect("the config file");
+        config.push_str(text);
+        std::fs::write(&self.config, config).expect("write the config file");
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     /// The store's bytes; empty when it does not exist yet.
     pub fn store_bytes(&self) -> Vec<u8> {
         std::fs::read(&self.store).unwrap_or_default()
