@@ -12,30 +12,21 @@ use super::Env;
 use super::exit::{self, CliError};
 use super::table::Table;
 use crate::backend::LocalStore;
-use crate::notify::progress::{self, FileProgress, ProgressError, WebhookProgress};
+use crate::notify::progress::{self, ProgressError, WebhookProgress};
 use crate::notify::{Deliverer, Mode, Signals, Summary, Webhook, deliver, due, message};
 use crate::untrusted;
 
 fn progress_error(e: ProgressError) -> CliError {
     match e {
         ProgressError::Busy { .. } => CliError::Busy(e.to_string()),
+        ProgressError::Store(e) => e.into(),
         other => CliError::Output(std::io::Error::other(other.to_string())),
     }
 }
 
-/// The store file webhook progress is kept beside; a database store has none yet.
-fn progress_beside(
-    store: &crate::store::Store,
-    command: &str,
-) -> Result<std::path::PathBuf, CliError> {
-    match store.file() {
-        Some(file) => Ok(file.path().to_path_buf()),
-        None => Err(crate::backend::BackendError::Unsupported(format!(
-            "cab {command} keeps webhook progress beside a store file, and {} is a database: webhooks on a PostgreSQL store are not delivered yet",
-            store.name()
-        ))
-        .into()),
-    }
+/// A store file that does not exist yet holds no events (a database always exists).
+fn missing_file(store: &crate::store::Store) -> bool {
+    store.file().is_some_and(|f| !f.path().exists())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -55,8 +46,7 @@ pub(super) fn notify(env: &Env, follow: bool) -> Result<u8, CliError> {
         })?;
         return Ok(exit::OK);
     }
-    let path = progress_beside(&file, "notify")?;
-    if !follow && !path.exists() {
+    if !follow && missing_file(&file) {
         let summaries: Vec<Summary> = hooks
             .iter()
             .map(|h| Summary {
@@ -67,12 +57,12 @@ pub(super) fn notify(env: &Env, follow: bool) -> Result<u8, CliError> {
         env.print(&summaries, || {
             format!(
                 "Nothing to deliver: the store {} holds no events yet.\n",
-                untrusted::line(&path.display().to_string())
+                untrusted::line(&file.name())
             )
         })?;
         return Ok(exit::OK);
     }
-    let progress = FileProgress::acquire(&path).map_err(progress_error)?;
+    let progress = progress::acquire(&file).map_err(progress_error)?;
     let store = Arc::new(LocalStore::new(file, env.config.policy()?, env.clock));
     // Read (and verify) the store before sending anything from it.
     let head = store.head();
@@ -96,7 +86,7 @@ pub(super) fn notify(env: &Env, follow: bool) -> Result<u8, CliError> {
             // Nobody stops a single round; the sender lives until it ends.
             std::mem::forget(stop_tx);
         }
-        let deliverer = Arc::new(Deliverer::new(store, Arc::new(progress), client));
+        let deliverer = Arc::new(Deliverer::new(store, Arc::from(progress), client));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, hook) in hooks.into_iter().enumerate() {
             let deliverer = Arc::clone(&deliverer);
@@ -172,9 +162,8 @@ struct WebhookRow {
 /// `cab webhook list`: each configured webhook's progress, from the progress file and the store.
 pub(super) fn list(env: &Env) -> Result<u8, CliError> {
     let file = env.local_only("webhook list")?;
-    let path = progress_beside(&file, "webhook list")?;
-    let recorded = progress::read(&path).map_err(progress_error)?;
-    let exists = path.exists();
+    let recorded = progress::read_any(&file).map_err(progress_error)?;
+    let exists = !missing_file(&file);
     let store = LocalStore::new(file, env.config.policy()?, env.clock);
     let mut rows = Vec::new();
     for hook in &env.config.webhooks {

@@ -23,7 +23,7 @@ pub use deliver::{Deliverer, Mode, Signals, Summary};
 pub use webhook::{Format, Webhook};
 
 use crate::backend::LocalStore;
-use progress::{FileProgress, ProgressError};
+use progress::ProgressError;
 
 /// How often a server that could not take the delivery lock (another process delivers, or the
 /// folder is not writable yet) tries again.
@@ -42,20 +42,16 @@ pub fn spawn_for_server(
         return None;
     }
     Some(tokio::spawn(async move {
-        let Some(path) = store.store().file().map(|f| f.path().to_path_buf()) else {
-            tracing::warn!(
-                "webhooks: not delivering: their progress is kept beside a store file, and this store is a database (not supported yet)"
-            );
-            return;
-        };
         let mut told = false;
         let progress = loop {
-            let at = path.clone();
-            match tokio::task::spawn_blocking(move || FileProgress::acquire(&at)).await {
+            let at = store.store().clone();
+            match tokio::task::spawn_blocking(move || progress::acquire(&at)).await {
                 Ok(Ok(progress)) => break progress,
                 Ok(Err(e)) => {
                     if !told {
                         let busy = matches!(e, ProgressError::Busy { .. });
+                        // Of several servers on one database, one delivers; another takes
+                        // over within LOCK_RETRY when it stops.
                         tracing::warn!(
                             error = %crate::untrusted::line(&e.to_string()),
                             "webhooks: {}; trying again every {} s",
@@ -79,8 +75,11 @@ pub fn spawn_for_server(
                 return;
             }
         };
+        if told {
+            tracing::info!("webhooks: the lock is taken; delivering from here");
+        }
         tracing::info!(webhooks = webhooks.len(), "webhooks: delivering");
-        let deliverer = Arc::new(Deliverer::new(store, Arc::new(progress), client));
+        let deliverer = Arc::new(Deliverer::new(store, Arc::from(progress), client));
         let mut tasks = tokio::task::JoinSet::new();
         for hook in webhooks {
             let deliverer = Arc::clone(&deliverer);

@@ -3,14 +3,19 @@
 //!
 //! For a store file, progress lives beside it in `<store>.webhooks.json`, rewritten whole
 //! (temporary file, fsync, rename, folder fsync) after every acknowledged delivery; one
-//! process at a time delivers, holding the exclusive lock `<store>.webhooks.lock`. Progress is
-//! kept by webhook name, so a changed URL or secret carries on where the webhook was.
+//! process at a time delivers, holding the exclusive lock `<store>.webhooks.lock`. For a
+//! database, progress is a row per webhook in `cab_webhook_progress`, and the lock an advisory
+//! lock on a connection of the deliverer's own, so that of several instances one delivers and
+//! another takes over when it dies. Progress is kept by webhook name, so a changed URL or
+//! secret carries on where the webhook was.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::store::{PgStore, WebhookLock};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -49,16 +54,17 @@ const VERSION: u32 = 1;
 #[derive(Debug, Error)]
 pub enum ProgressError {
     #[error(
-        "another process delivers this store's webhooks (it holds {}): cab serve or cab notify --follow delivers what is due",
-        path.display()
+        "another process delivers this store's webhooks (it holds {lock}): cab serve or cab notify --follow delivers what is due"
     )]
-    Busy { path: PathBuf },
+    Busy { lock: String },
     #[error("cannot keep webhook progress in {}: {source}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
+    #[error("cannot keep webhook progress in the database: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error(
         "the webhook progress file {} is damaged ({message}); it is what keeps webhooks from sending an event twice: repair it, or remove it to send every event again",
         path.display()
@@ -147,7 +153,9 @@ impl FileProgress {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(ProgressError::Busy { path: lock });
+                return Err(ProgressError::Busy {
+                    lock: lock.display().to_string(),
+                });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
         }
@@ -197,6 +205,80 @@ fn restore(doc: &mut ProgressDoc, webhook: &str, before: Option<WebhookProgress>
         Some(p) => doc.webhooks.insert(webhook.to_string(), p),
         None => doc.webhooks.remove(webhook),
     };
+}
+
+/// Where a store keeps its webhooks' progress, whichever kind of store it is.
+pub fn acquire(store: &crate::store::Store) -> Result<Box<dyn ProgressStore>, ProgressError> {
+    match store {
+        crate::store::Store::File(file) => Ok(Box::new(FileProgress::acquire(file.path())?)),
+        crate::store::Store::Postgres(db) => Ok(Box::new(DbProgress::acquire(Arc::clone(db))?)),
+    }
+}
+
+/// Every webhook's progress as last recorded, read without the lock.
+pub fn read_any(
+    store: &crate::store::Store,
+) -> Result<BTreeMap<String, WebhookProgress>, ProgressError> {
+    match store {
+        crate::store::Store::File(file) => read(file.path()),
+        crate::store::Store::Postgres(db) => read_db(db),
+    }
+}
+
+/// The lock a database's deliverer holds, as a person would look for it.
+const DB_LOCK: &str = "the database's webhook lock";
+
+fn read_db(db: &PgStore) -> Result<BTreeMap<String, WebhookProgress>, ProgressError> {
+    db.webhook_progress()?
+        .into_iter()
+        .map(|(name, json)| {
+            let progress = serde_json::from_str(&json).map_err(|e| ProgressError::Damaged {
+                path: PathBuf::from(format!("cab_webhook_progress row {name:?}")),
+                message: e.to_string(),
+            })?;
+            Ok((name, progress))
+        })
+        .collect()
+}
+
+/// The progress of one database's webhooks, held with its advisory lock.
+pub struct DbProgress {
+    db: Arc<PgStore>,
+    lock: WebhookLock,
+    cache: Mutex<BTreeMap<String, WebhookProgress>>,
+}
+
+impl DbProgress {
+    pub fn acquire(db: Arc<PgStore>) -> Result<DbProgress, ProgressError> {
+        let lock = db.lock_webhooks()?.ok_or_else(|| ProgressError::Busy {
+            lock: DB_LOCK.to_string(),
+        })?;
+        // Read once the lock is held: nobody else writes it from now on.
+        let cache = Mutex::new(read_db(&db)?);
+        Ok(DbProgress { db, lock, cache })
+    }
+}
+
+impl ProgressStore for DbProgress {
+    fn get(&self, webhook: &str) -> WebhookProgress {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(webhook).cloned().unwrap_or_default()
+    }
+
+    fn put(&self, webhook: &str, progress: &WebhookProgress) -> Result<(), ProgressError> {
+        let json = serde_json::to_string(progress).map_err(|e| ProgressError::Damaged {
+            path: PathBuf::from(format!("cab_webhook_progress row {webhook:?}")),
+            message: e.to_string(),
+        })?;
+        if !self.db.save_webhook_progress(&self.lock, webhook, &json)? {
+            return Err(ProgressError::Busy {
+                lock: DB_LOCK.to_string(),
+            });
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(webhook.to_string(), progress.clone());
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -26,4 +26,4 @@ pub use file::{
     VerifyReport,
 };
 pub use location::{Location, Store};
-pub use postgres::{Job, PgStore, PgTarget};
+pub use postgres::{Job, PgStore, PgTarget, WebhookLock};

@@ -29,12 +29,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const PAGE: i64 = 5000;
 /// The advisory lock key that serializes migrations across instances ("cab" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0063_6162;
+/// The advisory lock held, on a connection of its own, by the one process that delivers a
+/// database's webhooks ("cabw" in ASCII); released when that connection ends.
+const WEBHOOK_LOCK: i64 = 0x6361_6277;
 /// The channel a commit notifies (by the table's trigger), for live refresh across instances.
 pub const CHANNEL: &str = "cab_events";
 
 /// The schema, one migration per version, applied in order inside one transaction under an
 /// advisory lock. Never edit a released migration: add the next one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE cab_events (
     seq bigint PRIMARY KEY CHECK (seq > 0),
     prev text NOT NULL CHECK (prev ~ '^[0-9a-f]{64}$'),
@@ -59,7 +63,14 @@ END
 $$;
 CREATE TRIGGER cab_events_notify AFTER INSERT ON cab_events
     FOR EACH STATEMENT EXECUTE FUNCTION cab_events_notify();
-"#];
+"#,
+    r#"
+CREATE TABLE cab_webhook_progress (
+    name text PRIMARY KEY,
+    progress text NOT NULL
+);
+"#,
+];
 
 const SELECT_FROM: &str = "SELECT seq, prev, hash, type, request_id, line FROM cab_events WHERE seq >= $1 ORDER BY seq LIMIT $2";
 /// The rows from a replica's head on: the head row without its line (only its hash is
@@ -253,6 +264,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The webhook delivery lock of a database, held by this process on a connection of its own
+/// for as long as this value lives.
+pub struct WebhookLock {
+    client: Mutex<Option<Client>>,
+}
+
 /// A failure of one exchange: the session is dropped (and made again next time) unless the
 /// database itself answered with an error.
 enum Failure {
@@ -427,6 +444,82 @@ impl PgStore {
             .runtime()
             .block_on(async move { connect(&target).await });
         connected.map_err(|e| self.unreachable(e))
+    }
+
+    /// Take the webhook delivery lock (SPEC section 7: one process delivers at a time), on a
+    /// connection of its own; `None` while another process holds it.
+    pub fn lock_webhooks(&self) -> Result<Option<WebhookLock>, StoreError> {
+        drop(self.session()?); // the schema, migrated
+        let client = self.connect()?;
+        if !self.try_webhook_lock(&client)? {
+            return Ok(None);
+        }
+        Ok(Some(WebhookLock {
+            client: Mutex::new(Some(client)),
+        }))
+    }
+
+    fn try_webhook_lock(&self, client: &Client) -> Result<bool, StoreError> {
+        let row = self
+            .block(client.query_one("SELECT pg_try_advisory_lock($1)", &[&WEBHOOK_LOCK]))
+            .map_err(|f| self.failed(&mut None, "take the webhook lock of", f))?;
+        row.try_get::<_, bool>(0)
+            .map_err(|e| self.failed(&mut None, "take the webhook lock of", Failure::Db(e)))
+    }
+
+    /// Every webhook's delivery progress as last saved: (name, its JSON).
+    pub fn webhook_progress(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut guard = self.session()?;
+        let Some(session) = guard.as_ref() else {
+            return Err(self.unreachable("no session"));
+        };
+        let rows = self.block(session.client.query(
+            "SELECT name, progress FROM cab_webhook_progress ORDER BY name",
+            &[],
+        ));
+        let rows = rows.map_err(|f| self.failed(&mut guard, "read the webhook progress of", f))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(|e| self.failed(&mut guard, "read the webhook progress of", Failure::Db(e)))
+    }
+
+    /// Save one webhook's progress while holding `lock`. A lock whose connection was lost is
+    /// taken again first; `Ok(false)` when another process took it meanwhile (nothing saved).
+    pub fn save_webhook_progress(
+        &self,
+        lock: &WebhookLock,
+        name: &str,
+        progress: &str,
+    ) -> Result<bool, StoreError> {
+        let mut held = self::lock(&lock.client);
+        if held.as_ref().is_none_or(Client::is_closed) {
+            *held = None;
+            let client = self.connect()?;
+            if !self.try_webhook_lock(&client)? {
+                return Ok(false);
+            }
+            *held = Some(client);
+        }
+        let Some(client) = held.as_ref() else {
+            return Ok(false);
+        };
+        let saved = self.block(client.execute(
+            "INSERT INTO cab_webhook_progress (name, progress) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET progress = EXCLUDED.progress",
+            &[&name, &progress],
+        ));
+        match saved {
+            Ok(_) => Ok(true),
+            Err(f) => {
+                let mut dropped = None;
+                let e = self.failed(&mut dropped, "save the webhook progress of", f);
+                if client.is_closed() {
+                    *held = None;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Is the database reachable and its schema in place? (`GET /v1/readyz`.)

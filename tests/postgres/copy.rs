@@ -437,27 +437,3 @@ fn a_socket_folder_as_host_reaches_the_database_and_every_command_runs_on_it() {
     let report = json(run("dana", &["verify"]), "verify");
     assert_eq!(report["events"], 4);
 }
-
-#[test]
-fn webhooks_on_a_database_store_are_refused_with_a_sentence_while_their_progress_lives_beside_a_file()
- {
-    let Some(pg) = pg() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let (_, url) = pg.fresh();
-    let config = d.join("config.toml");
-    std::fs::write(
-        &config,
-        "[[webhooks]]\nname = \"ops\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
-    for args in [vec!["notify"], vec!["webhook", "list"]] {
-        let mut all = vec!["--config", config, "--store", url.as_str()];
-        all.extend(&args);
-        let out = cab(d, "x", &all);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("not delivered yet"), "{stderr}");
-    }
-}

@@ -16,6 +16,7 @@ mod copy;
 mod instances;
 mod restart;
 mod tls;
+mod webhooks;
 
 /// The PostgreSQL server this binary shares.
 pub fn pg() -> Option<&'static support::postgres::Pg> {

@@ -32,8 +32,8 @@ fn approve(server: &Server, world: &World, id: &str) {
 
 /// `cab webhook list --json` on the world's store and config.
 fn webhook_list(world: &World) -> Value {
-    let config = world.config_path().to_str().unwrap();
-    let store = world.store().to_str().unwrap();
+    let config = world.config().to_str().unwrap();
+    let store = world.store_arg();
     let out = world
         .cab_command(
             NOW,

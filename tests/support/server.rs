@@ -143,10 +143,6 @@ impl World {
         std::fs::write(&self.config, config).expect("write the config file");
     }
 
-    pub fn config_path(&self) -> &Path {
-        &self.config
-    }
-
     /// The store's bytes; empty when it does not exist yet.
     pub fn store_bytes(&self) -> Vec<u8> {
         std::fs::read(&self.store).unwrap_or_default()
