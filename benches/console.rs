@@ -61,6 +61,7 @@ fn console(c: &mut Criterion) {
     );
     app.update(Msg::Resize(120, 40));
     app.update(Msg::Snapshot {
+        head_hash: None,
         head: state.head(),
         state: Box::new(state),
     });

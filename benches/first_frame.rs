@@ -1,10 +1,17 @@
-//! Benchmark: time to first frame of the real console on a 100,000-request store, in a
-//! pseudo-terminal read through a terminal emulator. Two moments are reported for each run:
-//! the first frame at all (the layout, "Loading…"), and the first frame with the store's data
-//! (the status bar counts requests under review).
+//! Benchmark: time to first frame of the real console, in a pseudo-terminal read through a
+//! terminal emulator. Two moments are reported for each run: the first frame at all (the
+//! layout, "Loading…"), and the first frame with the store's data (the status bar counts
+//! requests under review). Three cases for each store size:
 //!
-//!     cargo bench --bench first_frame
-//!     CAB_BENCH_REQUESTS=20000 cargo bench --bench first_frame
+//! - local, warm: the store file with its checkpoint in the cache folder (written by a first,
+//!   uncounted start);
+//! - local, cold: the store file with an empty cache folder each time (a new store, a new user);
+//! - remote: `--remote` to a `cab serve` (release) on the same store, already started.
+//!
+//! Run it so:
+//!
+//!     cargo bench --bench first_frame                                  # 100,000 requests
+//!     CAB_BENCH_REQUESTS=10000,100000,1000000 cargo bench --bench first_frame
 //!
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
@@ -31,8 +38,8 @@ fn has_data(screen: &str) -> bool {
     })
 }
 
-/// One console start: (first frame, first frame with data).
-fn run(cab: &str, store: &str) -> Option<(Duration, Duration)> {
+/// One console start with these arguments and environment: (first frame, first frame with data).
+fn run(cab: &str, args: &[&str], env: &[(&str, &str)]) -> Option<(Duration, Duration)> {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: 40,
@@ -42,7 +49,10 @@ fn run(cab: &str, store: &str) -> Option<(Duration, Duration)> {
         })
         .ok()?;
     let mut cmd = CommandBuilder::new(cab);
-    cmd.args(["--store", store]);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.env("TERM", "xterm-256color");
     cmd.env("CAB_USER", "carol");
     cmd.env("CAB_ROLES", "cab_member");
@@ -88,58 +98,146 @@ fn run(cab: &str, store: &str) -> Option<(Duration, Duration)> {
     result
 }
 
-fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
+/// A `cab serve` on the store, stopped when dropped.
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
-    let requests: usize = std::env::var("CAB_BENCH_REQUESTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
-    let cab = env!("CARGO_BIN_EXE_cab");
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let store = dir.path().join("store.jsonl");
-    let store = store.to_str().expect("a UTF-8 temp path");
-    let made = Command::new(cab)
-        .args([
-            "--store",
-            store,
-            "demo",
-            "--requests",
-            &requests.to_string(),
-        ])
-        .env("CAB_NOW", NOW)
+}
+
+fn serve(cab: &str, dir: &std::path::Path, store: &str) -> (Served, String) {
+    use std::io::BufRead;
+    let out = Command::new(cab)
+        .args(["token", "new", "carol", "--role", "cab_member", "--json"])
         .output()
-        .expect("cab demo runs");
-    assert!(made.status.success(), "cab demo failed");
-    let size = std::fs::metadata(store).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "Console start on a {requests}-request store ({:.1} MiB), 120x40 pty, {RUNS} runs",
-        size as f64 / (1024.0 * 1024.0)
-    );
+        .expect("cab token new");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let config = dir.join("server.toml");
+    std::fs::write(&config, doc["config"].as_str().unwrap()).unwrap();
+    let mut child = Command::new(cab)
+        .arg("--config")
+        .arg(&config)
+        .args(["--store", store, "serve", "--listen", "127.0.0.1:0"])
+        .env("CAB_NOW", NOW)
+        .env("CAB_LOG", "warn")
+        .env("XDG_CACHE_HOME", dir.join("server-cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cab serve");
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("cab serve says where").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    thread::spawn(move || for _ in lines {});
+    // The server reads the store once before the first console asks.
+    let token = doc["token"].as_str().unwrap().to_string();
+    let ready = Command::new(cab)
+        .args(["--remote", &url, "--token", &token, "queue", "--json"])
+        .output()
+        .expect("a first read");
+    assert!(ready.status.success(), "the server answers");
+    (Served { child, url }, token)
+}
+
+fn report(label: &str, runs: &mut impl FnMut() -> Option<(Duration, Duration)>) {
     let mut firsts = Vec::new();
     let mut datas = Vec::new();
     for _ in 0..RUNS {
-        match run(cab, store) {
+        match runs() {
             Some((first, data)) => {
-                println!(
-                    "  first frame {:.0} ms, first frame with data {:.0} ms",
-                    first.as_secs_f64() * 1e3,
-                    data.as_secs_f64() * 1e3
-                );
                 firsts.push(first);
                 datas.push(data);
             }
-            None => println!("  run did not show data within 120 s"),
+            None => println!("  {label}: a run did not show data within 120 s"),
         }
     }
     firsts.sort();
     datas.sort();
+    let ms = |d: &Duration| format!("{:.0}", d.as_secs_f64() * 1e3);
     if !datas.is_empty() {
         println!(
-            "median: first frame {:.0} ms, with data {:.0} ms",
-            firsts[firsts.len() / 2].as_secs_f64() * 1e3,
-            datas[datas.len() / 2].as_secs_f64() * 1e3
+            "| {label} | {} | {} | {} |",
+            ms(&firsts[firsts.len() / 2]),
+            ms(&datas[datas.len() / 2]),
+            datas.iter().map(ms).collect::<Vec<_>>().join(", ")
         );
+    }
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("CAB_BENCH_REQUESTS")
+        .unwrap_or_else(|_| "100000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let cab = env!("CARGO_BIN_EXE_cab");
+    for requests in sizes {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = dir.path().join("store.jsonl");
+        let store = store.to_str().expect("a UTF-8 temp path");
+        let made = Command::new(cab)
+            .args([
+                "--store",
+                store,
+                "demo",
+                "--requests",
+                &requests.to_string(),
+            ])
+            .env("CAB_NOW", NOW)
+            .output()
+            .expect("cab demo runs");
+        assert!(made.status.success(), "cab demo failed");
+        let size = std::fs::metadata(store).map(|m| m.len()).unwrap_or(0);
+        println!();
+        println!(
+            "{requests} requests ({:.1} MiB), 120x40 pty, median of {RUNS} runs",
+            size as f64 / (1024.0 * 1024.0)
+        );
+        println!("| case | first frame ms | with data ms | each run, with data ms |");
+        println!("|---|---|---|---|");
+        let warm = dir.path().join("cache");
+        let warm = warm.to_str().unwrap().to_string();
+        let local = ["--store", store];
+        let env = |cache: &str| {
+            vec![
+                ("CAB_USER", "carol".to_string()),
+                ("CAB_ROLES", "cab_member".to_string()),
+                ("CAB_NOW", NOW.to_string()),
+                ("XDG_CACHE_HOME", cache.to_string()),
+            ]
+        };
+        let pairs = |v: &[(&'static str, String)]| -> Vec<(&'static str, String)> { v.to_vec() };
+        let call = |args: &[&str], env: &[(&'static str, String)]| {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            run(cab, args, &env)
+        };
+        // The checkpoint, written by a start that is not counted.
+        call(&local, &pairs(&env(&warm)));
+        report("local, with a checkpoint", &mut || {
+            call(&local, &pairs(&env(&warm)))
+        });
+        report("local, no checkpoint (a new cache each run)", &mut || {
+            let cold = tempfile::tempdir().unwrap();
+            call(&local, &pairs(&env(cold.path().to_str().unwrap())))
+        });
+        let (served, token) = serve(cab, dir.path(), store);
+        let remote = ["--remote", served.url.as_str(), "--token", token.as_str()];
+        report("remote, over cab serve", &mut || {
+            let cold = tempfile::tempdir().unwrap();
+            call(&remote, &pairs(&env(cold.path().to_str().unwrap())))
+        });
     }
 }

@@ -15,7 +15,7 @@ use crate::engine::query::{self, Counts};
 use crate::engine::report::{Report, ReportQuery};
 use crate::engine::{
     Actor, EngineError, ExceptionFilter, ExceptionView, Invalid, Outcome, OutcomeResult,
-    RequestDetail, RequestFilter, RequestView, Review, State, StatusView, StoredEvent, Submission,
+    RequestDetail, RequestFilter, RequestView, Review, StatusView, StoredEvent, Submission,
     Verdict, time,
 };
 
@@ -262,9 +262,14 @@ impl Backend for AsOfBackend {
         })
     }
 
-    fn snapshot(&self) -> Result<(State, u64), BackendError> {
+    fn snapshot(&self) -> Result<super::Snapshot, BackendError> {
         let (state, head) = self.store.snapshot_at(self.at())?;
-        Ok((Arc::unwrap_or_clone(state), head))
+        // As of a moment the events followed are those dated by then, not a chain.
+        Ok(super::Snapshot {
+            state: Arc::unwrap_or_clone(state),
+            head,
+            head_hash: None,
+        })
     }
 
     fn all_events(&self) -> Result<Vec<StoredEvent>, BackendError> {

@@ -53,6 +53,16 @@ pub struct LocalStore {
     /// The last state computed as of a moment before the newest event (`--at`), so that
     /// repeated questions about one moment (a server's clients polling) replay once.
     past: Mutex<Option<Past>>,
+    /// The last snapshot encoded for a console (`GET /v1/snapshot`), with the head it is at:
+    /// consoles starting together, or before the next write, share one encoding.
+    encoded: Mutex<Option<Encoded>>,
+}
+
+/// A snapshot in its wire form, and the head (sequence number and hash) it is at.
+struct Encoded {
+    head: u64,
+    head_hash: String,
+    bytes: Arc<Vec<u8>>,
 }
 
 /// A state as of a moment, and the store's head it was replayed from.
@@ -75,6 +85,7 @@ impl LocalStore {
             queue: Mutex::new(Vec::new()),
             refreshes: (AtomicU64::new(0), AtomicU64::new(0)),
             past: Mutex::new(None),
+            encoded: Mutex::new(None),
         }
     }
 
@@ -544,9 +555,34 @@ impl LocalStore {
         }
     }
 
-    pub fn snapshot(&self) -> Result<(State, u64), BackendError> {
+    pub fn snapshot(&self) -> Result<super::Snapshot, BackendError> {
         let replica = self.fresh()?;
-        Ok((replica.state.clone(), replica.head_seq()))
+        Ok(super::Snapshot {
+            state: replica.state.clone(),
+            head: replica.head_seq(),
+            head_hash: (replica.head_seq() > 0).then(|| replica.head_hash().to_string()),
+        })
+    }
+
+    /// The current state in the wire form of `backend::snapshot`, encoded once per head.
+    pub fn encoded_snapshot(&self) -> Result<Arc<Vec<u8>>, BackendError> {
+        let snapshot = self.snapshot()?;
+        let hash = snapshot.head_hash.clone().unwrap_or_else(|| "0".repeat(64));
+        if let Some(e) = &*lock(&self.encoded)
+            && (e.head, e.head_hash.as_str()) == (snapshot.head, hash.as_str())
+        {
+            return Ok(Arc::clone(&e.bytes));
+        }
+        // Encoded from a copy, outside the replica's lock: writers go on meanwhile.
+        let bytes = super::snapshot::encode(&snapshot.state, snapshot.head, &hash)
+            .map_err(|e| BackendError::Inconsistent(format!("cannot encode the snapshot: {e}")))?;
+        let bytes = Arc::new(bytes);
+        *lock(&self.encoded) = Some(Encoded {
+            head: snapshot.head,
+            head_hash: hash,
+            bytes: Arc::clone(&bytes),
+        });
+        Ok(bytes)
     }
 
     pub fn take_notices(&self) -> Vec<String> {
@@ -894,7 +930,7 @@ impl Backend for LocalBackend {
         self.store.events(after, wait, usize::MAX)
     }
 
-    fn snapshot(&self) -> Result<(State, u64), BackendError> {
+    fn snapshot(&self) -> Result<super::Snapshot, BackendError> {
         self.store.snapshot()
     }
 

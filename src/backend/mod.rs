@@ -17,9 +17,11 @@ use crate::store::StoreError;
 
 pub mod as_of;
 pub mod local;
+pub mod snapshot;
 
 pub use as_of::AsOfBackend;
 pub use local::{LocalBackend, LocalStore};
+pub use snapshot::Snapshot;
 
 #[derive(Debug, Error)]
 pub enum BackendError {
@@ -130,19 +132,28 @@ pub trait Backend: Send + Sync {
     /// Events after `after`; when there are none yet, wait up to `wait` for one.
     fn events(&self, after: u64, wait: Duration) -> Result<EventPage, BackendError>;
 
-    /// The whole state and the sequence number it is at: where a console starts from before
-    /// following `events`. By default, every event replayed.
-    fn snapshot(&self) -> Result<(State, u64), BackendError> {
+    /// The whole state, the sequence number it is at and that event's hash: where a console
+    /// starts from before following `events`. By default, every event replayed.
+    fn snapshot(&self) -> Result<Snapshot, BackendError> {
         let page = self.events(0, Duration::ZERO)?;
         let mut state = State::new();
+        let mut head_hash = None;
         for e in page.events {
             let seq = e.seq;
+            head_hash = Some(e.hash.clone());
             crate::engine::admit(&mut state, seq, e.event).map_err(|err| {
                 BackendError::Inconsistent(format!("event {seq} cannot be accepted: {err}"))
             })?;
         }
         let head = state.head().max(page.head);
-        Ok((state, head))
+        if head != state.head() {
+            head_hash = None;
+        }
+        Ok(Snapshot {
+            state,
+            head,
+            head_hash,
+        })
     }
 
     /// Every event there is, in order (page by page where the backend pages).

@@ -161,6 +161,8 @@ pub enum Msg {
     Snapshot {
         state: Box<State>,
         head: u64,
+        /// The hash of event `head`, when the backend knows it: the next event must link to it.
+        head_hash: Option<String>,
     },
     /// Events written since the console last looked.
     Events(EventPage),
@@ -190,6 +192,9 @@ pub struct App {
     now: DateTime<Utc>,
     state: State,
     head: u64,
+    /// The hash of event `head`, when known: an event that does not link to it belongs to
+    /// another history (a server restarted on another store), and a new snapshot is loaded.
+    head_hash: Option<String>,
     /// Whether the first snapshot has arrived.
     loaded: bool,
     pane: Pane,
@@ -268,6 +273,7 @@ impl App {
             now,
             state: State::new(),
             head: 0,
+            head_hash: None,
             loaded: false,
             pane: Pane::Queue,
             detail_follows: Pane::Queue,
@@ -488,7 +494,11 @@ impl App {
                 self.recompute();
                 self.recheck_modals();
             }
-            Msg::Snapshot { state, head } => self.snapshot(*state, head, &mut effects),
+            Msg::Snapshot {
+                state,
+                head,
+                head_hash,
+            } => self.snapshot(*state, head, head_hash, &mut effects),
             Msg::Events(page) => self.events(page, &mut effects),
             Msg::History(id, result) => {
                 self.histories.insert(
@@ -562,10 +572,17 @@ impl App {
         }
     }
 
-    fn snapshot(&mut self, state: State, head: u64, effects: &mut Vec<Effect>) {
+    fn snapshot(
+        &mut self,
+        state: State,
+        head: u64,
+        head_hash: Option<String>,
+        effects: &mut Vec<Effect>,
+    ) {
         self.state = state;
         self.search = SearchIndex::default();
         self.head = head;
+        self.head_hash = head_hash;
         self.loaded = true;
         self.sync_error = None;
         self.histories.clear();
@@ -597,32 +614,61 @@ impl App {
                 .extend(page.events.into_iter().filter(|e| e.seq > head));
             return;
         }
+        if page.head < self.head {
+            let reason = format!(
+                "the backend now holds {} events, fewer than the {} shown: it is not the same store",
+                page.head, self.head
+            );
+            self.start_resync(reason, effects);
+            return;
+        }
         let mut touched = Vec::new();
         for stored in page.events {
             if stored.seq <= self.head {
                 continue; // already seen
             }
+            let linked = self.head_hash.as_ref().is_none_or(|h| *h == stored.prev);
+            if stored.seq == self.head + 1 && !linked {
+                let reason = format!(
+                    "event {} does not follow the one before it: the backend's history is not the one shown (a server restarted on another store?)",
+                    stored.seq
+                );
+                self.start_resync(reason, effects);
+                break;
+            }
             touched.push(stored.event.kind.request_id());
+            let hash = stored.hash;
             if let Err(e) = self
                 .state
                 .apply(stored.seq, stored.event.at, stored.event.kind)
             {
                 // The rest of this page is older than the snapshot about to be asked for.
-                self.resync = Some(Resync {
-                    reason: format!("event {} cannot be applied: {e}", stored.seq),
-                    asked: false,
-                    later: Vec::new(),
-                    failures: 0,
-                    not_before: None,
-                });
-                self.ask_resync(effects);
+                self.start_resync(
+                    format!("event {} cannot be applied: {e}", stored.seq),
+                    effects,
+                );
                 break;
             }
             self.head = stored.seq;
+            if self.head_hash.is_some() {
+                self.head_hash = Some(hash);
+            }
         }
         if !touched.is_empty() {
             self.data_changed(&touched);
         }
+    }
+
+    /// What is shown can no longer be followed: load a fresh snapshot.
+    fn start_resync(&mut self, reason: String, effects: &mut Vec<Effect>) {
+        self.resync = Some(Resync {
+            reason,
+            asked: false,
+            later: Vec::new(),
+            failures: 0,
+            not_before: None,
+        });
+        self.ask_resync(effects);
     }
 
     /// Ask for a fresh snapshot, unless one is on its way. Events kept so far existed before

@@ -200,12 +200,14 @@ fn spawn_follower(backend: Arc<dyn Backend>, tx: Sender<Msg>) {
     thread::spawn(move || {
         let mut head = loop {
             match backend.snapshot() {
-                Ok((state, head)) => {
+                Ok(snapshot) => {
                     notices(backend.as_ref(), &tx);
+                    let head = snapshot.head;
                     if tx
                         .send(Msg::Snapshot {
-                            state: Box::new(state),
+                            state: Box::new(snapshot.state),
                             head,
+                            head_hash: snapshot.head_hash,
                         })
                         .is_err()
                     {
@@ -224,7 +226,9 @@ fn spawn_follower(backend: Arc<dyn Backend>, tx: Sender<Msg>) {
         loop {
             let sent = match backend.events(head, FOLLOW_WAIT) {
                 Ok(page) => {
-                    head = page.events.last().map_or(head, |e| e.seq);
+                    // A backend that holds fewer events than followed is another store: follow
+                    // it from its own head (the model loads a fresh snapshot meanwhile).
+                    head = page.events.last().map_or(head.min(page.head), |e| e.seq);
                     notices(backend.as_ref(), &tx);
                     tx.send(Msg::Events(page))
                 }
@@ -262,9 +266,10 @@ fn spawn_worker(backend: Arc<dyn Backend>, tx: Sender<Msg>) -> Sender<Effect> {
                 ),
                 Effect::Execute(command) => Msg::Done(execute(backend.as_ref(), command)),
                 Effect::Resync => match backend.snapshot() {
-                    Ok((state, head)) => Msg::Snapshot {
-                        state: Box::new(state),
-                        head,
+                    Ok(snapshot) => Msg::Snapshot {
+                        state: Box::new(snapshot.state),
+                        head: snapshot.head,
+                        head_hash: snapshot.head_hash,
                     },
                     Err(e) => Msg::ResyncFailed(e.to_string()),
                 },

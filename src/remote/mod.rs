@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::as_of::{self, Follow};
+use crate::backend::snapshot::{self, Snapshot};
 use crate::backend::{Backend, BackendError, CleanupReport, EventPage};
 use crate::engine::error::ErrorCode;
 use crate::engine::query::Counts;
@@ -27,6 +28,8 @@ use crate::engine::{
 /// How long to wait for a connection, and for an answer (long-polls get their wait on top).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the whole state may take to arrive (hundreds of megabytes for a large store).
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Attempts for one call, when the connection fails or a gateway answers 502/503/504.
 const ATTEMPTS: u32 = 3;
 /// Events per page when reading the whole history.
@@ -39,6 +42,7 @@ pub struct RemoteBackend {
     me: OnceLock<Actor>,
     /// `--at`: every read as of this moment (the server's `at` parameter), writes refused.
     as_of: Option<Follow>,
+    notices: std::sync::Mutex<Vec<String>>,
 }
 
 /// An error body as the server sends it.
@@ -79,6 +83,7 @@ impl RemoteBackend {
             client,
             me: OnceLock::new(),
             as_of: None,
+            notices: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -158,6 +163,17 @@ impl RemoteBackend {
 
     /// Decode a success, or turn the server's error body into the matching error.
     fn answer<T: DeserializeOwned>(&self, response: Response) -> Result<T, BackendError> {
+        let bytes = self.answer_bytes(response)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            BackendError::Unreachable(format!(
+                "the server at {} did not answer as a cab server does ({e})",
+                self.base
+            ))
+        })
+    }
+
+    /// A success's body, or the server's error body turned into the matching error.
+    fn answer_bytes(&self, response: Response) -> Result<bytes::Bytes, BackendError> {
         let status = response.status();
         let bytes = response.bytes().map_err(|e| {
             BackendError::Unreachable(format!(
@@ -167,12 +183,7 @@ impl RemoteBackend {
             ))
         })?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                BackendError::Unreachable(format!(
-                    "the server at {} did not answer as a cab server does ({e})",
-                    self.base
-                ))
-            });
+            return Ok(bytes);
         }
         let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => (
@@ -258,6 +269,34 @@ impl RemoteBackend {
                 .timeout(ANSWER_TIMEOUT + Duration::from_secs(wait_secs))
         })?;
         self.answer(response)
+    }
+}
+
+impl RemoteBackend {
+    /// `GET /v1/snapshot`: `None` from a server without the route (an older cab) or when its
+    /// bytes cannot be used here (another state layout, damaged), said once as a notice.
+    fn server_snapshot(&self) -> Result<Option<Snapshot>, BackendError> {
+        let response = self.send(|| {
+            self.request(Method::GET, "/v1/snapshot")
+                .header(reqwest::header::ACCEPT, snapshot::MEDIA_TYPE)
+                .timeout(SNAPSHOT_TIMEOUT)
+        })?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let bytes = self.answer_bytes(response)?;
+        match snapshot::decode(&bytes) {
+            Ok(snapshot) => Ok(Some(snapshot)),
+            Err(why) => {
+                self.notices
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(format!(
+                        "the server's snapshot cannot be used here ({why}); reading every event instead"
+                    ));
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -460,7 +499,7 @@ impl Backend for RemoteBackend {
     }
 
     fn counts(&self) -> Result<Counts, BackendError> {
-        let (state, _) = self.snapshot()?;
+        let state = self.snapshot()?.state;
         let now = self
             .as_of
             .as_ref()
@@ -489,9 +528,16 @@ impl Backend for RemoteBackend {
         })
     }
 
-    /// Every event, page by page, replayed (and checked by the rules, as a store's reader
-    /// does); as of a moment, the state after those dated at or before it.
-    fn snapshot(&self) -> Result<(State, u64), BackendError> {
+    /// The server's own snapshot (`GET /v1/snapshot`), decoded; or, from a server without one,
+    /// or one this client cannot read, and as of a moment, every event page by page, replayed
+    /// (and checked by the rules, as a store's reader does).
+    fn snapshot(&self) -> Result<Snapshot, BackendError> {
+        if self.as_of.is_none()
+            && let Some(snapshot) = self.server_snapshot()?
+        {
+            return Ok(snapshot);
+        }
+        let mut head_hash = None;
         let mut state = State::new();
         let mut past = self.as_of.as_ref().map(|f| (f.at(), State::new()));
         let head = self.each_page(|page| {
@@ -506,6 +552,7 @@ impl Backend for RemoteBackend {
                         "the server sent event {seq}, which cannot be accepted: {err}"
                     ))
                 };
+                head_hash = Some(e.hash.clone());
                 crate::engine::admit(&mut state, seq, e.event).map_err(refused)?;
                 if let (Some((_, past)), Some((at, kind))) = (&mut past, then) {
                     past.apply(seq, at, kind)
@@ -514,10 +561,22 @@ impl Backend for RemoteBackend {
             }
             Ok(())
         })?;
-        Ok((past.map_or(state, |(_, past)| past), head))
+        Ok(match past {
+            // As of a moment the events followed are those dated by then, not a chain.
+            Some((_, past)) => Snapshot {
+                state: past,
+                head,
+                head_hash: None,
+            },
+            None => Snapshot {
+                head_hash: head_hash.filter(|_| state.head() == head),
+                state,
+                head,
+            },
+        })
     }
 
     fn take_notices(&self) -> Vec<String> {
-        Vec::new()
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }

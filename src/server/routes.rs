@@ -14,7 +14,7 @@ use axum::extract::{
 };
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -50,6 +50,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/deployments/{id}/status"),
     ("GET", "/v1/gate"),
     ("GET", "/v1/events"),
+    ("GET", "/v1/snapshot"),
     ("GET", "/v1/report"),
 ];
 
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/deployments/{id}/status", get(status))
         .route("/v1/gate", get(gate))
         .route("/v1/events", get(events))
+        .route("/v1/snapshot", get(snapshot))
         .route("/v1/report", get(report))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -300,6 +302,35 @@ async fn readyz(State(app): State<AppState>) -> ApiResult {
         StatusCode::OK,
         &serde_json::json!({"status": "ready"}),
     ))
+}
+
+/// The whole state at the head, for a console to start from (`backend::snapshot`), then follow
+/// `/v1/events?after=HEAD`. Binary: a client built with another state layout refuses it and
+/// reads events instead.
+async fn snapshot(State(app): State<AppState>) -> ApiResult {
+    let store = Arc::clone(&app.store);
+    let bytes = tokio::task::spawn_blocking(move || store.encoded_snapshot())
+        .await
+        .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
+        .map_err(ApiError::from)?;
+    Ok((
+        StatusCode::OK,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::backend::snapshot::MEDIA_TYPE,
+        )],
+        axum::body::Bytes::from_owner(ArcBytes(bytes)),
+    )
+        .into_response())
+}
+
+/// An encoded snapshot shared by every answer at one head, handed to the body without a copy.
+struct ArcBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
 }
 
 /// The OpenAPI document, kept as YAML in docs/ and served as JSON.

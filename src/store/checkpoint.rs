@@ -25,8 +25,10 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use crate::engine::State;
 
-/// Written first in every checkpoint file; another value means another format.
-const MAGIC: &[u8; 8] = b"cabckp07";
+/// Written first in every checkpoint file; another value means another format. It names the
+/// binary layout of `State` too: a server's snapshot (`backend/snapshot.rs`) carries it, so a
+/// client built with another layout falls back to reading events instead of misreading bytes.
+pub const MAGIC: &[u8; 8] = b"cabckp07";
 /// The XXH3-128 checksum at the end of the file (little-endian).
 const DIGEST_LEN: usize = 16;
 /// No checkpoint is read beyond this size (a cache folder entry linked to an endless device).

@@ -215,3 +215,47 @@ fn when_the_server_goes_away_the_status_bar_says_the_console_is_not_up_to_date()
     ]);
     quit(&mut console);
 }
+
+#[test]
+fn a_server_restarted_on_another_store_is_noticed_and_the_console_shows_that_store_instead() {
+    let mut server = Server::start();
+    submit(&server, "payments-api", 62.0);
+    // Another store, with a history of its own, longer than the first.
+    let other = server.world().file("other.jsonl", "");
+    std::fs::remove_file(&other).unwrap();
+    for (deployment, risk) in [("billing-api", "61"), ("ledger-db", "70"), ("search", "66")] {
+        let out = server
+            .world()
+            .plain(&[
+                "--store",
+                other.to_str().unwrap(),
+                "submit",
+                "--deployment",
+                deployment,
+                "--evidence",
+                "EP-1",
+                "--risk",
+                risk,
+            ])
+            .env("CAB_USER", "dana")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let (_pty, mut console) = console(&server, "carol");
+    console.wait_until("the first store's queue", |s| {
+        queue_rows(s).iter().any(|r| r.contains("payments-api"))
+    });
+    server.restart_on_store(&other);
+    console.wait_for_checks(&[
+        ("the other store's requests are shown", &|s| {
+            let rows = queue_rows(s);
+            rows.iter().any(|r| r.contains("billing-api"))
+                && rows.iter().any(|r| r.contains("ledger-db"))
+        }),
+        ("nothing of the first store is left", &|s| {
+            !queue_rows(s).iter().any(|r| r.contains("payments-api"))
+        }),
+    ]);
+    quit(&mut console);
+}

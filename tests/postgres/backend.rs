@@ -46,7 +46,7 @@ fn a_console_on_the_database_sees_a_write_by_another_process_while_it_waits_for_
     let (_, url) = pg.fresh();
     submit(dir.path(), &url, "first");
     let console = backend(&url);
-    let (_, head) = console.snapshot().unwrap();
+    let head = console.snapshot().unwrap().head;
     assert_eq!(head, 1);
     std::thread::scope(|s| {
         let waiting = s.spawn(|| console.events(head, Duration::from_secs(30)).unwrap());

@@ -1356,9 +1356,14 @@ fn the_real_client_drives_every_route_through_the_backend_trait() {
     let page = carol.events(0, Duration::ZERO).expect("events");
     assert_eq!(page.head, 5);
     assert_eq!(page.events.len(), 5);
-    let (state, head) = carol.snapshot().expect("snapshot");
-    assert_eq!(head, 5);
-    assert_eq!(state.head(), 5);
+    let snapshot = carol.snapshot().expect("snapshot");
+    assert_eq!(snapshot.head, 5);
+    assert_eq!(snapshot.state.head(), 5);
+    assert_eq!(
+        snapshot.head_hash.as_deref(),
+        Some(page.events[4].hash.as_str()),
+        "the next event links to the snapshot's head"
+    );
     assert_eq!(carol.all_events().expect("all events").len(), 5);
 
     // A wrong token is Unauthorized, and an invalid submission is refused before writing.

@@ -81,6 +81,16 @@ fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) ->
         .pointer("/content/application~1json/schema")
 }
 
+/// The media type of a response documented as binary (`format: binary`, not JSON): the
+/// snapshot a console starts from.
+fn binary_media(doc: &Value, method: &str, path: &str, status: u16) -> Option<String> {
+    let responses = responses(doc, method, path);
+    let content = responses.get(&status)?.get("content")?.as_object()?;
+    let (media, body) = content.iter().next().filter(|_| content.len() == 1)?;
+    (media != "application/json" && body.pointer("/schema/format") == Some(&json!("binary")))
+        .then(|| media.clone())
+}
+
 fn request_body_schema<'a>(doc: &'a Value, method: &str, path: &str) -> Option<&'a Value> {
     resolve(doc, operation(doc, method, path).get("requestBody")?)
         .pointer("/content/application~1json/schema")
@@ -236,6 +246,7 @@ fn every_route_documents_a_json_schema_for_each_response_and_every_status_it_can
             if response
                 .pointer("/content/application~1json/schema")
                 .is_none()
+                && binary_media(doc, method, path, *code).is_none()
             {
                 wrong.push(format!(
                     "{method} {path}: response {code} has no JSON schema"
@@ -595,6 +606,7 @@ const CLEANUP: &str = "/v1/exceptions/cleanup";
 const STATUS: &str = "/v1/deployments/{id}/status";
 const GATE: &str = "/v1/gate";
 const EVENTS: &str = "/v1/events";
+const SNAPSHOT: &str = "/v1/snapshot";
 const REPORT: &str = "/v1/report";
 
 #[test]
@@ -894,6 +906,10 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.get(400, REPORT, "?what_if_auto_max=NaN", "dana");
     r.get(401, REPORT, "", NO_TOKEN);
 
+    // The snapshot a console starts from: binary, its media type as documented.
+    r.get(200, SNAPSHOT, "", "dana");
+    r.get(401, SNAPSHOT, "", NO_TOKEN);
+
     // A store that fails verification: every route that uses it answers 500.
     let mut store = std::fs::OpenOptions::new()
         .append(true)
@@ -907,6 +923,7 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     r.get(500, STATUS, "payments-api", "dana");
     r.get(500, GATE, "?deployment=payments-api", "dana");
     r.get(500, EVENTS, "", "dana");
+    r.get(500, SNAPSHOT, "", "dana");
     r.get(500, REPORT, "", "dana");
     r.post(500, REQS, "", "dana", submission("late", 10.0));
     r.post(500, APPROVE, &high3, "carol", why("x"));
@@ -923,6 +940,19 @@ fn real_responses_of_every_route_success_and_error_validate_against_the_document
     let mut failures = Vec::new();
     for x in &r.seen {
         let what = format!("{} {} -> {}", x.method, x.path, x.reply.status);
+        if let Some(media) = binary_media(doc, x.method, x.route, x.reply.status) {
+            let got = x
+                .reply
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok());
+            if got != Some(media.as_str()) {
+                failures.push(format!(
+                    "{what}: content-type {got:?}, the document says {media}"
+                ));
+            }
+            continue;
+        }
         match response_schema(doc, x.method, x.route, x.reply.status) {
             None => failures.push(format!(
                 "{what}: the document has no schema for this status"

@@ -167,16 +167,37 @@ impl Server {
 
     /// Start a server over `world`'s store, its clock at `NOW`.
     pub fn start_on(world: World) -> Server {
+        let store = world.store.clone();
+        let (child, url, log) = Server::spawn(&world, &store, "127.0.0.1:0");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("an HTTP client");
+        Server {
+            world,
+            child,
+            url,
+            log,
+            http,
+        }
+    }
+
+    /// Stop this server and start another at the same address on another store (as an
+    /// operator who restarts it with the wrong `--store` would): clients see another history.
+    pub fn restart_on_store(&mut self, store: &Path) {
+        self.kill();
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let (child, url, log) = Server::spawn(&self.world, store, &listen);
+        assert_eq!(url, self.url, "the same address");
+        self.child = child;
+        self.log = log;
+    }
+
+    fn spawn(world: &World, store: &Path, listen: &str) -> (Child, String, Arc<Mutex<String>>) {
         let config = world.config.display().to_string();
-        let store = world.store.display().to_string();
+        let store = store.display().to_string();
         let args = [
-            "--config",
-            &config,
-            "--store",
-            &store,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
+            "--config", &config, "--store", &store, "serve", "--listen", listen,
         ];
         let mut child = world
             .plain(&args)
@@ -205,30 +226,18 @@ impl Server {
                 log.push('\n');
             }
         });
-        let http = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("an HTTP client");
-        let mut server = Server {
-            world,
-            child,
-            url: String::new(),
-            log,
-            http,
-        };
-        match url.recv_timeout(TIMEOUT) {
-            Ok(url) => server.url = url,
+        let url = match url.recv_timeout(TIMEOUT) {
+            Ok(url) => url,
             Err(_) => panic!(
                 "cab serve did not say where it listens; its log:\n{}",
-                server.log()
+                log.lock().unwrap_or_else(|e| e.into_inner())
             ),
-        }
+        };
         assert!(
-            server.url.starts_with("http://127.0.0.1:"),
-            "the server listens on loopback: {}",
-            server.url
+            url.starts_with("http://127.0.0.1:"),
+            "the server listens on loopback: {url}"
         );
-        server
+        (child, url, log)
     }
 
     pub fn url(&self) -> &str {

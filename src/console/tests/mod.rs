@@ -337,6 +337,7 @@ fn console_over(f: &Fixture, who: Actor, w: u16, h: u16, read_only: bool) -> App
     );
     app.update(Msg::Resize(w, h));
     let effects = app.update(Msg::Snapshot {
+        head_hash: None,
         state: Box::new(f.state.clone()),
         head: f.state.head(),
     });
@@ -358,6 +359,7 @@ pub fn as_of_app_over(f: &Fixture, who: Actor, w: u16, h: u16, at: DateTime<Utc>
     app.update(Msg::Resize(w, h));
     let then = State::replay_as_of(&f.events, at).unwrap();
     let mut effects = app.update(Msg::Snapshot {
+        head_hash: None,
         state: Box::new(then),
         head: f.state.head(),
     });

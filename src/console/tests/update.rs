@@ -705,6 +705,7 @@ fn after_an_event_that_cannot_be_applied_the_console_reloads_a_snapshot_instead_
             .unwrap();
     }
     app.update(Msg::Snapshot {
+        head_hash: None,
         state: Box::new(snapshot),
         head: before_later,
     });
@@ -1354,4 +1355,79 @@ mod report_view {
         assert!(!app.filtering());
         assert!(app.report().is_some());
     }
+}
+
+/// The fixture's state up to `head` events, as a backend's snapshot with a head hash.
+fn linked_app(f: &Fixture, head: u64, head_hash: &str) -> App {
+    let mut app = app_over(f, people().carol, 120, 40);
+    let mut state = State::new();
+    for e in &f.events[..head as usize] {
+        state
+            .apply(e.seq, e.event.at, e.event.kind.clone())
+            .unwrap();
+    }
+    app.update(Msg::Snapshot {
+        head_hash: Some(head_hash.to_string()),
+        state: Box::new(state),
+        head,
+    });
+    app
+}
+
+fn hex(c: char) -> String {
+    std::iter::repeat_n(c, 64).collect()
+}
+
+#[test]
+fn an_event_that_does_not_link_to_the_snapshot_s_head_makes_the_console_reload_instead_of_applying_it()
+ {
+    let (f, _) = standard();
+    let head = f.state.head() - 1;
+    let mut app = linked_app(&f, head, &hex('a'));
+    let mut next = f.events[head as usize].clone();
+    next.prev = hex('b');
+    next.hash = hex('c');
+    let effects = app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![next.clone()],
+    }));
+    assert!(effects.contains(&Effect::Resync), "{effects:?}");
+    assert_eq!(
+        app.state().head(),
+        head,
+        "nothing of another history is applied"
+    );
+    assert!(
+        app.out_of_sync()
+            .is_some_and(|why| why.contains("does not follow")),
+        "{:?}",
+        app.out_of_sync()
+    );
+
+    // The same event, linked: applied, and the next must link to its own hash.
+    let mut app = linked_app(&f, head, &hex('a'));
+    next.prev = hex('a');
+    let effects = app.update(Msg::Events(EventPage {
+        head: head + 1,
+        events: vec![next],
+    }));
+    assert!(!effects.contains(&Effect::Resync), "{effects:?}");
+    assert_eq!(app.state(), &f.state);
+}
+
+#[test]
+fn a_backend_that_now_holds_fewer_events_than_shown_makes_the_console_reload() {
+    let (f, _) = standard();
+    let head = f.state.head();
+    let mut app = linked_app(&f, head, &hex('a'));
+    let effects = app.update(Msg::Events(EventPage {
+        head: 2,
+        events: Vec::new(),
+    }));
+    assert!(effects.contains(&Effect::Resync), "{effects:?}");
+    assert!(
+        app.out_of_sync().is_some_and(|why| why.contains("fewer")),
+        "{:?}",
+        app.out_of_sync()
+    );
 }
