@@ -101,6 +101,7 @@ async fn run(
         store: Arc::new(store),
         written: Arc::new(Notify::new()),
         stopping: stop_rx,
+        snapshot_refreshing: Arc::default(),
     };
     // Read the store once now, in the background. Until something has read it, a status
     // request is answered by a scan of the whole file (the one-shot path `cab status` takes),

@@ -73,6 +73,8 @@ pub struct AppState {
     pub written: Arc<Notify>,
     /// Set when the server is shutting down: long-polls answer at once.
     pub stopping: watch::Receiver<bool>,
+    /// Whether a newer snapshot is being encoded in the background.
+    pub snapshot_refreshing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -309,10 +311,24 @@ async fn readyz(State(app): State<AppState>) -> ApiResult {
 /// reads events instead.
 async fn snapshot(State(app): State<AppState>) -> ApiResult {
     let store = Arc::clone(&app.store);
-    let bytes = tokio::task::spawn_blocking(move || store.encoded_snapshot())
+    let (bytes, behind) = tokio::task::spawn_blocking(move || store.encoded_snapshot())
         .await
         .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
         .map_err(ApiError::from)?;
+    // Behind the head: this console reads the events since; the next one gets a newer copy,
+    // encoded meanwhile, off this request.
+    if behind
+        && !app
+            .snapshot_refreshing
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        let store = Arc::clone(&app.store);
+        let flag = Arc::clone(&app.snapshot_refreshing);
+        tokio::task::spawn_blocking(move || {
+            let _ = store.refresh_snapshot();
+            flag.store(false, std::sync::atomic::Ordering::Release);
+        });
+    }
     Ok((
         StatusCode::OK,
         [(

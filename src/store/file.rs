@@ -125,6 +125,17 @@ impl Replica {
         self.line_hashes.is_empty()
     }
 
+    /// Whether event `seq` of this replica has this hash (64 hex digits): whether something
+    /// made at that head (a snapshot) belongs to this history.
+    pub fn has_hash_at(&self, seq: u64, hex: &str) -> bool {
+        let Some(start) = (seq as usize).checked_sub(1).map(|i| i * 32) else {
+            return false;
+        };
+        self.line_hashes
+            .get(start..start + 32)
+            .is_some_and(|h| h == super::line::hash_bytes(hex) && hex.len() == 64)
+    }
+
     /// Take one decoded event that follows the head: re-judged and applied first, so that an
     /// event the rules refuse leaves the replica exactly as it was. (The file store also
     /// records where its line starts.)

@@ -18,4 +18,5 @@ mod gate;
 mod lifecycle;
 mod openapi;
 mod outcome;
+mod snapshot;
 mod webhooks;
