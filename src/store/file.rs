@@ -11,7 +11,6 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use memchr::memmem;
 use thiserror::Error;
 
 use super::checkpoint::{self, CheckpointPolicy};
@@ -19,7 +18,6 @@ use super::disk::{self, Disk, Os, Target};
 use super::line::{self, GENESIS};
 use crate::engine::event::Idempotency;
 use crate::engine::{self, Event, State, StoredEvent};
-use crate::untrusted::json;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -1227,7 +1225,7 @@ impl FileStore {
         deployment: &str,
         at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<DeploymentScan, StoreError> {
-        let mut as_of = at.map(|_| State::new());
+        let as_of = at.map(|_| State::new());
         let Some(file) = self.open_shared()? else {
             return Ok(DeploymentScan {
                 state: State::new(),
@@ -1236,50 +1234,7 @@ impl FileStore {
                 torn: None,
             });
         };
-        // Our writer always encodes a string the same way, so its JSON form is what to look for.
-        let needle = json::to_string(deployment).unwrap_or_default();
-        let finder = memmem::Finder::new(needle.as_bytes());
-        let mut state = State::new();
-        let mut seq = 0u64;
-        let mut prev = GENESIS.to_string();
-        let mut end = 0u64;
-        let tail = for_each_line(&file, 0, |offset, bytes| {
-            seq += 1;
-            if finder.find(bytes).is_some() {
-                let event = line::decode(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
-                // One deployment's events are judged against its own history alone: every rule
-                // reads only the request an event names and that request's exceptions.
-                prev = event.hash;
-                if event.event.kind.deployment_intent_id() == deployment {
-                    let then = at
-                        .is_some_and(|at| event.event.at <= at)
-                        .then(|| (event.event.at, event.event.kind.clone()));
-                    engine::admit(&mut state, seq, event.event)
-                        .map_err(|e| self.corrupt(seq, e))?;
-                    if let (Some(past), Some((time, kind))) = (&mut as_of, then) {
-                        past.apply(seq, time, kind)
-                            .map_err(|e| self.corrupt(seq, e))?;
-                    }
-                }
-            } else {
-                let link = line::check_link(bytes, seq, &prev).map_err(|e| self.corrupt(seq, e))?;
-                prev.clear();
-                prev.push_str(link.hash);
-            }
-            end = offset + bytes.len() as u64 + 1;
-            Ok(())
-        })
-        .map_err(|e| e.into_store(self))?;
-        Ok(DeploymentScan {
-            state,
-            as_of,
-            head: seq,
-            torn: (tail > 0).then_some(TornTail {
-                line: seq + 1,
-                offset: end,
-                len: tail,
-            }),
-        })
+        self.scan_lines(&file, deployment, at)
     }
 
     /// Stored events by sequence number, read back from the lines the replica has verified.

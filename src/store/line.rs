@@ -88,14 +88,21 @@ pub fn hash_bytes(hex: &str) -> [u8; 32] {
 
 /// Does `hex` (64 lowercase hex digits) spell out `digest`?
 fn hex_matches(hex: &str, digest: &[u8]) -> bool {
-    hex.len() == digest.len() * 2
-        && hex
-            .as_bytes()
-            .chunks_exact(2)
-            .zip(digest)
-            .all(|(pair, &b)| {
-                pair[0] == HEX[(b >> 4) as usize] && pair[1] == HEX[(b & 0xf) as usize]
-            })
+    hex_bytes_match(hex.as_bytes(), digest)
+}
+
+/// Whether `hex` is exactly the lowercase hex of a 32-byte `digest`: the digest is spelled out
+/// and the two compared whole, which is faster than digit by digit.
+fn hex_bytes_match(hex: &[u8], digest: &[u8]) -> bool {
+    if hex.len() != 64 || digest.len() != 32 {
+        return false;
+    }
+    let mut spelled = [0u8; 64];
+    for (pair, &b) in spelled.chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 0xf) as usize];
+    }
+    spelled.as_slice() == hex
 }
 
 /// Append one event as a line (with its `\n`) to `out`; returns the new line's hash.
@@ -144,6 +151,23 @@ pub fn check_link<'a>(
     expected_seq: u64,
     expected_prev: &str,
 ) -> Result<ChainLink<'a>, LineError> {
+    let link = own_link(line)?;
+    if link.seq != expected_seq {
+        return Err(LineError::BadSequence {
+            expected: expected_seq,
+            found: link.seq,
+        });
+    }
+    if link.prev != expected_prev {
+        return Err(LineError::BrokenChain);
+    }
+    Ok(link)
+}
+
+/// A line's own chain facts, its hash checked against its content: what can be checked of
+/// one line without the line before it (so lines can be checked on several threads, and
+/// their sequence and links in order afterwards, as [`check_link`] does them).
+pub fn own_link(line: &[u8]) -> Result<ChainLink<'_>, LineError> {
     if line.is_empty() {
         return Err(LineError::Empty);
     }
@@ -155,11 +179,20 @@ pub fn check_link<'a>(
     if &line[body_end..body_end + HASH_KEY.len()] != HASH_KEY {
         return Err(LineError::NoHash);
     }
-    let hash = hex_at(line, body_end + HASH_KEY.len()).ok_or(LineError::NoHash)?;
-    if !hex_matches(hash, &Sha256::digest(&line[..body_end])) {
-        return Err(LineError::HashMismatch);
+    let hash_at = body_end + HASH_KEY.len();
+    let hash = line
+        .get(hash_at..hash_at + HEX_LEN)
+        .ok_or(LineError::NoHash)?;
+    if !hex_bytes_match(hash, &Sha256::digest(&line[..body_end])) {
+        // Only a hex digest can match; which fault it is matters for the message alone.
+        return Err(match hex_at(line, hash_at) {
+            None => LineError::NoHash,
+            Some(_) => LineError::HashMismatch,
+        });
     }
-    // From here on the line is exactly as some writer wrote it; check its place in the chain.
+    // The digits matched a digest's lowercase hex, so they are ASCII.
+    let hash = std::str::from_utf8(hash).map_err(|_| LineError::NoHash)?;
+    // From here on the line is exactly as some writer wrote it; read its place in the chain.
     let prev_start = body_end - PREV_SUFFIX_LEN;
     if &line[prev_start..prev_start + PREV_KEY.len()] != PREV_KEY || line[body_end - 1] != b'"' {
         return Err(LineError::Format(
@@ -169,16 +202,34 @@ pub fn check_link<'a>(
     let prev = hex_at(line, prev_start + PREV_KEY.len())
         .ok_or_else(|| LineError::Format("prev is not 64 hex digits".into()))?;
     let seq = read_seq(line)?;
-    if seq != expected_seq {
-        return Err(LineError::BadSequence {
-            expected: expected_seq,
-            found: seq,
-        });
-    }
-    if prev != expected_prev {
-        return Err(LineError::BrokenChain);
-    }
     Ok(ChainLink { seq, prev, hash })
+}
+
+/// A line's chain fields as bytes, its hash checked against its content and nothing else
+/// validated: the fast path of a scan, which compares `prev` with the hash before it (so it
+/// is hex whenever it matches) and falls back to [`own_link`] for the exact fault when
+/// anything is off. `None` when the line is not shaped as a line or its hash does not match.
+pub fn quick_link(line: &[u8]) -> Option<(u64, &[u8], &[u8])> {
+    let len = line.len();
+    if len < SEQ_PREFIX.len() + PREV_SUFFIX_LEN + HASH_SUFFIX_LEN || !line.ends_with(b"\"}") {
+        return None;
+    }
+    let body_end = len - HASH_SUFFIX_LEN;
+    let hash_at = body_end + HASH_KEY.len();
+    let hash = line.get(hash_at..hash_at + HEX_LEN)?;
+    if &line[body_end..hash_at] != HASH_KEY
+        || !hex_bytes_match(hash, &Sha256::digest(&line[..body_end]))
+    {
+        return None;
+    }
+    let prev_start = body_end - PREV_SUFFIX_LEN;
+    let prev_at = prev_start + PREV_KEY.len();
+    if &line[prev_start..prev_at] != PREV_KEY || line[body_end - 1] != b'"' {
+        return None;
+    }
+    let prev = line.get(prev_at..prev_at + HEX_LEN)?;
+    let seq = read_seq(line).ok()?;
+    Some((seq, prev, hash))
 }
 
 fn hex_at(line: &[u8], start: usize) -> Option<&str> {
@@ -201,10 +252,10 @@ fn read_seq(line: &[u8]) -> Result<u64, LineError> {
     if digits == 0 || digits > 19 || rest.get(digits) != Some(&b',') {
         return Err(LineError::Format("seq is not a whole number".into()));
     }
-    std::str::from_utf8(&rest[..digits])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| LineError::Format("seq is not a whole number".into()))
+    // At most 19 digits: no u64 overflow.
+    Ok(rest[..digits]
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// The fields of a line, parsed in one pass: `type` comes before `data` in every line, so the

@@ -18,6 +18,7 @@ mod location;
 pub mod postgres;
 #[cfg(test)]
 mod replay_tests;
+mod scan;
 
 pub use as_of::Verified;
 pub use checkpoint::CheckpointPolicy;
