@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::cli::*;
-use crate::support::receiver::{Answer, Receiver, SECRET, assert_signed, webhook_block};
+use crate::support::receiver::{
+    Answer, Receiver, SECRET, assert_signed, webhook_block, webhook_ids,
+};
 
 /// A world whose config file holds these blocks; CAB_CONFIG points at it on every call.
 struct Hooked {
@@ -36,22 +38,11 @@ fn one_hook(receiver: &Receiver, extra: &str) -> Hooked {
 }
 
 fn store_ids(cab: &Cab) -> Vec<String> {
-    String::from_utf8(cab.store_bytes().unwrap_or_default())
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!("evt_{}_{}", v["seq"], &v["hash"].as_str().unwrap()[..16])
-        })
-        .collect()
+    webhook_ids(&String::from_utf8(cab.store_bytes().unwrap_or_default()).unwrap())
 }
 
 fn received_ids(receiver: &Receiver) -> Vec<String> {
-    receiver
-        .acknowledged()
-        .iter()
-        .map(|d| d.id().to_string())
-        .collect()
+    receiver.acknowledged_ids()
 }
 
 #[test]

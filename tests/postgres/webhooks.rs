@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::pg;
 use crate::support::NOW;
-use crate::support::receiver::{Receiver, webhook_block};
+use crate::support::receiver::{Receiver, webhook_block, webhook_ids};
 use crate::support::server::{PATIENCE, World, json_of};
 
 fn world_with_webhook(receiver: &Receiver) -> World {
@@ -44,22 +44,11 @@ fn event_ids(world: &World) -> Vec<String> {
         ],
     );
     assert!(copied.status.success(), "{copied:?}");
-    std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!("evt_{}_{}", v["seq"], &v["hash"].as_str().unwrap()[..16])
-        })
-        .collect()
+    webhook_ids(&std::fs::read_to_string(&file).unwrap())
 }
 
 fn acknowledged_ids(receiver: &Receiver) -> Vec<String> {
-    receiver
-        .acknowledged()
-        .iter()
-        .map(|d| d.id().to_string())
-        .collect()
+    receiver.acknowledged_ids()
 }
 
 #[test]

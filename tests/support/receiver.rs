@@ -325,6 +325,31 @@ pub fn assert_signed(delivery: &Delivery, secret: &str) {
     );
 }
 
+/// The `webhook-id` each line of a store's text is delivered under, in order.
+pub fn webhook_ids(store_text: &str) -> Vec<String> {
+    store_text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("a store line is JSON");
+            format!(
+                "evt_{}_{}",
+                v["seq"],
+                &v["hash"].as_str().expect("a hash")[..16]
+            )
+        })
+        .collect()
+}
+
+impl Receiver {
+    /// The webhook-ids of the acknowledged POSTs so far, in arrival order.
+    pub fn acknowledged_ids(&self) -> Vec<String> {
+        self.acknowledged()
+            .iter()
+            .map(|d| d.id().to_string())
+            .collect()
+    }
+}
+
 /// A `[[webhooks]]` block for the config file, with the test secret; `extra` adds lines
 /// (`format = "slack"`, `events = [...]`).
 pub fn webhook_block(name: &str, url: &str, extra: &str) -> String {
