@@ -15,11 +15,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::store::{PgStore, WebhookLock};
-
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
+
+use crate::store::{PgStore, WebhookLock};
 
 /// What one webhook has been sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -606,31 +606,7 @@ impl PgStore {
         mut judge: impl FnMut(&Replica) -> Result<(Vec<Event>, T), E>,
     ) -> Result<(Appended<T>, Commit), AppendError<E>> {
         let mut guard = self.session()?;
-        let begun = {
-            let Some(session) = guard.as_ref() else {
-                return Err(self.unreachable("no session").into());
-            };
-            let from = replica.head_seq() as i64;
-            // One round trip: the lock, then the rows from the head on.
-            self.block(async {
-                let (begin, rows) = futures_util::future::join(
-                    session.client.batch_execute(BEGIN_WRITE),
-                    session.client.query(&session.after, &[&from, &PAGE]),
-                )
-                .await;
-                begin?;
-                rows
-            })
-        };
-        let rows = begun.map_err(|f| self.failed(&mut guard, "lock the events of", f))?;
-        if let Err((caught, action)) = self.catch_up(&mut guard, replica, Some(rows)) {
-            self.rollback(&mut guard);
-            return Err(match caught {
-                Caught::Failure(f) => self.failed(&mut guard, action, f),
-                Caught::Store(e) => e,
-            }
-            .into());
-        }
+        self.begin_write(&mut guard, replica)?;
         let (events, value) = match judge(replica) {
             Ok(judged) => judged,
             Err(refused) => {
@@ -715,29 +691,7 @@ impl PgStore {
         jobs: &mut [Box<dyn Job>],
     ) -> Result<(), StoreError> {
         let mut guard = self.session()?;
-        let begun = {
-            let Some(session) = guard.as_ref() else {
-                return Err(self.unreachable("no session"));
-            };
-            let from = replica.head_seq() as i64;
-            self.block(async {
-                let (begin, rows) = futures_util::future::join(
-                    session.client.batch_execute(BEGIN_WRITE),
-                    session.client.query(&session.after, &[&from, &PAGE]),
-                )
-                .await;
-                begin?;
-                rows
-            })
-        };
-        let rows = begun.map_err(|f| self.failed(&mut guard, "lock the events of", f))?;
-        if let Err((caught, action)) = self.catch_up(&mut guard, replica, Some(rows)) {
-            self.rollback(&mut guard);
-            return Err(match caught {
-                Caught::Failure(f) => self.failed(&mut guard, action, f),
-                Caught::Store(e) => e,
-            });
-        }
+        self.begin_write(&mut guard, replica)?;
         let mut rows = Rows::default();
         for job in jobs.iter_mut() {
             let events = job.judge(replica);
@@ -801,6 +755,40 @@ impl PgStore {
 
     /// End a write transaction that writes nothing. A failure drops the session (the server
     /// rolls back a transaction whose connection ends).
+    /// Begin a write: take the table's lock and catch up with the rows others wrote since the
+    /// replica's head, in one round trip; rolled back if catching up fails.
+    fn begin_write(
+        &self,
+        guard: &mut MutexGuard<'_, Option<Session>>,
+        replica: &mut Replica,
+    ) -> Result<(), StoreError> {
+        let begun = {
+            let Some(session) = guard.as_ref() else {
+                return Err(self.unreachable("no session"));
+            };
+            let from = replica.head_seq() as i64;
+            // One round trip: the lock, then the rows from the head on.
+            self.block(async {
+                let (begin, rows) = futures_util::future::join(
+                    session.client.batch_execute(BEGIN_WRITE),
+                    session.client.query(&session.after, &[&from, &PAGE]),
+                )
+                .await;
+                begin?;
+                rows
+            })
+        };
+        let rows = begun.map_err(|f| self.failed(guard, "lock the events of", f))?;
+        if let Err((caught, action)) = self.catch_up(guard, replica, Some(rows)) {
+            self.rollback(guard);
+            return Err(match caught {
+                Caught::Failure(f) => self.failed(guard, action, f),
+                Caught::Store(e) => e,
+            });
+        }
+        Ok(())
+    }
+
     fn rollback(&self, guard: &mut MutexGuard<'_, Option<Session>>) {
         let rolled = match guard.as_ref() {
             Some(session) => self.block(session.client.batch_execute("ROLLBACK")).is_ok(),
