@@ -12,6 +12,7 @@
 //!
 //!     cargo bench --bench first_frame                                  # 100,000 requests
 //!     CAB_BENCH_REQUESTS=10000,100000,1000000 cargo bench --bench first_frame
+//!     CAB_BENCH_CASES=cold cargo bench --bench first_frame             # some cases: warm,cold,remote
 //!
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
@@ -183,6 +184,8 @@ fn main() {
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect();
+    let cases = std::env::var("CAB_BENCH_CASES").unwrap_or_else(|_| "warm,cold,remote".into());
+    let wanted = |case: &str| cases.split(',').any(|c| c.trim() == case);
     let cab = env!("CARGO_BIN_EXE_cab");
     for requests in sizes {
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -224,15 +227,22 @@ fn main() {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
             run(cab, args, &env)
         };
-        // The checkpoint, written by a start that is not counted.
-        call(&local, &pairs(&env(&warm)));
-        report("local, with a checkpoint", &mut || {
-            call(&local, &pairs(&env(&warm)))
-        });
-        report("local, no checkpoint (a new cache each run)", &mut || {
-            let cold = tempfile::tempdir().unwrap();
-            call(&local, &pairs(&env(cold.path().to_str().unwrap())))
-        });
+        if wanted("warm") {
+            // The checkpoint, written by a start that is not counted.
+            call(&local, &pairs(&env(&warm)));
+            report("local, with a checkpoint", &mut || {
+                call(&local, &pairs(&env(&warm)))
+            });
+        }
+        if wanted("cold") {
+            report("local, no checkpoint (a new cache each run)", &mut || {
+                let cold = tempfile::tempdir().unwrap();
+                call(&local, &pairs(&env(cold.path().to_str().unwrap())))
+            });
+        }
+        if !wanted("remote") {
+            continue;
+        }
         let (served, token) = serve(cab, dir.path(), store);
         let remote = ["--remote", served.url.as_str(), "--token", token.as_str()];
         report("remote, over cab serve", &mut || {

@@ -37,7 +37,10 @@ pub fn run() -> ExitCode {
         Err(e) => return usage_error(e, wants_json),
     };
     let json_out = cli.json;
-    match execute(cli) {
+    let executed = execute(cli);
+    // A checkpoint still being written (the answer did not wait for it) is finished first.
+    crate::store::checkpoint::finish_writes();
+    match executed {
         Ok(code) => ExitCode::from(code),
         Err(CliError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(err) => {

@@ -464,28 +464,33 @@ fn review_exception(
 fn cleanup(state: &State, ctx: &Ctx) -> Vec<Event> {
     state
         .exceptions()
-        .filter(|e| {
-            matches!(
-                e.status,
-                ExceptionStatus::Pending | ExceptionStatus::Approved
-            ) && e.is_expired(ctx.now)
-        })
-        .map(|e| Event {
-            at: ctx.now,
-            actor: ctx.actor.name.clone(),
-            correlation_id: state
-                .request(&e.request_id)
-                .map(|r| r.correlation_id.clone())
-                .unwrap_or_default(),
-            idempotency: None,
-            kind: EventKind::ExceptionExpired(ExceptionExpired {
-                exception_id: e.id,
-                request_id: e.request_id,
-                deployment_intent_id: e.deployment_intent_id.clone(),
-                expires_at: e.expires_at,
-            }),
-        })
+        .filter_map(|e| expiry(state, e, ctx))
         .collect()
+}
+
+/// The expiry that cleanup records now for one exception: `None` unless it is pending or
+/// approved and its time has passed. Re-judging a recorded expiry asks this of its one
+/// exception, instead of running the whole cleanup (which visits every exception) per line.
+pub fn expiry(state: &State, e: &SecurityException, ctx: &Ctx) -> Option<Event> {
+    let due = matches!(
+        e.status,
+        ExceptionStatus::Pending | ExceptionStatus::Approved
+    ) && e.is_expired(ctx.now);
+    due.then(|| Event {
+        at: ctx.now,
+        actor: ctx.actor.name.clone(),
+        correlation_id: state
+            .request(&e.request_id)
+            .map(|r| r.correlation_id.clone())
+            .unwrap_or_default(),
+        idempotency: None,
+        kind: EventKind::ExceptionExpired(ExceptionExpired {
+            exception_id: e.id,
+            request_id: e.request_id,
+            deployment_intent_id: e.deployment_intent_id.clone(),
+            expires_at: e.expires_at,
+        }),
+    })
 }
 
 fn record_outcome(

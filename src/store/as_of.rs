@@ -10,7 +10,8 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
-use super::file::{PIPELINE_FROM, READ_CHUNK, ScanError, for_each_line};
+use super::blocks::{self, Block, Stopped};
+use super::file::{PIPELINE_FROM, ScanError, for_each_line};
 use super::line;
 use super::{FileStore, StoreError};
 use crate::engine::{EventKind, State};
@@ -114,8 +115,8 @@ impl FileStore {
         }
     }
 
-    /// [`Self::state_as_of`] on every core: one thread reads blocks of whole lines, two pick
-    /// and parse them, this one applies their events in store order.
+    /// [`Self::state_as_of`] on every core: one thread reads blocks of whole lines, the
+    /// parsers pick and rebuild their events, this one applies them in store order.
     fn pipelined(
         &self,
         reader: impl Read + Send,
@@ -123,134 +124,25 @@ impl FileStore {
         at: DateTime<Utc>,
         mut apply: impl FnMut(Picked) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        /// A block of whole lines, its place among the blocks, and its first line's number.
-        type Block = (usize, u64, Vec<u8>);
-        /// A block's events, and the failure that ended it early, if any.
-        type Parsed = (usize, Vec<Picked>, Option<StoreError>);
-        const PARSERS: usize = 2;
-        let (blocks_tx, blocks_rx) = std::sync::mpsc::sync_channel::<Block>(2 * PARSERS);
-        let blocks_rx = std::sync::Mutex::new(blocks_rx);
-        let (parsed_tx, parsed_rx) = std::sync::mpsc::sync_channel::<Parsed>(4 * PARSERS);
-        // Parsed blocks go back to the reader to be filled again.
-        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::scope(|s| {
-            let reading = s.spawn(move || {
-                let (mut index, mut seq) = (0, 0);
-                let tail = for_each_block(reader, &spare_rx, |block| {
-                    let lines = memchr::memchr_iter(b'\n', &block).count() as u64;
-                    // Parsers gone: the applier stopped, and its error is the one.
-                    let sent = blocks_tx.send((index, seq + 1, block)).is_ok();
-                    index += 1;
-                    seq += lines;
-                    Ok(sent)
-                });
-                tail.map_err(|e| e.into_store(self))
-                    .and_then(|tail| self.read_all(verified, seq, tail))
-            });
-            for _ in 0..PARSERS {
-                let (blocks_rx, parsed_tx, spare_tx) =
-                    (&blocks_rx, parsed_tx.clone(), spare_tx.clone());
-                s.spawn(move || {
-                    loop {
-                        let next = blocks_rx
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .recv();
-                        let Ok((index, first, block)) = next else {
-                            return;
-                        };
-                        let ends: Vec<usize> = memchr::memchr_iter(b'\n', &block).collect();
-                        let mut events = Vec::with_capacity(ends.len());
-                        let mut failed = None;
-                        let starts = std::iter::once(0).chain(ends.iter().map(|end| end + 1));
-                        let lines = starts.zip(&ends).map(|(start, &end)| &block[start..end]);
-                        for (seq, bytes) in (first..).zip(lines) {
-                            match self.read_line(verified, seq, bytes, at) {
-                                Ok(Some(event)) => events.push(event),
-                                Ok(None) => {}
-                                Err(e) => {
-                                    failed = Some(e);
-                                    break;
-                                }
-                            }
-                        }
-                        let _ = spare_tx.send(block);
-                        if parsed_tx.send((index, events, failed)).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            drop(parsed_tx);
-            // Blocks come back in any order; each is applied once those before it are.
-            let mut waiting = std::collections::BTreeMap::new();
-            let mut next = 0;
-            let mut applied = Ok(());
-            'blocks: for (index, events, failed) in &parsed_rx {
-                waiting.insert(index, (events, failed));
-                while let Some((events, failed)) = waiting.remove(&next) {
-                    next += 1;
-                    for event in events {
-                        applied = apply(event);
-                        if applied.is_err() {
-                            break 'blocks;
-                        }
-                    }
-                    if let Some(e) = failed {
-                        applied = Err(e);
-                        break 'blocks;
-                    }
+        let parse = |block: Block<'_>| {
+            let mut events = Vec::new();
+            for (seq, _, bytes) in block.lines() {
+                match self.read_line(verified, seq, bytes, at) {
+                    Ok(Some(event)) => events.push(event),
+                    Ok(None) => {}
+                    Err(e) => return (events, Some(e)),
                 }
             }
-            drop(parsed_rx);
-            let read = reading.join().unwrap_or_else(|_| {
-                Err(ScanError::Io(std::io::Error::other("the reader failed")).into_store(self))
-            });
-            applied?;
-            read
-        })
-    }
-}
-
-/// Call `f` with blocks of whole lines (each ending with its `\n`) read from `reader`, until
-/// it returns `false`; the number of bytes after the last whole line. Blocks come from
-/// `spare` when it has one (a block handed back once parsed): fresh memory would have to be
-/// zeroed by the kernel, page by page.
-fn for_each_block(
-    mut reader: impl Read,
-    spare: &std::sync::mpsc::Receiver<Vec<u8>>,
-    mut f: impl FnMut(Vec<u8>) -> Result<bool, StoreError>,
-) -> Result<u64, ScanError> {
-    let mut carry: Vec<u8> = Vec::new();
-    loop {
-        let mut block = spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK));
-        block.clear();
-        block.extend_from_slice(&carry);
-        // At least a whole chunk to read into, more when a line is longer than that.
-        let want = READ_CHUNK.max(2 * carry.len());
-        block.reserve(want.saturating_sub(block.len()));
-        let room = (block.capacity() - block.len()) as u64;
-        let n = loop {
-            match (&mut reader).take(room).read_to_end(&mut block) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ScanError::Io(e)),
-            }
+            (events, None)
         };
-        if n == 0 {
-            return Ok(block.len() as u64);
-        }
-        let Some(last) = memchr::memrchr(b'\n', &block) else {
-            carry = block;
-            continue;
+        let take = |(events, failed): (Vec<Picked>, Option<StoreError>)| {
+            events.into_iter().try_for_each(&mut apply)?;
+            failed.map_or(Ok(()), Err)
         };
-        carry.clear();
-        carry.extend_from_slice(&block[last + 1..]);
-        block.truncate(last + 1);
-        if !f(block)? {
-            return Ok(0);
+        match blocks::pipelined(reader, 0, 1, parse, take) {
+            Ok(read) => self.read_all(verified, read.count, read.tail),
+            Err(Stopped::Taken(e)) => Err(e),
+            Err(Stopped::Read(e)) => Err(ScanError::Io(e).into_store(self)),
         }
     }
 }

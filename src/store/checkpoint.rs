@@ -19,6 +19,8 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
@@ -108,6 +110,7 @@ impl Loaded {
 /// parsed; then the store is replayed in full. Its checksum is checked by [`Loaded::intact`].
 /// Never blocks on a FIFO and never reads more than the file's own size.
 pub fn load(file: &Path) -> Option<Loaded> {
+    finish_writes();
     let (handle, meta) = crate::files::open_regular(file).ok()?;
     if meta.len() > MAX_BYTES {
         return None;
@@ -127,6 +130,40 @@ pub fn load(file: &Path) -> Option<Loaded> {
         state_at,
         digest,
     })
+}
+
+/// Checkpoints being written by this process, on threads of their own.
+static WRITING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+
+fn writing() -> MutexGuard<'static, Vec<JoinHandle<()>>> {
+    WRITING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// [`save`] on a thread of its own, so that whoever read the store (a console's first
+/// screen, a command's answer, a server's request) does not wait for it. One at a time: a
+/// write still going on is finished first. [`load`] and [`finish_writes`] wait for them.
+pub fn save_in_background(file: PathBuf, header: Header, state: State) {
+    finish_writes();
+    let spawned = std::thread::Builder::new()
+        .name("cab-checkpoint".into())
+        .spawn(move || {
+            // A cache: a failure to write it only means the next start replays more.
+            let _ = save(&file, &header, &state);
+        });
+    if let Ok(handle) = spawned {
+        writing().push(handle);
+    }
+}
+
+/// Wait for the checkpoints this process is writing: before it exits (`cli::run`), and before
+/// one is read back.
+pub fn finish_writes() {
+    let pending = std::mem::take(&mut *writing());
+    for handle in pending {
+        let _ = handle.join();
+    }
 }
 
 /// Write a checkpoint: to a temporary file beside it, then renamed over it, so a reader never

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use thiserror::Error;
 
+use super::blocks::{self, Block, Stopped};
 use super::checkpoint::{self, CheckpointPolicy};
 use super::disk::{self, Disk, Os, Target};
 use super::line::{self, GENESIS};
@@ -843,64 +844,76 @@ impl FileStore {
         Ok(())
     }
 
-    /// Read a long run of lines on two cores: one thread reads, checks the chain and parses
-    /// (hashing, JSON, the canonical form), this one re-judges and applies, in order. The first
-    /// failure by line number is the one reported. Returns the length of a torn tail.
+    /// Read a long run of lines on every core: parser threads check each block's lines
+    /// (hash, sequence, the links inside the block, JSON, the canonical form), this one links
+    /// each block to the one before, re-judges and applies, in order. The first failure by line
+    /// number is the one reported, with the words a plain read gives. Returns the length of a
+    /// torn tail.
     fn read_pipelined(
         &self,
         reader: &File,
         start: u64,
         replica: &mut Replica,
     ) -> Result<u64, StoreError> {
-        const BATCH: usize = 512;
+        /// A block's events, the `prev` its first line is written with (to link it to the
+        /// block before), and the failure that ended it early.
+        struct Parsed {
+            first_seq: u64,
+            first_prev: Option<String>,
+            events: Vec<(u64, usize, StoredEvent)>,
+            failed: Option<(u64, line::LineError)>,
+        }
         let first = replica.head_seq() + 1;
-        let mut prev = replica.head_hash.clone();
-        std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, usize, StoredEvent)>>(8);
-            let parser = s.spawn(move || {
-                let mut seq = first - 1;
-                let mut batch = Vec::with_capacity(BATCH);
-                let tail = for_each_line(reader, start, |offset, bytes| {
-                    seq += 1;
-                    let event = match line::decode(bytes, seq, &prev) {
-                        Ok(event) => event,
-                        Err(e) => {
-                            // The lines before this one are applied first: an earlier failure
-                            // is the one to report, and without one they are the store.
-                            let _ = tx.send(std::mem::take(&mut batch));
-                            return Err(self.corrupt(seq, e));
+        let parse = |block: Block<'_>| {
+            let mut parsed = Parsed {
+                first_seq: block.first_seq,
+                first_prev: None,
+                events: Vec::with_capacity(block.bytes.len() / 512),
+                failed: None,
+            };
+            for (seq, offset, bytes) in block.lines() {
+                let decoded = match parsed.events.last() {
+                    Some((_, _, before)) => line::decode(bytes, seq, &before.hash),
+                    None => line::decode_unlinked(bytes, seq).map_err(|(prev, e)| {
+                        parsed.first_prev = prev;
+                        e
+                    }),
+                };
+                match decoded {
+                    Ok(event) => {
+                        if parsed.events.is_empty() {
+                            parsed.first_prev = Some(event.prev.clone());
                         }
-                    };
-                    prev.clone_from(&event.hash);
-                    batch.push((offset, bytes.len(), event));
-                    if batch.len() == BATCH {
-                        tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                            // The applier stopped at an earlier line: its error is the one.
-                            .map_err(|_| self.corrupt(seq, "stopped"))?;
+                        parsed.events.push((offset, bytes.len(), event));
                     }
-                    Ok(())
-                });
-                if !batch.is_empty() {
-                    let _ = tx.send(batch);
-                }
-                tail
-            });
-            let mut applied = Ok(());
-            'batches: for batch in &rx {
-                for (offset, len, event) in batch {
-                    applied = self.accept(replica, offset, len, event);
-                    if applied.is_err() {
-                        break 'batches;
+                    Err(e) => {
+                        parsed.failed = Some((seq, e));
+                        break;
                     }
                 }
             }
-            drop(rx);
-            let parsed = parser
-                .join()
-                .unwrap_or_else(|_| Err(ScanError::Io(io::Error::other("the reader failed"))));
-            applied?;
-            parsed.map_err(|e| e.into_store(self))
-        })
+            parsed
+        };
+        let take = |parsed: Parsed| {
+            if parsed
+                .first_prev
+                .is_some_and(|prev| prev != replica.head_hash)
+            {
+                return Err(self.corrupt(parsed.first_seq, line::LineError::BrokenChain));
+            }
+            for (offset, len, event) in parsed.events {
+                self.accept(replica, offset, len, event)?;
+            }
+            match parsed.failed {
+                Some((seq, e)) => Err(self.corrupt(seq, e)),
+                None => Ok(()),
+            }
+        };
+        match blocks::pipelined(reader, start, first, parse, take) {
+            Ok(read) => Ok(read.tail),
+            Err(Stopped::Taken(e)) => Err(e),
+            Err(Stopped::Read(e)) => Err(self.io("read")(e)),
+        }
     }
 
     /// A replica from the store's checkpoint, if it has one that still holds: every line it
@@ -1051,7 +1064,7 @@ impl FileStore {
                 })
                 .collect(),
         };
-        let _ = checkpoint::save(&policy.file_for(&self.path), &header, &replica.state);
+        checkpoint::save_in_background(policy.file_for(&self.path), header, replica.state.clone());
     }
 
     /// Do the bytes just before the replica's offset still end with its head hash?

@@ -389,6 +389,30 @@ pub fn decode(
     Ok(stored)
 }
 
+/// [`decode`] for a line whose predecessor is read on another thread: every check but the
+/// link to the previous line's hash, which the caller makes in order. On a failure found after
+/// the link would have been checked, the `prev` the line is written with comes along, so the
+/// caller can report a broken link first, as [`decode`] does.
+pub fn decode_unlinked(
+    line: &[u8],
+    expected_seq: u64,
+) -> Result<StoredEvent, (Option<String>, LineError)> {
+    let prev = match own_link(line) {
+        Ok(link) if link.seq != expected_seq => {
+            return Err((
+                None,
+                LineError::BadSequence {
+                    expected: expected_seq,
+                    found: link.seq,
+                },
+            ));
+        }
+        Ok(link) => link.prev.to_string(),
+        Err(e) => return Err((None, e)),
+    };
+    decode(line, expected_seq, &prev).map_err(|e| (Some(prev), e))
+}
+
 /// Is the line byte for byte what cab writes for its event? Two lines that mean the same event
 /// are one line: a time with `+00:00`, a raw bidi override or a reordered field each make
 /// another text with the same meaning, which another reader could take differently.

@@ -8,6 +8,7 @@
 mod as_of;
 #[cfg(test)]
 mod as_of_tests;
+mod blocks;
 pub mod checkpoint;
 mod disk;
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! Long runs of lines are read on two threads (parse, then re-judge and apply): the result must
-//! be exactly what reading them one by one gives, and a damaged or rule-breaking line is reported
-//! at its own line number, whichever thread finds it. Stores here are larger than the size from
-//! which the two-thread reading starts.
+//! Long runs of lines are read on every core (blocks of lines parsed on several threads, then
+//! linked, re-judged and applied in order on one): the result must be exactly what reading them
+//! one by one gives, and a damaged or rule-breaking line is reported at its own line number with
+//! the same words, whichever thread finds it. Stores here are larger than the size from which
+//! the parallel reading starts.
 
 use std::fs;
 use std::path::Path;
@@ -159,4 +160,92 @@ fn a_torn_tail_after_a_large_store_is_reported_not_read() {
     let torn = replica.torn.expect("the torn tail is reported");
     assert_eq!(torn.line, whole + 1);
     assert_eq!(torn.len, 13);
+}
+
+/// The first fault of a store read line by line, in order: its line and its words.
+fn first_fault_line_by_line(path: &Path) -> Option<(u64, String)> {
+    let text = fs::read_to_string(path).unwrap();
+    let mut state = State::new();
+    let mut prev = super::line::GENESIS.to_string();
+    for (i, line) in text.lines().enumerate() {
+        let seq = i as u64 + 1;
+        let event = match super::line::decode(line.as_bytes(), seq, &prev) {
+            Ok(event) => event,
+            Err(e) => return Some((seq, e.to_string())),
+        };
+        prev = event.hash.clone();
+        if let Err(e) = crate::engine::admit(&mut state, seq, event.event) {
+            return Some((seq, e));
+        }
+    }
+    None
+}
+
+/// Line `n` (1-based) with another `prev` and its own hash made right again: a line that is
+/// whole by itself but does not follow the one before it.
+fn relinked_wrongly(line: &str) -> String {
+    let at = line.rfind(",\"prev\":\"").unwrap() + 9;
+    let wrong = if &line[at..at + 1] == "f" { "e" } else { "f" };
+    let body = format!("{}{}{}\"", &line[..at], wrong, &line[at + 1..at + 64]);
+    let hash = super::line::sha256_hex(body.as_bytes());
+    format!("{body},\"hash\":\"{hash}\"}}")
+}
+
+/// A non-canonical line (a space after the version) with its own hash made right again.
+fn respelled(line: &str) -> String {
+    let body_end = line.rfind(",\"hash\":\"").unwrap();
+    let body = line[..body_end].replacen("\"v\":1", "\"v\": 1", 1);
+    let hash = super::line::sha256_hex(body.as_bytes());
+    format!("{body},\"hash\":\"{hash}\"}}")
+}
+
+#[test]
+fn faults_where_the_parsers_blocks_meet_are_reported_as_a_line_by_line_read_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = demo_store(dir.path());
+    let original = lines(store.path());
+    // The lines around the first two block boundaries (blocks are READ_CHUNK bytes of whole
+    // lines): a block's first line is linked to the one before by the applier, not its parser.
+    let mut around = Vec::new();
+    let mut offset = 0;
+    for (i, line) in original.iter().enumerate() {
+        let end = offset + line.len() + 1;
+        for k in [1, 2] {
+            let edge = k * super::file::READ_CHUNK;
+            if offset <= edge + 2_000 && end + 2_000 >= edge {
+                around.push(i);
+            }
+        }
+        offset = end;
+    }
+    around.dedup();
+    assert!(around.len() >= 4, "{around:?}");
+    type Fault = fn(&str) -> String;
+    let faults: [(&str, Fault); 4] = [
+        ("broken link", relinked_wrongly),
+        ("broken link and not canonical", |l| {
+            relinked_wrongly(&respelled(l))
+        }),
+        ("edited", |l| l.replacen("\"v\":1", "\"v\":2", 1)),
+        ("not canonical", respelled),
+    ];
+    for &i in &around {
+        for (name, fault) in faults {
+            let mut all = original.clone();
+            all[i] = fault(&all[i]);
+            write_lines(store.path(), &all);
+            let expected = first_fault_line_by_line(store.path()).unwrap();
+            assert_eq!(failing_line(&store), expected, "{name} at line {}", i + 1);
+        }
+        // A line removed: the next one is out of sequence.
+        let mut all = original.clone();
+        all.remove(i);
+        write_lines(store.path(), &all);
+        assert_eq!(
+            failing_line(&store),
+            first_fault_line_by_line(store.path()).unwrap(),
+            "line {} removed",
+            i + 1
+        );
+    }
 }

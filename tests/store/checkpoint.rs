@@ -89,6 +89,7 @@ impl Setup {
     }
 
     fn checkpoint_files(&self) -> Vec<PathBuf> {
+        cab::store::checkpoint::finish_writes();
         fs::read_dir(&self.cache)
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default()
@@ -97,7 +98,10 @@ impl Setup {
     /// A fresh replica of the store, as a new process would read it.
     fn read(&self) -> Result<Replica, StoreError> {
         let mut replica = Replica::new();
-        self.file_store().refresh(&mut replica)?;
+        let read = self.file_store().refresh(&mut replica);
+        // As a process does before it exits: the checkpoint it began is finished.
+        cab::store::checkpoint::finish_writes();
+        read?;
         Ok(replica)
     }
 
