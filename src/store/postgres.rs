@@ -583,13 +583,22 @@ impl PgStore {
                 }
                 rows = &rows[1..];
             }
-            for row in rows {
-                let expected = replica.head_seq() + 1;
-                let event = check_row(row, expected, replica.head_hash())
-                    .map_err(|reason| (Caught::Store(self.corrupt(expected, reason)), "read"))?;
-                replica
-                    .admit(event)
-                    .map_err(|reason| (Caught::Store(self.corrupt(expected, reason)), "read"))?;
+            let fault = |seq, reason| (Caught::Store(self.corrupt(seq, reason)), "read");
+            for checked in check_rows(rows, replica.head_seq() + 1) {
+                if checked
+                    .first_prev
+                    .is_some_and(|prev| prev != replica.head_hash())
+                {
+                    let broken = line::LineError::BrokenChain.to_string();
+                    return Err(fault(checked.first_seq, broken));
+                }
+                for event in checked.events {
+                    let seq = event.seq;
+                    replica.admit(event).map_err(|reason| fault(seq, reason))?;
+                }
+                if let Some((seq, reason)) = checked.failed {
+                    return Err(fault(seq, reason));
+                }
             }
             if !full || rows.is_empty() {
                 return Ok(());
@@ -1427,17 +1436,109 @@ fn row_text(row: &Row, column: usize) -> Option<&str> {
     row.try_get::<_, &str>(column).ok()
 }
 
+/// A run of rows checked on one thread ([`check_rows`]): the `prev` its first row is written
+/// with (linked to the row before in order, by the caller), its events, and the failure that
+/// ended it early.
+struct Checked {
+    first_seq: u64,
+    first_prev: Option<String>,
+    events: Vec<StoredEvent>,
+    failed: Option<(u64, String)>,
+}
+
+/// Rows checked as [`check_row`] does, a long page on every core: each thread checks a run of
+/// them and the links inside it; the caller links each run to the one before, in order, so a
+/// fault is reported with the words a row-by-row read gives.
+fn check_rows(rows: &[Row], first_seq: u64) -> Vec<Checked> {
+    const ALONE: usize = 512;
+    let runs = if rows.len() < ALONE {
+        1
+    } else {
+        super::blocks::parsers()
+    };
+    let size = rows.len().div_ceil(runs).max(1);
+    let check_run = |i: usize, run: &[Row]| {
+        let first_seq = first_seq + (i * size) as u64;
+        let mut checked = Checked {
+            first_seq,
+            first_prev: None,
+            events: Vec::with_capacity(run.len()),
+            failed: None,
+        };
+        for (seq, row) in (first_seq..).zip(run) {
+            let event = match checked.events.last() {
+                Some(before) => check_row_after(row, seq, Some(&before.hash)),
+                None => check_row_after(row, seq, None).inspect(|event| {
+                    checked.first_prev = Some(event.prev.clone());
+                }),
+            };
+            match event {
+                Ok(event) => checked.events.push(event),
+                Err((prev, reason)) => {
+                    checked.first_prev = checked.first_prev.take().or(prev);
+                    checked.failed = Some((seq, reason));
+                    break;
+                }
+            }
+        }
+        checked
+    };
+    if runs == 1 {
+        return vec![check_run(0, rows)];
+    }
+    std::thread::scope(|s| {
+        let threads: Vec<_> = rows
+            .chunks(size)
+            .enumerate()
+            .map(|(i, run)| {
+                (
+                    first_seq + (i * size) as u64,
+                    s.spawn(move || check_run(i, run)),
+                )
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|(first_seq, thread)| {
+                thread.join().unwrap_or_else(|_| Checked {
+                    first_seq,
+                    first_prev: None,
+                    events: Vec::new(),
+                    failed: Some((first_seq, "the row checker failed".into())),
+                })
+            })
+            .collect()
+    })
+}
+
 /// One row as the next event: its line checked as a file's line is (chain, hash, format,
 /// canonical form), and every column agreeing with it.
 fn check_row(row: &Row, expected: u64, prev: &str) -> Result<StoredEvent, String> {
-    let seq = row_seq(row).ok_or("the row has no sequence number")?;
+    check_row_after(row, expected, Some(prev)).map_err(|(_, reason)| reason)
+}
+
+/// [`check_row`]; with no `prev`, every check but the link to the row before, and on a
+/// failure found after that link would have been checked, the `prev` the line is written with.
+fn check_row_after(
+    row: &Row,
+    expected: u64,
+    prev: Option<&str>,
+) -> Result<StoredEvent, (Option<String>, String)> {
+    let seq = row_seq(row).ok_or((None, "the row has no sequence number".to_string()))?;
     if seq != expected {
-        return Err(format!(
-            "sequence number {seq} where {expected} was expected (a row was removed)"
+        return Err((
+            None,
+            format!("sequence number {seq} where {expected} was expected (a row was removed)"),
         ));
     }
-    let text = row_text(row, 5).ok_or("the row has no line")?;
-    let event = line::decode(text.as_bytes(), expected, prev).map_err(|e| e.to_string())?;
+    let text = row_text(row, 5).ok_or((None, "the row has no line".to_string()))?;
+    let event = match prev {
+        Some(prev) => line::decode(text.as_bytes(), expected, prev).map_err(|e| (None, e)),
+        None => line::decode_unlinked(text.as_bytes(), expected),
+    }
+    .map_err(|(written, e)| (written, e.to_string()))?;
+    // Past the link: a failure from here on comes with the `prev` an unlinked row is written with.
+    let fail = |reason: String| (prev.is_none().then(|| event.prev.clone()), reason);
     let columns = [
         ("prev", row_text(row, 1), event.prev.as_str()),
         ("hash", row_text(row, 2), event.hash.as_str()),
@@ -1445,13 +1546,15 @@ fn check_row(row: &Row, expected: u64, prev: &str) -> Result<StoredEvent, String
     ];
     for (name, column, line_says) in columns {
         if column != Some(line_says) {
-            return Err(format!(
+            return Err(fail(format!(
                 "the row's {name} column does not say what its line says"
-            ));
+            )));
         }
     }
     if row_text(row, 4) != Some(event.event.kind.request_id().to_string().as_str()) {
-        return Err("the row's request_id column does not say what its line says".into());
+        return Err(fail(
+            "the row's request_id column does not say what its line says".into(),
+        ));
     }
     Ok(event)
 }

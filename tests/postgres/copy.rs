@@ -262,6 +262,57 @@ fn a_tampered_row_is_caught_by_verify_with_its_sequence_number_and_the_database_
 }
 
 #[test]
+fn a_row_edited_where_the_row_checkers_runs_meet_fails_every_read_as_verify_words_it() {
+    let Some(pg) = pg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("store.jsonl");
+    let file = file.to_str().unwrap();
+    ok(
+        &cab(d, "demo", &["--store", file, "demo", "--requests", "800"]),
+        "demo",
+    );
+    let (db, url) = pg.fresh();
+    ok(
+        &cab(d, "x", &["store", "copy", "--from", file, "--to", &url]),
+        "copy in",
+    );
+    let rows: u64 = pg
+        .psql(&db, "SELECT count(*) FROM cab_events")
+        .parse()
+        .unwrap();
+    assert!(rows > 1_000 && rows < 5_000, "one page of rows: {rows}");
+    // A long page is checked in runs, one per core (two at least), each run's first row
+    // linked to the row before by the reader: edit that row, and one inside a run.
+    let runs = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)) as u64;
+    let edge = 1 + rows.div_ceil(runs);
+    for seq in [edge, edge - 1, 3] {
+        let edit = format!(
+            "UPDATE cab_events SET line = replace(line, '\"actor\":\"', '\"actor\":\"z') WHERE seq = {seq}"
+        );
+        let undo = format!(
+            "UPDATE cab_events SET line = replace(line, '\"actor\":\"z', '\"actor\":\"') WHERE seq = {seq}"
+        );
+        pg.psql(&db, &edit);
+        let verify = cab(d, "x", &["--json", "--store", &url, "verify"]);
+        let queue = cab(d, "x", &["--json", "--store", &url, "queue"]);
+        for (out, what) in [(&verify, "verify"), (&queue, "queue")] {
+            assert_eq!(out.status.code(), Some(1), "{what} at {seq}: {out:?}");
+        }
+        let error = |out: &std::process::Output| {
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["error"].clone()
+        };
+        assert_eq!(error(&verify)["line"], seq, "{verify:?}");
+        assert_eq!(error(&queue), error(&verify), "row {seq}");
+        pg.psql(&db, &undo);
+    }
+    ok(
+        &cab(d, "x", &["--store", &url, "verify"]),
+        "verify once undone",
+    );
+}
+
+#[test]
 fn the_database_itself_refuses_a_gap_a_fork_and_a_second_decision() {
     let Some(pg) = pg() else { return };
     let dir = tempfile::tempdir().unwrap();
