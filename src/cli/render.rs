@@ -42,13 +42,13 @@ impl Block {
         self
     }
 
-    fn list(&mut self, label: &str, items: &[String]) -> &mut Self {
+    fn list(&mut self, label: &str, items: &[impl AsRef<str>]) -> &mut Self {
         if items.is_empty() {
             return self;
         }
         let text = items
             .iter()
-            .map(|i| format!("- {}", untrusted::line(i)))
+            .map(|i| format!("- {}", untrusted::line(i.as_ref())))
             .collect::<Vec<_>>()
             .join("\n");
         self.rows.push((label.to_string(), text));
@@ -304,12 +304,12 @@ pub fn request_table(views: &[RequestView], now: DateTime<Utc>) -> String {
         let r = &v.request;
         t.row(vec![
             r.short_id(),
-            r.deployment_intent_id.clone(),
+            r.deployment_intent_id.to_string(),
             r.risk_score.to_string(),
             r.status.to_string(),
             relative(r.submitted_at, now),
-            r.requested_by.clone(),
-            r.title.clone().unwrap_or_default(),
+            r.requested_by.to_string(),
+            r.title.as_deref().unwrap_or_default().to_string(),
         ]);
     }
     t.render()

@@ -70,7 +70,10 @@ impl Mention {
                     return None;
                 }
                 EventKind::RequestDecided(RequestDecided {
-                    deployment_intent_id: later.request(&request_id)?.deployment_intent_id.clone(),
+                    deployment_intent_id: later
+                        .request(&request_id)?
+                        .deployment_intent_id
+                        .to_string(),
                     decision,
                 })
             }
