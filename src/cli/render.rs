@@ -333,7 +333,7 @@ pub fn exception_table(views: &[ExceptionView], now: DateTime<Utc>) -> String {
         t.row(vec![
             x.short_id(),
             crate::engine::short_id(&x.request_id),
-            x.deployment_intent_id.clone(),
+            x.deployment_intent_id.to_string(),
             if v.is_active {
                 "active".to_string()
             } else {
@@ -345,8 +345,8 @@ pub fn exception_table(views: &[ExceptionView], now: DateTime<Utc>) -> String {
             } else {
                 "-".to_string()
             },
-            x.requested_by.clone(),
-            x.reviewed_by.clone().unwrap_or_default(),
+            x.requested_by.to_string(),
+            x.reviewed_by.as_deref().unwrap_or_default().to_string(),
         ]);
     }
     t.render()

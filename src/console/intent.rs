@@ -390,8 +390,8 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
                     _ => DEFAULT_EXPIRY_DAYS,
                 };
                 let expires = now + Duration::days(days);
-                row("justification", x.justification.clone());
-                row("requested by", x.requested_by.clone());
+                row("justification", x.justification.to_string());
+                row("requested by", x.requested_by.to_string());
                 row(
                     "expires",
                     format!(
@@ -402,7 +402,7 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
                     ),
                 );
                 for c in &x.compensating_controls {
-                    row("control", c.clone());
+                    row("control", c.to_string());
                 }
             }
             EventKind::ExceptionReviewed(e) => {

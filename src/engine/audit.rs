@@ -195,7 +195,11 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
                 x.status.to_string(),
                 &x.justification,
             );
-            r.compensating_controls = x.compensating_controls.clone();
+            r.compensating_controls = x
+                .compensating_controls
+                .iter()
+                .map(Text::to_string)
+                .collect();
             r.expires_at = Some(time::format(x.expires_at));
             Some(r)
         }

@@ -420,19 +420,19 @@ pub struct Decision {
 pub struct SecurityException {
     pub id: Uuid,
     pub request_id: Uuid,
-    pub deployment_intent_id: String,
-    pub justification: String,
-    pub compensating_controls: Vec<String>,
-    pub requested_by: String,
+    pub deployment_intent_id: Text,
+    pub justification: Text,
+    pub compensating_controls: Vec<Text>,
+    pub requested_by: Text,
     #[serde(with = "time::rfc3339")]
     pub requested_at: DateTime<Utc>,
     #[serde(with = "time::rfc3339")]
     pub expires_at: DateTime<Utc>,
     pub status: ExceptionStatus,
-    pub reviewed_by: Option<String>,
+    pub reviewed_by: Option<Text>,
     #[serde(with = "time::rfc3339_option", default)]
     pub reviewed_at: Option<DateTime<Utc>>,
-    pub review_rationale: Option<String>,
+    pub review_rationale: Option<Text>,
 }
 
 impl SecurityException {

@@ -153,8 +153,12 @@ fn command_for(
             }
             let command = Command::RequestException {
                 request_id: x.request_id,
-                justification: x.justification.clone(),
-                compensating_controls: x.compensating_controls.clone(),
+                justification: x.justification.to_string(),
+                compensating_controls: x
+                    .compensating_controls
+                    .iter()
+                    .map(Text::to_string)
+                    .collect(),
                 expiry_days: Some(days),
             };
             (command, VecDeque::from([x.id]), policy)

@@ -361,10 +361,10 @@ fn request_exception(
     let exception = SecurityException {
         id: ids.next_id(),
         request_id,
-        deployment_intent_id: request.deployment_intent_id.to_string(),
-        justification: justification.to_string(),
-        compensating_controls: controls,
-        requested_by: ctx.actor.name.clone(),
+        deployment_intent_id: request.deployment_intent_id.clone(),
+        justification: justification.into(),
+        compensating_controls: controls.into_iter().map(Text::from).collect(),
+        requested_by: ctx.actor.name.as_str().into(),
         requested_at: ctx.now,
         expires_at,
         status: ExceptionStatus::Pending,
@@ -434,7 +434,11 @@ fn review_exception(
             return Err(Refusal::AlreadyReviewed {
                 exception_id,
                 status,
-                by: exception.reviewed_by.clone().unwrap_or_default(),
+                by: exception
+                    .reviewed_by
+                    .as_ref()
+                    .map(Text::to_string)
+                    .unwrap_or_default(),
                 at: exception.reviewed_at.unwrap_or(exception.requested_at),
             }
             .into());
@@ -483,7 +487,7 @@ fn cleanup(state: &State, ctx: &Ctx) -> Vec<Event> {
             kind: EventKind::ExceptionExpired(ExceptionExpired {
                 exception_id: e.id,
                 request_id: e.request_id,
-                deployment_intent_id: e.deployment_intent_id.clone(),
+                deployment_intent_id: e.deployment_intent_id.to_string(),
                 expires_at: e.expires_at,
             }),
         })

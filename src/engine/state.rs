@@ -372,11 +372,16 @@ impl State {
                 e.exception_id, exception.status, e.status
             )));
         }
+        let mut reviewed_by = Text::from(e.reviewed_by);
+        let mut review_rationale = Text::from(e.review_rationale);
         exception.status = e.status;
-        exception.reviewed_by = Some(e.reviewed_by);
         exception.reviewed_at = Some(e.reviewed_at);
-        exception.review_rationale = Some(e.review_rationale);
         let request_id = exception.request_id;
+        self.interner.share(&mut reviewed_by);
+        self.interner.share(&mut review_rationale);
+        let exception = self.exception_mut(&e.exception_id)?;
+        exception.reviewed_by = Some(reviewed_by);
+        exception.review_rationale = Some(review_rationale);
         pushed(&mut self.entry_mut(&request_id)?.history, seq);
         Ok(())
     }
@@ -617,7 +622,20 @@ fn share_exception(
     exception: &mut SecurityException,
     request: &ApprovalRequest,
 ) {
-    let _ = (interner, exception, request);
+    if !same_as(
+        &mut exception.deployment_intent_id,
+        &request.deployment_intent_id,
+    ) {
+        exception.deployment_intent_id.own();
+    }
+    interner.share(&mut exception.justification);
+    if !exception.compensating_controls.is_empty() {
+        exception.compensating_controls = exception.compensating_controls.clone();
+        interner.share_all(&mut exception.compensating_controls);
+    }
+    interner.share(&mut exception.requested_by);
+    interner.share_opt(&mut exception.reviewed_by);
+    interner.share_opt(&mut exception.review_rationale);
 }
 
 /// Take `kept`'s copy when the text is the same (and say whether it was).
