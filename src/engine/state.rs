@@ -82,11 +82,45 @@ struct PartsOut<'a> {
 
 #[derive(Deserialize)]
 struct PartsIn {
-    requests: Vec<Arc<RequestEntry>>,
+    requests: SharedEntries,
     exceptions: Vec<Arc<SecurityException>>,
     head: u64,
     #[serde(with = "super::time::rfc3339_option")]
     last_at: Option<DateTime<Utc>>,
+}
+
+/// The records as they are read back, each one's texts shared with the records before it as
+/// soon as it is decoded: a large state is never in memory with a copy of every text each.
+/// The same form as `Vec<Arc<RequestEntry>>`.
+struct SharedEntries {
+    entries: Vec<Arc<RequestEntry>>,
+    interner: Interner,
+}
+
+impl<'de> Deserialize<'de> for SharedEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = SharedEntries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence of requests")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SharedEntries, A::Error> {
+                // A length read from a file is not trusted for more than a modest reservation.
+                let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                let mut interner = Interner::default();
+                while let Some(mut entry) = seq.next_element::<RequestEntry>()? {
+                    share_entry(&mut interner, &mut entry);
+                    entries.push(Arc::new(entry));
+                }
+                Ok(SharedEntries { entries, interner })
+            }
+        }
+        d.deserialize_seq(Entries)
+    }
 }
 
 impl Serialize for State {
@@ -114,18 +148,14 @@ impl State {
     }
 
     fn from_parts(parts: PartsIn) -> Result<State, String> {
+        let mut interner = parts.requests.interner;
         let mut state = State {
-            requests: parts.requests,
+            requests: parts.requests.entries,
             exceptions: parts.exceptions,
             head: parts.head,
             last_at: parts.last_at,
             ..State::default()
         };
-        // Records read back hold a copy of every text each: share them as replay does.
-        let mut interner = Interner::default();
-        for entry in &mut state.requests {
-            share_entry(&mut interner, Arc::make_mut(entry));
-        }
         state.request_index.reserve(state.requests.len());
         for (i, entry) in state.requests.iter().enumerate() {
             if entry

@@ -130,20 +130,42 @@ pub fn load(file: &Path) -> Option<Loaded> {
 }
 
 /// Write a checkpoint: to a temporary file beside it, then renamed over it, so a reader never
-/// sees half of one; its digest goes last. Failures are the caller's to ignore: it is a cache.
+/// sees half of one; its digest goes last. The state is encoded straight into the file, never
+/// whole in memory beside itself. Failures are the caller's to ignore: it is a cache.
 pub fn save(file: &Path, header: &Header, state: &State) -> io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let head = postcard::to_stdvec(header).map_err(io::Error::other)?;
-    let body = postcard::to_stdvec(state).map_err(io::Error::other)?;
-    let mut digest = Xxh3::new();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut out = Digesting {
+        digest: Xxh3::new(),
+        out: io::BufWriter::with_capacity(1 << 20, tmp),
+    };
     let len = (head.len() as u64).to_le_bytes();
-    for part in [MAGIC.as_slice(), &len, &head, &body] {
-        digest.update(part);
-        tmp.write_all(part)?;
+    for part in [MAGIC.as_slice(), &len, &head] {
+        out.write_all(part)?;
     }
-    tmp.write_all(&digest.digest128().to_le_bytes())?;
+    let Digesting { digest, mut out } = postcard::to_io(state, out).map_err(io::Error::other)?;
+    out.write_all(&digest.digest128().to_le_bytes())?;
+    let tmp = out.into_inner().map_err(|e| e.into_error())?;
     tmp.persist(file).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A writer that digests what it passes on.
+struct Digesting<W> {
+    digest: Xxh3,
+    out: W,
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }

@@ -1041,8 +1041,9 @@ impl FileStore {
             file_id: replica.file_id,
             offset: replica.offset,
             head_hash: replica.head_hash.clone(),
-            line_starts: replica.line_starts.clone(),
-            line_hashes: replica.line_hashes.clone(),
+            // Lent to the header and given back: a copy would be tens of MB on a large store.
+            line_starts: std::mem::take(&mut replica.line_starts),
+            line_hashes: std::mem::take(&mut replica.line_hashes),
             keys: replica
                 .keys
                 .iter()
@@ -1052,6 +1053,8 @@ impl FileStore {
                 .collect(),
         };
         let _ = checkpoint::save(&policy.file_for(&self.path), &header, &replica.state);
+        replica.line_starts = header.line_starts;
+        replica.line_hashes = header.line_hashes;
     }
 
     /// Do the bytes just before the replica's offset still end with its head hash?
