@@ -143,7 +143,9 @@ impl<'de> Deserialize<'de> for Text {
                 Ok(Text::from(v))
             }
         }
-        d.deserialize_str(Visitor)
+        // As a `String` is read: a reader-backed decoder (a checkpoint's) then lends the text
+        // only for the copy, instead of keeping its bytes for the whole decoding.
+        d.deserialize_string(Visitor)
     }
 }
 

@@ -921,7 +921,7 @@ impl FileStore {
         // header: two cores, half the wait. Nothing the header says counts before the digest.
         let (state, history) = std::thread::scope(|s| {
             let chain = s.spawn(|| self.compare_history(header));
-            let state = loaded.intact().then(|| loaded.state());
+            let state = loaded.state();
             (state, chain.join().unwrap_or(History::Unreadable))
         });
         let Some(state) = state else {
