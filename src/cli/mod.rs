@@ -242,14 +242,16 @@ impl Env {
         value: &T,
         text: impl FnOnce() -> String,
     ) -> Result<(), CliError> {
-        let out = if self.json {
-            let mut s = json::to_string_pretty(value).map_err(io::Error::other)?;
-            s.push('\n');
-            s
-        } else {
-            text()
-        };
-        emit(&out)
+        if !self.json {
+            return emit(text());
+        }
+        // Straight to standard output: a long answer (every exception of a large store) is
+        // never a string in memory beside the state it was read from.
+        let mut out = io::BufWriter::with_capacity(64 << 10, io::stdout().lock());
+        json::write_pretty(&mut out, value).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        Ok(())
     }
 }
 

@@ -42,13 +42,13 @@ impl Block {
         self
     }
 
-    fn list(&mut self, label: &str, items: &[String]) -> &mut Self {
+    fn list(&mut self, label: &str, items: &[impl AsRef<str>]) -> &mut Self {
         if items.is_empty() {
             return self;
         }
         let text = items
             .iter()
-            .map(|i| format!("- {}", untrusted::line(i)))
+            .map(|i| format!("- {}", untrusted::line(i.as_ref())))
             .collect::<Vec<_>>()
             .join("\n");
         self.rows.push((label.to_string(), text));
@@ -304,12 +304,12 @@ pub fn request_table(views: &[RequestView], now: DateTime<Utc>) -> String {
         let r = &v.request;
         t.row(vec![
             r.short_id(),
-            r.deployment_intent_id.clone(),
+            r.deployment_intent_id.to_string(),
             r.risk_score.to_string(),
             r.status.to_string(),
             relative(r.submitted_at, now),
-            r.requested_by.clone(),
-            r.title.clone().unwrap_or_default(),
+            r.requested_by.to_string(),
+            r.title.as_deref().unwrap_or_default().to_string(),
         ]);
     }
     t.render()
@@ -333,7 +333,7 @@ pub fn exception_table(views: &[ExceptionView], now: DateTime<Utc>) -> String {
         t.row(vec![
             x.short_id(),
             crate::engine::short_id(&x.request_id),
-            x.deployment_intent_id.clone(),
+            x.deployment_intent_id.to_string(),
             if v.is_active {
                 "active".to_string()
             } else {
@@ -345,8 +345,8 @@ pub fn exception_table(views: &[ExceptionView], now: DateTime<Utc>) -> String {
             } else {
                 "-".to_string()
             },
-            x.requested_by.clone(),
-            x.reviewed_by.clone().unwrap_or_default(),
+            x.requested_by.to_string(),
+            x.reviewed_by.as_deref().unwrap_or_default().to_string(),
         ]);
     }
     t.render()

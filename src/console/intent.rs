@@ -374,10 +374,10 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
             EventKind::RequestDecided(e) => {
                 let d = &e.decision;
                 row("decision", d.decision.to_string());
-                row("approver", d.approver.clone());
-                row("rationale", d.rationale.clone());
+                row("approver", d.approver.to_string());
+                row("rationale", d.rationale.to_string());
                 for c in &d.conditions {
-                    row("condition", c.clone());
+                    row("condition", c.to_string());
                 }
             }
             EventKind::ExceptionRequested(e) => {
@@ -390,8 +390,8 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
                     _ => DEFAULT_EXPIRY_DAYS,
                 };
                 let expires = now + Duration::days(days);
-                row("justification", x.justification.clone());
-                row("requested by", x.requested_by.clone());
+                row("justification", x.justification.to_string());
+                row("requested by", x.requested_by.to_string());
                 row(
                     "expires",
                     format!(
@@ -402,7 +402,7 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
                     ),
                 );
                 for c in &x.compensating_controls {
-                    row("control", c.clone());
+                    row("control", c.to_string());
                 }
             }
             EventKind::ExceptionReviewed(e) => {
@@ -414,12 +414,12 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
                 let o = &e.outcome;
                 row("outcome", o.result.to_string());
                 if let Some(incident) = &o.incident {
-                    row("incident", incident.clone());
+                    row("incident", incident.to_string());
                 }
                 if let Some(note) = &o.note {
-                    row("note", note.clone());
+                    row("note", note.to_string());
                 }
-                row("recorded by", o.recorded_by.clone());
+                row("recorded by", o.recorded_by.to_string());
             }
             EventKind::RequestSubmitted(_) | EventKind::ExceptionExpired(_) => {}
         }

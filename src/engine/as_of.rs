@@ -70,7 +70,10 @@ impl Mention {
                     return None;
                 }
                 EventKind::RequestDecided(RequestDecided {
-                    deployment_intent_id: later.request(&request_id)?.deployment_intent_id.clone(),
+                    deployment_intent_id: later
+                        .request(&request_id)?
+                        .deployment_intent_id
+                        .to_string(),
                     decision,
                 })
             }
@@ -95,11 +98,11 @@ impl Mention {
                 EventKind::ExceptionReviewed(ExceptionReviewed {
                     exception_id: id,
                     request_id: exception.request_id,
-                    deployment_intent_id: exception.deployment_intent_id.clone(),
+                    deployment_intent_id: exception.deployment_intent_id.to_string(),
                     status,
-                    reviewed_by: exception.reviewed_by.clone()?,
+                    reviewed_by: exception.reviewed_by.as_ref()?.to_string(),
                     reviewed_at: exception.reviewed_at?,
-                    review_rationale: exception.review_rationale.clone()?,
+                    review_rationale: exception.review_rationale.as_ref()?.to_string(),
                 })
             }
             Mention::ExceptionExpired(id) => {
@@ -110,7 +113,7 @@ impl Mention {
                 EventKind::ExceptionExpired(ExceptionExpired {
                     exception_id: id,
                     request_id: exception.request_id,
-                    deployment_intent_id: exception.deployment_intent_id.clone(),
+                    deployment_intent_id: exception.deployment_intent_id.to_string(),
                     expires_at: exception.expires_at,
                 })
             }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::event::{EventKind, StoredEvent};
+use super::text::Text;
 use super::time;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,11 +107,11 @@ pub fn submission(stored: &StoredEvent) -> Option<AuditRecord> {
         time: stored.event.at,
         kind: "submission",
         request_id: r.id,
-        deployment_intent_id: r.deployment_intent_id.clone(),
+        deployment_intent_id: r.deployment_intent_id.to_string(),
         exception_id: None,
-        actor: r.requested_by.clone(),
+        actor: r.requested_by.to_string(),
         outcome: r.status.to_string(),
-        rationale: r.title.clone().unwrap_or_default(),
+        rationale: r.title.as_ref().map(Text::to_string).unwrap_or_default(),
         conditions: Vec::new(),
         compensating_controls: Vec::new(),
         expires_at: None,
@@ -180,7 +181,7 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
                 d.decision.to_string(),
                 &d.rationale,
             );
-            r.conditions = d.conditions.clone();
+            r.conditions = d.conditions.iter().map(Text::to_string).collect();
             Some(r)
         }
         EventKind::ExceptionRequested(e) => {
@@ -194,7 +195,11 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
                 x.status.to_string(),
                 &x.justification,
             );
-            r.compensating_controls = x.compensating_controls.clone();
+            r.compensating_controls = x
+                .compensating_controls
+                .iter()
+                .map(Text::to_string)
+                .collect();
             r.expires_at = Some(time::format(x.expires_at));
             Some(r)
         }
@@ -231,7 +236,7 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
                 o.result.to_string(),
                 o.note.as_deref().unwrap_or_default(),
             );
-            r.incident = o.incident.clone();
+            r.incident = o.incident.as_ref().map(Text::to_string);
             Some(r)
         }
     }

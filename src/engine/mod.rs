@@ -6,12 +6,14 @@ pub mod as_of;
 pub mod audit;
 pub mod error;
 pub mod event;
+pub mod factors;
 pub mod model;
 pub mod query;
 pub mod rejudge;
 pub mod report;
 pub mod rules;
 pub mod state;
+pub mod text;
 pub mod time;
 
 #[cfg(test)]
@@ -19,6 +21,7 @@ mod tests;
 
 pub use error::{EngineError, Invalid, Refusal};
 pub use event::{Event, EventKind, StoredEvent};
+pub use factors::RiskFactors;
 pub use model::*;
 pub use query::{
     ExceptionFilter, ExceptionView, GateState, GateView, RequestDetail, RequestFilter, RequestView,
@@ -27,3 +30,4 @@ pub use query::{
 pub use rejudge::{Violation, admit, rejudge};
 pub use rules::{Command, Ctx, IdSource, RandomIds, Review, Submission, Verdict};
 pub use state::State;
+pub use text::Text;

@@ -1,7 +1,7 @@
 //! The domain's nouns: risk scores, thresholds, gates, requests, decisions, exceptions, roles.
 //! A value of these types that exists is valid: constructors parse, they do not merely check.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::Invalid;
+use super::factors::RiskFactors;
+use super::text::Text;
 use super::time;
 
 /// A risk score: a finite number from 0 to 100 inclusive.
@@ -376,17 +378,17 @@ impl Actor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalRequest {
     pub id: Uuid,
-    pub deployment_intent_id: String,
-    pub evidence_package_id: String,
-    pub title: Option<String>,
+    pub deployment_intent_id: Text,
+    pub evidence_package_id: Text,
+    pub title: Option<Text>,
     pub risk_score: RiskScore,
     #[serde(default)]
-    pub risk_factors: BTreeMap<String, f64>,
+    pub risk_factors: RiskFactors,
     pub gate: Gate,
     pub thresholds: Thresholds,
     pub status: RequestStatus,
-    pub requested_by: String,
-    pub correlation_id: String,
+    pub requested_by: Text,
+    pub correlation_id: Text,
     #[serde(with = "time::rfc3339")]
     pub submitted_at: DateTime<Utc>,
 }
@@ -403,13 +405,13 @@ pub struct Decision {
     pub id: Uuid,
     pub request_id: Uuid,
     pub decision: DecisionKind,
-    pub approver: String,
-    pub rationale: String,
+    pub approver: Text,
+    pub rationale: Text,
     #[serde(default)]
-    pub conditions: Vec<String>,
+    pub conditions: Vec<Text>,
     #[serde(with = "time::rfc3339")]
     pub decided_at: DateTime<Utc>,
-    pub correlation_id: String,
+    pub correlation_id: Text,
 }
 
 /// A time-limited security exception for a high-risk request.
@@ -418,19 +420,19 @@ pub struct Decision {
 pub struct SecurityException {
     pub id: Uuid,
     pub request_id: Uuid,
-    pub deployment_intent_id: String,
-    pub justification: String,
-    pub compensating_controls: Vec<String>,
-    pub requested_by: String,
+    pub deployment_intent_id: Text,
+    pub justification: Text,
+    pub compensating_controls: Vec<Text>,
+    pub requested_by: Text,
     #[serde(with = "time::rfc3339")]
     pub requested_at: DateTime<Utc>,
     #[serde(with = "time::rfc3339")]
     pub expires_at: DateTime<Utc>,
     pub status: ExceptionStatus,
-    pub reviewed_by: Option<String>,
+    pub reviewed_by: Option<Text>,
     #[serde(with = "time::rfc3339_option", default)]
     pub reviewed_at: Option<DateTime<Utc>>,
-    pub review_rationale: Option<String>,
+    pub review_rationale: Option<Text>,
 }
 
 impl SecurityException {
@@ -523,12 +525,12 @@ impl fmt::Display for OutcomeResult {
 pub struct Outcome {
     pub id: Uuid,
     pub request_id: Uuid,
-    pub deployment_intent_id: String,
+    pub deployment_intent_id: Text,
     pub result: OutcomeResult,
     /// The incident it caused, as the incident tracker names it.
-    pub incident: Option<String>,
-    pub note: Option<String>,
-    pub recorded_by: String,
+    pub incident: Option<Text>,
+    pub note: Option<Text>,
+    pub recorded_by: Text,
     #[serde(with = "time::rfc3339")]
     pub recorded_at: DateTime<Utc>,
 }

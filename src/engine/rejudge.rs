@@ -17,6 +17,7 @@ use super::event::{Event, EventKind};
 use super::model::{Actor, DecisionKind, ExceptionStatus, Policy, Role};
 use super::rules::{self, Command, Ctx, IdSource, Review, Submission, Verdict};
 use super::state::State;
+use super::text::Text;
 
 /// A recorded event that the rules would not have written.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -96,12 +97,12 @@ fn command_for(
             let mut ids = VecDeque::from([r.id]);
             ids.extend(e.decision.as_ref().map(|d| d.id));
             let submission = Submission {
-                deployment_intent_id: r.deployment_intent_id.clone(),
-                evidence_package_id: r.evidence_package_id.clone(),
-                title: r.title.clone(),
+                deployment_intent_id: r.deployment_intent_id.to_string(),
+                evidence_package_id: r.evidence_package_id.to_string(),
+                title: r.title.as_ref().map(Text::to_string),
                 risk_score: r.risk_score.value(),
-                risk_factors: r.risk_factors.clone(),
-                correlation_id: Some(r.correlation_id.clone()),
+                risk_factors: r.risk_factors.to_map(),
+                correlation_id: Some(r.correlation_id.to_string()),
             };
             // The thresholds recorded with the request are the policy it was gated under.
             let policy = Policy {
@@ -117,7 +118,7 @@ fn command_for(
                     conditions: Vec::new(),
                 },
                 DecisionKind::Conditional => Verdict::Approve {
-                    conditions: d.conditions.clone(),
+                    conditions: d.conditions.iter().map(Text::to_string).collect(),
                 },
                 DecisionKind::Rejected => Verdict::Reject,
                 DecisionKind::AutoApproved => {
@@ -133,7 +134,7 @@ fn command_for(
             let command = Command::Decide {
                 request_id: d.request_id,
                 verdict,
-                rationale: d.rationale.clone(),
+                rationale: d.rationale.to_string(),
             };
             (command, VecDeque::from([d.id]), policy)
         }
@@ -152,8 +153,12 @@ fn command_for(
             }
             let command = Command::RequestException {
                 request_id: x.request_id,
-                justification: x.justification.clone(),
-                compensating_controls: x.compensating_controls.clone(),
+                justification: x.justification.to_string(),
+                compensating_controls: x
+                    .compensating_controls
+                    .iter()
+                    .map(Text::to_string)
+                    .collect(),
                 expiry_days: Some(days),
             };
             (command, VecDeque::from([x.id]), policy)
@@ -194,8 +199,8 @@ fn command_for(
             let command = Command::RecordOutcome {
                 request_id: o.request_id,
                 result: o.result,
-                incident: o.incident.clone(),
-                note: o.note.clone(),
+                incident: o.incident.as_ref().map(Text::to_string),
+                note: o.note.as_ref().map(Text::to_string),
             };
             (command, VecDeque::from([o.id]), policy)
         }

@@ -13,6 +13,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::Invalid;
+use super::factors::RiskFactors;
 use super::model::{DecisionKind, ExceptionStatus, Gate, RequestStatus, Thresholds};
 use super::state::State;
 use super::time;
@@ -453,7 +454,7 @@ pub fn compute(state: &State, params: &ReportParams) -> Report {
                 approvers
                     .entry(d.approver.as_str())
                     .or_insert_with(|| ApproverRow {
-                        approver: d.approver.clone(),
+                        approver: d.approver.to_string(),
                         approved: 0,
                         conditional: 0,
                         rejected: 0,
@@ -612,7 +613,7 @@ struct OutcomeTally<'a> {
     all: OutcomeCounts,
     by_gate: OutcomesByGate,
     bands: [OutcomeCounts; BANDS],
-    ranked: Vec<(f64, &'a BTreeMap<String, f64>, bool)>,
+    ranked: Vec<(f64, &'a RiskFactors, bool)>,
 }
 
 impl OutcomeTally<'_> {
@@ -705,13 +706,13 @@ impl WhatIfTally {
 
 /// How well the score, and each factor alone, ranks failures above successes; `None` below
 /// two of either.
-fn calibration(ranked: &[(f64, &BTreeMap<String, f64>, bool)]) -> Option<Calibration> {
+fn calibration(ranked: &[(f64, &RiskFactors, bool)]) -> Option<Calibration> {
     let failures = ranked.iter().filter(|r| r.2).count();
     if failures < 2 || ranked.len() - failures < 2 {
         return None;
     }
     let score_auc = auc(ranked.iter().map(|r| (r.0, r.2)))?;
-    let mut names: Vec<&String> = ranked.iter().flat_map(|r| r.1.keys()).collect();
+    let mut names: Vec<&str> = ranked.iter().flat_map(|r| r.1.names()).collect();
     names.sort_unstable();
     names.dedup();
     let factors = names
@@ -734,7 +735,7 @@ fn calibration(ranked: &[(f64, &BTreeMap<String, f64>, bool)]) -> Option<Calibra
                 mean_failure: mean(true),
                 mean_success: mean(false),
             };
-            (name.clone(), figures)
+            (name.to_string(), figures)
         })
         .collect();
     Some(Calibration { score_auc, factors })

@@ -12,11 +12,13 @@ use super::event::{
     Event, EventKind, ExceptionExpired, ExceptionRequested, ExceptionReviewed, OutcomeRecorded,
     RequestDecided, RequestSubmitted,
 };
+use super::factors::RiskFactors;
 use super::model::{
     Actor, ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Outcome, OutcomeResult,
     Policy, RequestStatus, RiskScore, Role, SYSTEM_ACTOR, SecurityException,
 };
 use super::state::State;
+use super::text::Text;
 
 /// Where new ids come from: random in production, seeded in the demo, counted in tests.
 pub trait IdSource {
@@ -197,14 +199,14 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
                 id: ids.next_id(),
                 request_id: id,
                 decision: DecisionKind::AutoApproved,
-                approver: SYSTEM_ACTOR.to_string(),
-                rationale: format!(
+                approver: SYSTEM_ACTOR.into(),
+                rationale: Text::from(format!(
                     "risk score {score} is at or below the auto-approve maximum {}",
                     thresholds.auto_approve_max()
-                ),
+                )),
                 conditions: Vec::new(),
                 decided_at: ctx.now,
-                correlation_id: correlation_id.clone(),
+                correlation_id: correlation_id.as_str().into(),
             };
             (RequestStatus::AutoApproved, Some(decision))
         }
@@ -213,16 +215,16 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
     };
     let request = ApprovalRequest {
         id,
-        deployment_intent_id: deployment.to_string(),
-        evidence_package_id: evidence.to_string(),
-        title,
+        deployment_intent_id: deployment.into(),
+        evidence_package_id: evidence.into(),
+        title: title.map(Text::from),
         risk_score: score,
-        risk_factors: s.risk_factors.clone(),
+        risk_factors: RiskFactors::from(&s.risk_factors),
         gate,
         thresholds,
         status,
-        requested_by: ctx.actor.name.clone(),
-        correlation_id: correlation_id.clone(),
+        requested_by: ctx.actor.name.as_str().into(),
+        correlation_id: correlation_id.as_str().into(),
         submitted_at: ctx.now,
     };
     Ok(Event {
@@ -284,19 +286,19 @@ fn decide(
         id: ids.next_id(),
         request_id,
         decision: kind,
-        approver: ctx.actor.name.clone(),
-        rationale: rationale.to_string(),
-        conditions,
+        approver: ctx.actor.name.as_str().into(),
+        rationale: rationale.into(),
+        conditions: conditions.into_iter().map(Text::from).collect(),
         decided_at: ctx.now,
         correlation_id: request.correlation_id.clone(),
     };
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.clone(),
+        correlation_id: request.correlation_id.to_string(),
         idempotency: None,
         kind: EventKind::RequestDecided(RequestDecided {
-            deployment_intent_id: request.deployment_intent_id.clone(),
+            deployment_intent_id: request.deployment_intent_id.to_string(),
             decision,
         }),
     })
@@ -360,9 +362,9 @@ fn request_exception(
         id: ids.next_id(),
         request_id,
         deployment_intent_id: request.deployment_intent_id.clone(),
-        justification: justification.to_string(),
-        compensating_controls: controls,
-        requested_by: ctx.actor.name.clone(),
+        justification: justification.into(),
+        compensating_controls: controls.into_iter().map(Text::from).collect(),
+        requested_by: ctx.actor.name.as_str().into(),
         requested_at: ctx.now,
         expires_at,
         status: ExceptionStatus::Pending,
@@ -373,7 +375,7 @@ fn request_exception(
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.clone(),
+        correlation_id: request.correlation_id.to_string(),
         idempotency: None,
         kind: EventKind::ExceptionRequested(ExceptionRequested { exception }),
     })
@@ -432,7 +434,11 @@ fn review_exception(
             return Err(Refusal::AlreadyReviewed {
                 exception_id,
                 status,
-                by: exception.reviewed_by.clone().unwrap_or_default(),
+                by: exception
+                    .reviewed_by
+                    .as_ref()
+                    .map(Text::to_string)
+                    .unwrap_or_default(),
                 at: exception.reviewed_at.unwrap_or(exception.requested_at),
             }
             .into());
@@ -444,12 +450,12 @@ fn review_exception(
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.clone(),
+        correlation_id: request.correlation_id.to_string(),
         idempotency: None,
         kind: EventKind::ExceptionReviewed(ExceptionReviewed {
             exception_id,
             request_id: request.id,
-            deployment_intent_id: request.deployment_intent_id.clone(),
+            deployment_intent_id: request.deployment_intent_id.to_string(),
             status: match review {
                 Review::Approve => ExceptionStatus::Approved,
                 Review::Reject => ExceptionStatus::Rejected,
@@ -481,13 +487,13 @@ pub fn expiry(state: &State, e: &SecurityException, ctx: &Ctx) -> Option<Event> 
         actor: ctx.actor.name.clone(),
         correlation_id: state
             .request(&e.request_id)
-            .map(|r| r.correlation_id.clone())
+            .map(|r| r.correlation_id.to_string())
             .unwrap_or_default(),
         idempotency: None,
         kind: EventKind::ExceptionExpired(ExceptionExpired {
             exception_id: e.id,
             request_id: e.request_id,
-            deployment_intent_id: e.deployment_intent_id.clone(),
+            deployment_intent_id: e.deployment_intent_id.to_string(),
             expires_at: e.expires_at,
         }),
     })
@@ -538,15 +544,15 @@ fn record_outcome(
         request_id,
         deployment_intent_id: request.deployment_intent_id.clone(),
         result,
-        incident: incident.map(str::to_string),
-        note: note.map(str::to_string),
-        recorded_by: ctx.actor.name.clone(),
+        incident: incident.map(Text::from),
+        note: note.map(Text::from),
+        recorded_by: ctx.actor.name.as_str().into(),
         recorded_at: ctx.now,
     };
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.clone(),
+        correlation_id: request.correlation_id.to_string(),
         idempotency: None,
         kind: EventKind::OutcomeRecorded(OutcomeRecorded { outcome }),
     })

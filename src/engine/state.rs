@@ -19,6 +19,7 @@ use super::model::{
     ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Outcome, RequestStatus,
     SecurityException,
 };
+use super::text::{Interner, Text};
 
 /// An event that cannot follow the ones before it.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -30,9 +31,10 @@ struct RequestEntry {
     request: ApprovalRequest,
     decision: Option<Decision>,
     /// Indexes into `State::exceptions`, in the order they were requested.
-    exceptions: Vec<usize>,
-    /// Sequence numbers of the events that concern this request.
-    history: Vec<u64>,
+    exceptions: Box<[usize]>,
+    /// Sequence numbers of the events that concern this request (a few each: a boxed slice,
+    /// grown by one when an event comes, takes no room for growth).
+    history: Box<[u64]>,
     /// How its deployment went, once recorded.
     #[serde(default)]
     outcome: Option<Outcome>,
@@ -47,7 +49,7 @@ pub struct State {
     exceptions: Vec<Arc<SecurityException>>,
     exception_index: HashMap<Uuid, usize>,
     /// The most recently submitted request of each deployment.
-    latest_by_deployment: HashMap<Arc<str>, usize>,
+    latest_by_deployment: HashMap<Text, usize>,
     /// Requests under review or needing an exception, in submission order: what the pending
     /// queue is drawn from, without looking at every request.
     awaiting: BTreeSet<usize>,
@@ -55,6 +57,16 @@ pub struct State {
     /// The latest time of any event applied: a question about a moment at or after it is
     /// answered by this state as it is (`--at`).
     last_at: Option<DateTime<Utc>>,
+    /// One copy of each name, title and rationale in the records (see `share_*`).
+    interner: Interner,
+}
+
+/// Push onto a boxed slice: a new allocation of exactly the new length.
+fn pushed<T: Copy>(items: &mut Box<[T]>, item: T) {
+    let mut grown = Vec::with_capacity(items.len() + 1);
+    grown.extend_from_slice(items);
+    grown.push(item);
+    *items = grown.into_boxed_slice();
 }
 
 /// The state as plain data (records in order), for the store's checkpoint; the indexes are
@@ -70,11 +82,45 @@ struct PartsOut<'a> {
 
 #[derive(Deserialize)]
 struct PartsIn {
-    requests: Vec<Arc<RequestEntry>>,
+    requests: SharedEntries,
     exceptions: Vec<Arc<SecurityException>>,
     head: u64,
     #[serde(with = "super::time::rfc3339_option")]
     last_at: Option<DateTime<Utc>>,
+}
+
+/// The records as they are read back, each one's texts shared with the records before it as
+/// soon as it is decoded: a large state is never in memory with a copy of every text each.
+/// The same form as `Vec<Arc<RequestEntry>>`.
+struct SharedEntries {
+    entries: Vec<Arc<RequestEntry>>,
+    interner: Interner,
+}
+
+impl<'de> Deserialize<'de> for SharedEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = SharedEntries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence of requests")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<SharedEntries, A::Error> {
+                // A length read from a file is not trusted for more than a modest reservation.
+                let mut entries = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                let mut interner = Interner::default();
+                while let Some(mut entry) = seq.next_element::<RequestEntry>()? {
+                    share_entry(&mut interner, &mut entry);
+                    entries.push(Arc::new(entry));
+                }
+                Ok(SharedEntries { entries, interner })
+            }
+        }
+        d.deserialize_seq(Entries)
+    }
 }
 
 impl Serialize for State {
@@ -102,8 +148,9 @@ impl State {
     }
 
     fn from_parts(parts: PartsIn) -> Result<State, String> {
+        let mut interner = parts.requests.interner;
         let mut state = State {
-            requests: parts.requests,
+            requests: parts.requests.entries,
             exceptions: parts.exceptions,
             head: parts.head,
             last_at: parts.last_at,
@@ -122,11 +169,11 @@ impl State {
                 ));
             }
             state.request_index.insert(entry.request.id, i);
-            let deployment = entry.request.deployment_intent_id.as_str();
-            match state.latest_by_deployment.get_mut(deployment) {
+            let deployment = &entry.request.deployment_intent_id;
+            match state.latest_by_deployment.get_mut(deployment.as_str()) {
                 Some(latest) => *latest = i,
                 None => {
-                    state.latest_by_deployment.insert(Arc::from(deployment), i);
+                    state.latest_by_deployment.insert(deployment.clone(), i);
                 }
             }
         }
@@ -138,15 +185,21 @@ impl State {
             .map(|(i, _)| i)
             .collect();
         state.exception_index.reserve(state.exceptions.len());
-        for (i, exception) in state.exceptions.iter().enumerate() {
-            if !state.request_index.contains_key(&exception.request_id) {
+        for (i, exception) in state.exceptions.iter_mut().enumerate() {
+            let Some(&request) = state.request_index.get(&exception.request_id) else {
                 return Err(format!(
                     "exception {} names a request that is not there",
                     exception.id
                 ));
-            }
+            };
+            share_exception(
+                &mut interner,
+                Arc::make_mut(exception),
+                &state.requests[request].request,
+            );
             state.exception_index.insert(exception.id, i);
         }
+        state.interner = interner;
         Ok(state)
     }
 
@@ -251,31 +304,30 @@ impl State {
         }
         let index = self.requests.len();
         self.request_index.insert(request.id, index);
-        match self
-            .latest_by_deployment
-            .get_mut(request.deployment_intent_id.as_str())
-        {
-            Some(latest) => *latest = index,
-            None => {
-                self.latest_by_deployment
-                    .insert(Arc::from(request.deployment_intent_id.as_str()), index);
-            }
-        }
-        if awaits(request.status) {
-            self.awaiting.insert(index);
-        }
-        self.requests.push(Arc::new(RequestEntry {
+        let mut entry = RequestEntry {
             request,
             decision: e.decision,
-            exceptions: Vec::new(),
-            history: vec![seq],
+            exceptions: Box::default(),
+            history: Box::new([seq]),
             outcome: None,
-        }));
+        };
+        share_entry(&mut self.interner, &mut entry);
+        let deployment = &entry.request.deployment_intent_id;
+        match self.latest_by_deployment.get_mut(deployment.as_str()) {
+            Some(latest) => *latest = index,
+            None => {
+                self.latest_by_deployment.insert(deployment.clone(), index);
+            }
+        }
+        if awaits(entry.request.status) {
+            self.awaiting.insert(index);
+        }
+        self.requests.push(Arc::new(entry));
         Ok(())
     }
 
     fn decided(&mut self, seq: u64, e: RequestDecided) -> Result<(), ApplyError> {
-        let decision = e.decision;
+        let mut decision = e.decision;
         let index = self.index_of(&decision.request_id)?;
         let entry = Arc::make_mut(&mut self.requests[index]);
         if let Some(existing) = &entry.decision {
@@ -292,15 +344,16 @@ impl State {
                 decision.request_id, entry.request.status, decision.decision
             )));
         }
+        share_decision(&mut self.interner, &mut decision, &entry.request);
         entry.request.status = decision.decision.status();
         entry.decision = Some(decision);
-        entry.history.push(seq);
+        pushed(&mut entry.history, seq);
         self.awaiting.remove(&index);
         Ok(())
     }
 
     fn exception_requested(&mut self, seq: u64, e: ExceptionRequested) -> Result<(), ApplyError> {
-        let exception = e.exception;
+        let mut exception = e.exception;
         if self.exception_index.contains_key(&exception.id) {
             return Err(ApplyError(format!(
                 "exception {} is requested a second time",
@@ -316,15 +369,21 @@ impl State {
             )));
         }
         let index = self.exceptions.len();
-        let entry = self.entry_mut(&exception.request_id)?;
+        let interner = &mut self.interner;
+        let entry = Self::entry_in(
+            &mut self.requests,
+            &self.request_index,
+            &exception.request_id,
+        )?;
         if entry.request.status != RequestStatus::ExceptionRequired {
             return Err(ApplyError(format!(
                 "exception {} is for request {} which is {}",
                 exception.id, exception.request_id, entry.request.status
             )));
         }
-        entry.exceptions.push(index);
-        entry.history.push(seq);
+        share_exception(interner, &mut exception, &entry.request);
+        pushed(&mut entry.exceptions, index);
+        pushed(&mut entry.history, seq);
         self.exception_index.insert(exception.id, index);
         self.exceptions.push(Arc::new(exception));
         Ok(())
@@ -343,12 +402,17 @@ impl State {
                 e.exception_id, exception.status, e.status
             )));
         }
+        let mut reviewed_by = Text::from(e.reviewed_by);
+        let mut review_rationale = Text::from(e.review_rationale);
         exception.status = e.status;
-        exception.reviewed_by = Some(e.reviewed_by);
         exception.reviewed_at = Some(e.reviewed_at);
-        exception.review_rationale = Some(e.review_rationale);
         let request_id = exception.request_id;
-        self.entry_mut(&request_id)?.history.push(seq);
+        self.interner.share(&mut reviewed_by);
+        self.interner.share(&mut review_rationale);
+        let exception = self.exception_mut(&e.exception_id)?;
+        exception.reviewed_by = Some(reviewed_by);
+        exception.review_rationale = Some(review_rationale);
+        pushed(&mut self.entry_mut(&request_id)?.history, seq);
         Ok(())
     }
 
@@ -365,13 +429,14 @@ impl State {
         }
         exception.status = ExceptionStatus::Expired;
         let request_id = exception.request_id;
-        self.entry_mut(&request_id)?.history.push(seq);
+        pushed(&mut self.entry_mut(&request_id)?.history, seq);
         Ok(())
     }
 
     fn outcome_recorded(&mut self, seq: u64, e: OutcomeRecorded) -> Result<(), ApplyError> {
-        let outcome = e.outcome;
-        let entry = self.entry_mut(&outcome.request_id)?;
+        let mut outcome = e.outcome;
+        let interner = &mut self.interner;
+        let entry = Self::entry_in(&mut self.requests, &self.request_index, &outcome.request_id)?;
         if let Some(existing) = &entry.outcome {
             return Err(ApplyError(format!(
                 "request {} has a second outcome (first: {} by {})",
@@ -387,8 +452,9 @@ impl State {
                 outcome.request_id, entry.request.status
             )));
         }
+        share_outcome(interner, &mut outcome, &entry.request);
         entry.outcome = Some(outcome);
-        entry.history.push(seq);
+        pushed(&mut entry.history, seq);
         Ok(())
     }
 
@@ -400,11 +466,19 @@ impl State {
     }
 
     fn entry_mut(&mut self, id: &Uuid) -> Result<&mut RequestEntry, ApplyError> {
-        let index = *self
-            .request_index
+        Self::entry_in(&mut self.requests, &self.request_index, id)
+    }
+
+    /// [`Self::entry_mut`] borrowing only the records, so the interner stays free to use.
+    fn entry_in<'a>(
+        requests: &'a mut [Arc<RequestEntry>],
+        index: &HashMap<Uuid, usize>,
+        id: &Uuid,
+    ) -> Result<&'a mut RequestEntry, ApplyError> {
+        let index = *index
             .get(id)
             .ok_or_else(|| ApplyError(format!("request {id} is not known")))?;
-        Ok(Arc::make_mut(&mut self.requests[index]))
+        Ok(Arc::make_mut(&mut requests[index]))
     }
 
     fn exception_mut(&mut self, id: &Uuid) -> Result<&mut SecurityException, ApplyError> {
@@ -486,7 +560,7 @@ impl State {
     pub fn exceptions_for(&self, request_id: &Uuid) -> impl Iterator<Item = &SecurityException> {
         self.request_index
             .get(request_id)
-            .map(|&i| self.requests[i].exceptions.as_slice())
+            .map(|&i| &*self.requests[i].exceptions)
             .unwrap_or(&[])
             .iter()
             .map(|&i| &*self.exceptions[i])
@@ -496,7 +570,7 @@ impl State {
     pub fn history(&self, request_id: &Uuid) -> &[u64] {
         self.request_index
             .get(request_id)
-            .map(|&i| self.requests[i].history.as_slice())
+            .map(|&i| &*self.requests[i].history)
             .unwrap_or(&[])
     }
 
@@ -525,6 +599,82 @@ impl State {
             |uuid| self.exception_index.contains_key(uuid),
         )
     }
+}
+
+// ----- sharing -----
+// Names, titles, rationales and the lists of factor names repeat across records: each record
+// gets the interner's copy. A deployment id and a correlation id mostly repeat only within one
+// request's records: those take the request's copy when they are equal to it.
+
+fn share_entry(interner: &mut Interner, entry: &mut RequestEntry) {
+    let request = &mut entry.request;
+    request.deployment_intent_id.own();
+    request.evidence_package_id.own();
+    request.correlation_id.own();
+    interner.share(&mut request.requested_by);
+    interner.share_opt(&mut request.title);
+    interner.share_list(request.risk_factors.names_mut());
+    request.risk_factors.own_values();
+    if let Some(decision) = &mut entry.decision {
+        share_decision(interner, decision, &entry.request);
+    }
+    if let Some(outcome) = &mut entry.outcome {
+        share_outcome(interner, outcome, &entry.request);
+    }
+}
+
+fn share_decision(interner: &mut Interner, decision: &mut Decision, request: &ApprovalRequest) {
+    interner.share(&mut decision.approver);
+    interner.share(&mut decision.rationale);
+    if !decision.conditions.is_empty() {
+        decision.conditions = decision.conditions.clone();
+        interner.share_all(&mut decision.conditions);
+    }
+    if !same_as(&mut decision.correlation_id, &request.correlation_id) {
+        decision.correlation_id.own();
+    }
+}
+
+fn share_outcome(interner: &mut Interner, outcome: &mut Outcome, request: &ApprovalRequest) {
+    interner.share(&mut outcome.recorded_by);
+    if !same_as(
+        &mut outcome.deployment_intent_id,
+        &request.deployment_intent_id,
+    ) {
+        outcome.deployment_intent_id.own();
+    }
+    interner.share_opt(&mut outcome.incident);
+    interner.share_opt(&mut outcome.note);
+}
+
+fn share_exception(
+    interner: &mut Interner,
+    exception: &mut SecurityException,
+    request: &ApprovalRequest,
+) {
+    if !same_as(
+        &mut exception.deployment_intent_id,
+        &request.deployment_intent_id,
+    ) {
+        exception.deployment_intent_id.own();
+    }
+    interner.share(&mut exception.justification);
+    if !exception.compensating_controls.is_empty() {
+        exception.compensating_controls = exception.compensating_controls.clone();
+        interner.share_all(&mut exception.compensating_controls);
+    }
+    interner.share(&mut exception.requested_by);
+    interner.share_opt(&mut exception.reviewed_by);
+    interner.share_opt(&mut exception.review_rationale);
+}
+
+/// Take `kept`'s copy when the text is the same (and say whether it was).
+fn same_as(text: &mut Text, kept: &Text) -> bool {
+    let same = *text == *kept;
+    if same && !text.shares(kept) {
+        *text = kept.clone();
+    }
+    same
 }
 
 /// Statuses that await an action: a CAB decision, or a security exception.

@@ -16,14 +16,14 @@
 //! process. `cab verify` never uses a checkpoint. docs/store-format.md says what someone who can
 //! write the cache folder, and forges a checkpoint checksum and all, could and could not do.
 
-use std::fs;
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::engine::State;
 
@@ -85,50 +85,107 @@ pub struct Header {
     pub keys: Vec<(String, String, Vec<u64>, String)>,
 }
 
-/// A checkpoint file read into memory: its header, and its state still to be decoded.
+/// A checkpoint file opened: its header read, its state still to be decoded from the file.
 pub struct Loaded {
-    /// Not to be believed before [`Loaded::intact`] says so.
+    /// Not to be believed before [`Loaded::state`] says the checkpoint is intact.
     pub header: Header,
-    body: Vec<u8>,
-    state_at: usize,
-    digest: [u8; DIGEST_LEN],
+    file: File,
+    /// The digest of everything before the state.
+    head_digest: Xxh3,
+    state_at: u64,
+    /// Where the digest at the end begins.
+    content_len: u64,
 }
 
 impl Loaded {
-    /// Does the digest at the end match everything before it? Checked apart from [`load`], so
-    /// that it can run while the store is being compared with the header.
-    pub fn intact(&self) -> bool {
-        xxh3_128(&self.body).to_le_bytes() == self.digest
+    /// The state, decoded as it is read from the file (never the whole encoding in memory
+    /// beside it), with its digest checked over everything before it: `None` when the
+    /// checkpoint is damaged, `Some(None)` when it is intact but cannot be decoded. Apart from
+    /// [`load`], so that it can run while the store is being compared with the header.
+    pub fn state(&self) -> Option<Option<State>> {
+        let body = self.content_len - self.state_at;
+        // Decoding keeps every id's 16 bytes in its scratch (a bit over a tenth of a state's
+        // encoding); should a quarter not be enough, once more with room for all of it.
+        let small = (body / 4).saturating_add(1 << 20).min(body);
+        let mut tries = vec![small];
+        if small < body {
+            tries.push(body);
+        }
+        let mut result = None;
+        for scratch in tries {
+            let (intact, state) = self.decode(scratch as usize).ok()?;
+            if !intact {
+                return None;
+            }
+            result = Some(state);
+            if result.as_ref().is_some_and(Option::is_some) {
+                break;
+            }
+        }
+        result
     }
 
-    pub fn state(&self) -> Option<State> {
-        postcard::from_bytes(&self.body[self.state_at..]).ok()
+    /// One pass over the state: (is the digest right, the state if it decoded).
+    fn decode(&self, scratch: usize) -> io::Result<(bool, Option<State>)> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(self.state_at))?;
+        // Digested below the buffer: in large reads, not in the decoder's byte-sized ones.
+        let mut reader = io::BufReader::with_capacity(
+            1 << 16,
+            Digesting {
+                digest: self.head_digest.clone(),
+                out: file.take(self.content_len - self.state_at),
+            },
+        );
+        let mut buffer = vec![0u8; scratch];
+        let state = postcard::from_io::<State, _>((&mut reader, &mut buffer[..]))
+            .ok()
+            .map(|(state, _)| state);
+        drop(buffer);
+        // What decoding left unread counts for the digest too.
+        io::copy(&mut reader, &mut io::sink())?;
+        let digested = reader.into_inner().digest.digest128().to_le_bytes();
+        let mut digest = [0u8; DIGEST_LEN];
+        file.seek(SeekFrom::Start(self.content_len))?;
+        file.read_exact(&mut digest)?;
+        let intact = digested == digest;
+        Ok((intact, state.filter(|_| intact)))
     }
 }
 
-/// Read a checkpoint: `None` when there is none, it is not a regular file, or it cannot be
-/// parsed; then the store is replayed in full. Its checksum is checked by [`Loaded::intact`].
-/// Never blocks on a FIFO and never reads more than the file's own size.
+/// Read a checkpoint's header: `None` when there is none, it is not a regular file, or it
+/// cannot be parsed; then the store is replayed in full. Its checksum is checked by
+/// [`Loaded::state`]. Never blocks on a FIFO and never reads more than the file's own size.
 pub fn load(file: &Path) -> Option<Loaded> {
     finish_writes();
-    let (handle, meta) = crate::files::open_regular(file).ok()?;
+    let (mut handle, meta) = crate::files::open_regular(file).ok()?;
     if meta.len() > MAX_BYTES {
         return None;
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    handle.take(meta.len()).read_to_end(&mut bytes).ok()?;
-    let content_len = bytes.len().checked_sub(DIGEST_LEN)?;
-    let digest: [u8; DIGEST_LEN] = bytes[content_len..].try_into().ok()?;
-    bytes.truncate(content_len);
-    let rest = bytes.strip_prefix(MAGIC)?;
-    let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
-    let header: Header = postcard::from_bytes(rest.get(8..8usize.checked_add(len)?)?).ok()?;
-    let state_at = MAGIC.len() + 8 + len;
+    let content_len = meta.len().checked_sub(DIGEST_LEN as u64)?;
+    let mut start = [0u8; MAGIC.len() + 8];
+    if content_len < start.len() as u64 {
+        return None;
+    }
+    handle.read_exact(&mut start).ok()?;
+    let rest = start.strip_prefix(MAGIC)?;
+    let len = u64::from_le_bytes(rest.try_into().ok()?);
+    let state_at = (start.len() as u64).checked_add(len)?;
+    if state_at > content_len {
+        return None;
+    }
+    let mut head = vec![0u8; len as usize];
+    handle.read_exact(&mut head).ok()?;
+    let header: Header = postcard::from_bytes(&head).ok()?;
+    let mut head_digest = Xxh3::new();
+    head_digest.update(&start);
+    head_digest.update(&head);
     Some(Loaded {
         header,
-        body: bytes,
+        file: handle,
+        head_digest,
         state_at,
-        digest,
+        content_len,
     })
 }
 
@@ -167,20 +224,124 @@ pub fn finish_writes() {
 }
 
 /// Write a checkpoint: to a temporary file beside it, then renamed over it, so a reader never
-/// sees half of one; its digest goes last. Failures are the caller's to ignore: it is a cache.
+/// sees half of one; its digest goes last. The state is encoded straight into the file, never
+/// whole in memory beside itself. Failures are the caller's to ignore: it is a cache.
 pub fn save(file: &Path, header: &Header, state: &State) -> io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let head = postcard::to_stdvec(header).map_err(io::Error::other)?;
-    let body = postcard::to_stdvec(state).map_err(io::Error::other)?;
-    let mut digest = Xxh3::new();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut out = Digesting {
+        digest: Xxh3::new(),
+        out: io::BufWriter::with_capacity(1 << 20, tmp),
+    };
     let len = (head.len() as u64).to_le_bytes();
-    for part in [MAGIC.as_slice(), &len, &head, &body] {
-        digest.update(part);
-        tmp.write_all(part)?;
+    for part in [MAGIC.as_slice(), &len, &head] {
+        out.write_all(part)?;
     }
-    tmp.write_all(&digest.digest128().to_le_bytes())?;
+    let Digesting { digest, mut out } = postcard::to_io(state, out).map_err(io::Error::other)?;
+    out.write_all(&digest.digest128().to_le_bytes())?;
+    let tmp = out.into_inner().map_err(|e| e.into_error())?;
     tmp.persist(file).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A writer or reader that digests what it passes on.
+struct Digesting<W> {
+    digest: Xxh3,
+    out: W,
+}
+
+impl<R: Read> Read for Digesting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.out.read(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::engine::Policy;
+    use crate::store::{FileStore, Replica};
+
+    fn demo_state(dir: &Path) -> State {
+        let store = FileStore::new(dir.join("store.jsonl")).with_checkpoints(None);
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let store = crate::store::Store::from(store);
+        crate::demo::fill(&store, 300, 7, now, &Policy::default()).unwrap();
+        let mut replica = Replica::new();
+        store.refresh(&mut replica).unwrap();
+        replica.state
+    }
+
+    fn header() -> Header {
+        Header {
+            store: "/somewhere/store.jsonl".into(),
+            file_id: Some((1, 2)),
+            offset: 10,
+            head_hash: "ab".repeat(32),
+            line_starts: vec![0, 5],
+            line_hashes: vec![7; 64],
+            keys: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_state_is_read_back_from_the_file_with_little_scratch_or_with_room_for_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = demo_state(dir.path());
+        let file = dir.path().join("c.ckpt");
+        save(&file, &header(), &state).unwrap();
+        let loaded = load(&file).unwrap();
+        assert_eq!(loaded.header.line_hashes, vec![7; 64]);
+        assert_eq!(loaded.state(), Some(Some(state.clone())));
+        // Too little room to decode: still known to be intact, then decoded with room for all.
+        assert!(matches!(loaded.decode(64), Ok((true, None))));
+        let body = loaded.content_len - loaded.state_at;
+        assert!(matches!(loaded.decode(body as usize), Ok((true, Some(s))) if s == state));
+        // The same bytes as encoding the state in memory.
+        let bytes = fs::read(&file).unwrap();
+        let encoded = postcard::to_stdvec(&state).unwrap();
+        assert_eq!(
+            &bytes[loaded.state_at as usize..loaded.content_len as usize],
+            &encoded[..]
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_damaged_anywhere_gives_no_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = demo_state(dir.path());
+        let file = dir.path().join("c.ckpt");
+        save(&file, &header(), &state).unwrap();
+        let good = fs::read(&file).unwrap();
+        let len = good.len();
+        for at in [MAGIC.len() + 9, len / 2, len - DIGEST_LEN - 1, len - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x20;
+            fs::write(&file, &bad).unwrap();
+            // A damaged header may not even parse; a parsed one never yields a state.
+            if let Some(loaded) = load(&file) {
+                assert_eq!(loaded.state(), None, "byte {at} flipped");
+            }
+        }
+        fs::write(&file, &good[..len - 3]).unwrap();
+        assert!(load(&file).is_none_or(|l| l.state().is_none()));
+    }
 }

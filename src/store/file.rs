@@ -934,7 +934,7 @@ impl FileStore {
         // header: two cores, half the wait. Nothing the header says counts before the digest.
         let (state, history) = std::thread::scope(|s| {
             let chain = s.spawn(|| self.compare_history(header));
-            let state = loaded.intact().then(|| loaded.state());
+            let state = loaded.state();
             (state, chain.join().unwrap_or(History::Unreadable))
         });
         let Some(state) = state else {
@@ -1054,6 +1054,7 @@ impl FileStore {
             file_id: replica.file_id,
             offset: replica.offset,
             head_hash: replica.head_hash.clone(),
+            // Copies (40 bytes a line) for the thread that writes it, while this one goes on.
             line_starts: replica.line_starts.clone(),
             line_hashes: replica.line_hashes.clone(),
             keys: replica

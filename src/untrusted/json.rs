@@ -100,9 +100,17 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String>
 /// Indented, safe JSON as a string, for people reading `--json` output.
 pub fn to_string_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
     let mut out = Vec::with_capacity(1024);
-    let mut ser = Serializer::with_formatter(&mut out, SafeFormatter(PrettyFormatter::new()));
-    value.serialize(&mut ser)?;
+    write_pretty(&mut out, value)?;
     Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+/// [`to_string_pretty`], written as it is made: a long answer is never held whole in memory.
+pub fn write_pretty<W: io::Write, T: Serialize + ?Sized>(
+    out: W,
+    value: &T,
+) -> serde_json::Result<()> {
+    let mut ser = Serializer::with_formatter(out, SafeFormatter(PrettyFormatter::new()));
+    value.serialize(&mut ser)
 }
 
 #[cfg(test)]

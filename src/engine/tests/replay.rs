@@ -100,7 +100,7 @@ fn reviewed_event(world: &World, exception_id: Uuid, status: ExceptionStatus) ->
     EventKind::ExceptionReviewed(ExceptionReviewed {
         exception_id,
         request_id: e.request_id,
-        deployment_intent_id: e.deployment_intent_id.clone(),
+        deployment_intent_id: e.deployment_intent_id.to_string(),
         status,
         reviewed_by: "sara".into(),
         reviewed_at: world.now,
@@ -162,7 +162,7 @@ fn expiry_event_for_a_rejected_exception_is_refused_by_apply() {
         EventKind::ExceptionExpired(ExceptionExpired {
             exception_id: id,
             request_id: e.request_id,
-            deployment_intent_id: e.deployment_intent_id,
+            deployment_intent_id: e.deployment_intent_id.to_string(),
             expires_at: e.expires_at,
         }),
     );
@@ -451,4 +451,38 @@ fn exception_ids_resolve_by_prefix_and_not_as_requests() {
             ..
         })
     ));
+}
+
+#[test]
+fn replayed_and_read_back_states_keep_one_copy_of_repeated_texts_and_the_same_answers() {
+    let mut w = World::new();
+    let first = w.submit("svc-a", 20.0);
+    let second = w.submit("svc-b", 20.0);
+    let reviewed = w.under_review("svc-c");
+    w.ok(&carol(), approve(reviewed));
+    let replayed = w.state.clone();
+    let bytes = postcard::to_stdvec(&replayed).unwrap();
+    let read_back: State = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(read_back, replayed);
+    assert_eq!(postcard::to_stdvec(&read_back).unwrap(), bytes);
+    for state in [&replayed, &read_back] {
+        let (a, b) = (
+            state.request(&first).unwrap(),
+            state.request(&second).unwrap(),
+        );
+        assert_eq!(a.requested_by, "rita");
+        assert!(a.requested_by.shares(&b.requested_by), "one copy of a name");
+        let auto = state.decision(&first).unwrap();
+        assert!(auto.correlation_id.shares(&a.correlation_id));
+        assert!(
+            auto.approver
+                .shares(&state.decision(&second).unwrap().approver)
+        );
+        assert_eq!(
+            state.latest_for_deployment("svc-c").unwrap().id,
+            reviewed,
+            "the index by deployment reads the shared ids"
+        );
+        assert_eq!(state.history(&reviewed).len(), 2);
+    }
 }

@@ -178,7 +178,7 @@ fn every_id_of_a_submission_comes_from_the_id_source() {
     let mut expected = CountingIds::default();
     let issued: BTreeSet<String> = (0..3).map(|_| expected.next_id().to_string()).collect();
     let used: BTreeSet<String> = [
-        e.request.correlation_id.clone(),
+        e.request.correlation_id.to_string(),
         e.request.id.to_string(),
         e.decision.as_ref().unwrap().id.to_string(),
     ]

@@ -1,0 +1,269 @@
+//! Text the state keeps: a string that can be shared. The same names, titles and rationales
+//! come back in thousands of records; the state keeps one copy of each ([`Interner`]), which is
+//! most of what lets it hold a large store in less memory than the store's file takes.
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// An immutable string, cheap to clone (a shared pointer). Reads, prints, compares, serializes
+/// and deserializes as the plain string it holds.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Text(Arc<str>);
+
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Replace the copy by a new one, allocated by this thread. A replay keeps what it applies
+    /// in memory the applying thread allocated: then the parser's many short-lived allocations
+    /// never share a memory page with a kept record, and are given back whole (with a
+    /// thread-caching allocator, mixing them leaves most of each page empty but held).
+    pub fn own(&mut self) {
+        *self = Text::from(self.as_str());
+    }
+
+    /// Whether two texts share one copy (what interning gives).
+    pub fn shares(&self, other: &Text) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Text(Arc::from(s))
+    }
+}
+
+impl From<&String> for Text {
+    fn from(s: &String) -> Self {
+        Text(Arc::from(s.as_str()))
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> Self {
+        t.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Text> for str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, other: &Text) -> bool {
+        **self == *other.0
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text::from(v))
+            }
+        }
+        // As a `String` is read: a reader-backed decoder (a checkpoint's) then lends the text
+        // only for the copy, instead of keeping its bytes for the whole decoding.
+        d.deserialize_string(Visitor)
+    }
+}
+
+/// One copy of each text seen: [`Interner::share`] swaps a text for the copy already kept, or
+/// keeps it. Owned by one state (never global: states are built on several threads at once),
+/// and only a cache: two states with the same records are equal whatever their interners hold.
+#[derive(Clone, Default)]
+pub struct Interner {
+    kept: HashSet<Text>,
+    lists: HashSet<Arc<[Text]>>,
+}
+
+impl Interner {
+    /// Make `text` the kept copy of its string.
+    pub fn share(&mut self, text: &mut Text) {
+        match self.kept.get(text.as_str()) {
+            Some(kept) => {
+                if !kept.shares(text) {
+                    *text = kept.clone();
+                }
+            }
+            None => {
+                text.own();
+                self.kept.insert(text.clone());
+            }
+        }
+    }
+
+    pub fn share_opt(&mut self, text: &mut Option<Text>) {
+        if let Some(text) = text {
+            self.share(text);
+        }
+    }
+
+    pub fn share_all(&mut self, texts: &mut [Text]) {
+        for text in texts {
+            self.share(text);
+        }
+    }
+
+    /// Make `list` the kept copy of its texts (the names of risk factors).
+    pub fn share_list(&mut self, list: &mut Arc<[Text]>) {
+        match self.lists.get(&**list) {
+            Some(kept) => {
+                if !Arc::ptr_eq(kept, list) {
+                    *list = kept.clone();
+                }
+            }
+            None => {
+                let mut own: Vec<Text> = list.to_vec();
+                for text in &mut own {
+                    self.share(text);
+                }
+                *list = Arc::from(own);
+                self.lists.insert(list.clone());
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
+impl PartialEq for Interner {
+    fn eq(&self, _: &Interner) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for Interner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Interner({} texts)", self.kept.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_serializes_reads_and_compares_as_its_string() {
+        let text = Text::from("carol.baker \"x\"");
+        assert_eq!(
+            serde_json::to_string(&text).unwrap(),
+            serde_json::to_string("carol.baker \"x\"").unwrap()
+        );
+        let back: Text = serde_json::from_str("\"a\\u00e9b\"").unwrap();
+        assert_eq!(back, "aéb");
+        assert_eq!(back.len(), 4);
+        assert!(serde_json::from_str::<Text>("3").is_err());
+        let bytes = postcard::to_stdvec(&text).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec("carol.baker \"x\"").unwrap());
+        assert_eq!(postcard::from_bytes::<Text>(&bytes).unwrap(), text);
+        assert_eq!(
+            format!("{text} {text:?}"),
+            "carol.baker \"x\" \"carol.baker \\\"x\\\"\""
+        );
+    }
+
+    #[test]
+    fn interning_keeps_one_copy_and_every_value() {
+        let mut interner = Interner::default();
+        let mut a = Text::from("carol.baker");
+        let mut b = Text::from(String::from("carol.baker"));
+        let mut c = Text::from("martin.schulz");
+        assert!(!a.shares(&b));
+        interner.share(&mut a);
+        interner.share(&mut b);
+        interner.share(&mut c);
+        assert!(a.shares(&b));
+        assert_eq!(b, "carol.baker");
+        assert_eq!(c, "martin.schulz");
+        assert!(!a.shares(&c));
+        assert_eq!(interner.len(), 2);
+    }
+}
