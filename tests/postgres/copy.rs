@@ -208,16 +208,22 @@ fn store_copy_refuses_a_target_that_holds_events_with_exit_2_and_writes_nothing(
     assert_eq!(std::fs::read(b).unwrap(), b_bytes);
 }
 
-#[test]
-fn a_tampered_row_is_caught_by_verify_with_its_sequence_number_and_the_database_is_not_written_to()
-{
-    let Some(pg) = pg() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A demo store of `requests` requests made in `d` and copied into a new database: its name
+/// and URL.
+fn demo_in_a_database(
+    pg: &crate::support::postgres::Pg,
+    d: &Path,
+    requests: u32,
+) -> (String, String) {
     let file = d.join("store.jsonl");
     let file = file.to_str().unwrap();
+    let requests = requests.to_string();
     ok(
-        &cab(d, "demo", &["--store", file, "demo", "--requests", "30"]),
+        &cab(
+            d,
+            "demo",
+            &["--store", file, "demo", "--requests", &requests],
+        ),
         "demo",
     );
     let (db, url) = pg.fresh();
@@ -225,6 +231,16 @@ fn a_tampered_row_is_caught_by_verify_with_its_sequence_number_and_the_database_
         &cab(d, "x", &["store", "copy", "--from", file, "--to", &url]),
         "copy in",
     );
+    (db, url)
+}
+
+#[test]
+fn a_tampered_row_is_caught_by_verify_with_its_sequence_number_and_the_database_is_not_written_to()
+{
+    let Some(pg) = pg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (db, url) = demo_in_a_database(&pg, d, 30);
     // Someone with the database's password edits one line (its hash column left as it was).
     pg.psql(
         &db,
@@ -266,17 +282,7 @@ fn a_row_edited_where_the_row_checkers_runs_meet_fails_every_read_as_verify_word
     let Some(pg) = pg() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let file = d.join("store.jsonl");
-    let file = file.to_str().unwrap();
-    ok(
-        &cab(d, "demo", &["--store", file, "demo", "--requests", "800"]),
-        "demo",
-    );
-    let (db, url) = pg.fresh();
-    ok(
-        &cab(d, "x", &["store", "copy", "--from", file, "--to", &url]),
-        "copy in",
-    );
+    let (db, url) = demo_in_a_database(&pg, d, 800);
     let rows: u64 = pg
         .psql(&db, "SELECT count(*) FROM cab_events")
         .parse()
