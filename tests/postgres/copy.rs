@@ -240,7 +240,7 @@ fn a_tampered_row_is_caught_by_verify_with_its_sequence_number_and_the_database_
     let Some(pg) = pg() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (db, url) = demo_in_a_database(&pg, d, 30);
+    let (db, url) = demo_in_a_database(pg, d, 30);
     // Someone with the database's password edits one line (its hash column left as it was).
     pg.psql(
         &db,
@@ -282,7 +282,7 @@ fn a_row_edited_where_the_row_checkers_runs_meet_fails_every_read_as_verify_word
     let Some(pg) = pg() else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (db, url) = demo_in_a_database(&pg, d, 800);
+    let (db, url) = demo_in_a_database(pg, d, 800);
     let rows: u64 = pg
         .psql(&db, "SELECT count(*) FROM cab_events")
         .parse()
