@@ -29,7 +29,9 @@ pub struct ApplyError(pub String);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RequestEntry {
     request: ApprovalRequest,
-    decision: Option<Decision>,
+    /// Boxed, as is the outcome: most requests have both, but the entry's own allocation is then
+    /// a size the allocator has a class for, and a request without one does not pay its room.
+    decision: Option<Box<Decision>>,
     /// Indexes into `State::exceptions`, in the order they were requested.
     exceptions: Box<[usize]>,
     /// Sequence numbers of the events that concern this request (a few each: a boxed slice,
@@ -37,7 +39,7 @@ struct RequestEntry {
     history: Box<[u64]>,
     /// How its deployment went, once recorded.
     #[serde(default)]
-    outcome: Option<Outcome>,
+    outcome: Option<Box<Outcome>>,
 }
 
 /// Records sit behind `Arc`s, so cloning a State (a console's copy of its backend's) copies
@@ -306,7 +308,7 @@ impl State {
         self.request_index.insert(request.id, index);
         let mut entry = RequestEntry {
             request,
-            decision: e.decision,
+            decision: e.decision.map(Box::new),
             exceptions: Box::default(),
             history: Box::new([seq]),
             outcome: None,
@@ -346,7 +348,7 @@ impl State {
         }
         share_decision(&mut self.interner, &mut decision, &entry.request);
         entry.request.status = decision.decision.status();
-        entry.decision = Some(decision);
+        entry.decision = Some(Box::new(decision));
         pushed(&mut entry.history, seq);
         self.awaiting.remove(&index);
         Ok(())
@@ -453,7 +455,7 @@ impl State {
             )));
         }
         share_outcome(interner, &mut outcome, &entry.request);
-        entry.outcome = Some(outcome);
+        entry.outcome = Some(Box::new(outcome));
         pushed(&mut entry.history, seq);
         Ok(())
     }
@@ -532,14 +534,14 @@ impl State {
     pub fn decision(&self, request_id: &Uuid) -> Option<&Decision> {
         self.request_index
             .get(request_id)
-            .and_then(|&i| self.requests[i].decision.as_ref())
+            .and_then(|&i| self.requests[i].decision.as_deref())
     }
 
     /// How the request's deployment went, once recorded.
     pub fn outcome(&self, request_id: &Uuid) -> Option<&Outcome> {
         self.request_index
             .get(request_id)
-            .and_then(|&i| self.requests[i].outcome.as_ref())
+            .and_then(|&i| self.requests[i].outcome.as_deref())
     }
 
     /// Every request with its decision and outcome, in submission order: what reports read.
@@ -549,7 +551,7 @@ impl State {
     {
         self.requests
             .iter()
-            .map(|e| (&e.request, e.decision.as_ref(), e.outcome.as_ref()))
+            .map(|e| (&e.request, e.decision.as_deref(), e.outcome.as_deref()))
     }
 
     pub fn exception(&self, id: &Uuid) -> Option<&SecurityException> {

@@ -5,19 +5,27 @@
 use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use triomphe::ThinArc;
 
 /// An immutable string, cheap to clone (a shared pointer). Reads, prints, compares, serializes
 /// and deserializes as the plain string it holds.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Text(Arc<str>);
+///
+/// One word wide: the length sits in the shared allocation, before the bytes, not beside the
+/// pointer (a state holds a dozen texts a request, so this is a tenth of its memory), and the
+/// allocation has no weak count.
+#[derive(Clone)]
+pub struct Text(ThinArc<(), u8>);
 
 impl Text {
     pub fn as_str(&self) -> &str {
-        &self.0
+        // SAFETY: a Text is made only from a `&str` (`From<&str>`, which every other
+        // constructor goes through) and its bytes are never changed: they are valid UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&self.0.slice) }
     }
 
     /// Replace the copy by a new one, allocated by this thread. A replay keeps what it applies
@@ -30,104 +38,137 @@ impl Text {
 
     /// Whether two texts share one copy (what interning gives).
     pub fn shares(&self, other: &Text) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.0.as_ptr() == other.0.as_ptr()
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::from("")
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.shares(other) || self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Hash for Text {
+    // As its string hashes: a set of texts is looked up by `&str` (`Borrow<str>`).
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
     }
 }
 
 impl Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for Text {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl Borrow<str> for Text {
     fn borrow(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl fmt::Display for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
+        fmt::Display::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Debug for Text {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl From<&str> for Text {
     fn from(s: &str) -> Self {
-        Text(Arc::from(s))
+        Text(ThinArc::from_header_and_slice((), s.as_bytes()))
     }
 }
 
 impl From<String> for Text {
     fn from(s: String) -> Self {
-        Text(Arc::from(s))
+        Text::from(s.as_str())
     }
 }
 
 impl From<&String> for Text {
     fn from(s: &String) -> Self {
-        Text(Arc::from(s.as_str()))
+        Text::from(s.as_str())
     }
 }
 
 impl From<Text> for String {
     fn from(t: Text) -> Self {
-        t.0.to_string()
+        t.as_str().to_string()
     }
 }
 
 impl PartialEq<str> for Text {
     fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for Text {
     fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for Text {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<Text> for str {
     fn eq(&self, other: &Text) -> bool {
-        *self == *other.0
+        self == other.as_str()
     }
 }
 
 impl PartialEq<Text> for &str {
     fn eq(&self, other: &Text) -> bool {
-        **self == *other.0
+        *self == other.as_str()
     }
 }
 
 impl PartialEq<Text> for String {
     fn eq(&self, other: &Text) -> bool {
-        **self == *other.0
+        *self == other.as_str()
     }
 }
 
 impl Serialize for Text {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -248,6 +289,27 @@ mod tests {
             format!("{text} {text:?}"),
             "carol.baker \"x\" \"carol.baker \\\"x\\\"\""
         );
+    }
+
+    #[test]
+    fn texts_order_hash_and_compare_as_their_strings_whatever_their_lengths() {
+        use std::collections::HashSet;
+        // Shorter first but greater as a string: ordered by the string, not by its length.
+        let (short, long) = (Text::from("b"), Text::from("abc"));
+        assert!(long < short);
+        assert_eq!(short.cmp(&Text::from("b")), std::cmp::Ordering::Equal);
+        let mut set = HashSet::new();
+        set.insert(Text::from("carol.baker"));
+        assert!(set.contains("carol.baker"));
+        assert!(!set.contains("carol.bake"));
+        assert_eq!(Text::default(), "");
+        assert_eq!(Text::from("é"), Text::from(String::from("é")));
+    }
+
+    #[test]
+    fn a_text_is_one_word_wide_even_when_optional() {
+        assert_eq!(size_of::<Text>(), size_of::<usize>());
+        assert_eq!(size_of::<Option<Text>>(), size_of::<usize>());
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use super::file::READ_CHUNK;
+/// How many bytes of lines a block holds (more when one line is longer). Small enough that the
+/// blocks and results in flight stay a few MB whatever the store's size, large enough that
+/// handing them between threads costs nothing measurable.
+pub(super) const BLOCK: usize = 256 << 10;
 
 /// Whole lines, each ending with its `\n`, and where they are.
 pub(super) struct Block<'a> {
@@ -65,11 +68,11 @@ pub(super) fn pipelined<T: Send, E>(
     mut take: impl FnMut(T) -> Result<(), E>,
 ) -> Result<Lines, Stopped<E>> {
     let parsers = parsers();
-    let (blocks_tx, blocks_rx) = sync_channel::<(usize, u64, u64, Vec<u8>)>(2 * parsers);
+    let (blocks_tx, blocks_rx) = sync_channel::<(usize, u64, u64, Vec<u8>)>(parsers);
     // Shared by the parsers alone: once they are all gone (the taker stopped), a reader
     // waiting to hand over a block is told so instead of waiting for ever.
     let blocks_rx = Arc::new(Mutex::new(blocks_rx));
-    let (parsed_tx, parsed_rx) = sync_channel::<(usize, T)>(4 * parsers);
+    let (parsed_tx, parsed_rx) = sync_channel::<(usize, T)>(2 * parsers);
     // Parsed blocks go back to the reader to be filled again.
     let (spare_tx, spare_rx) = channel::<Vec<u8>>();
     std::thread::scope(|s| {
@@ -155,11 +158,11 @@ fn for_each_block(
     loop {
         let mut block = spare
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(READ_CHUNK));
+            .unwrap_or_else(|_| Vec::with_capacity(BLOCK));
         block.clear();
         block.extend_from_slice(&carry);
         // At least a whole chunk to read into, more when a line is longer than that.
-        let want = READ_CHUNK.max(2 * carry.len());
+        let want = BLOCK.max(2 * carry.len());
         block.reserve(want.saturating_sub(block.len()));
         let room = (block.capacity() - block.len()) as u64;
         let n = loop {
@@ -194,7 +197,7 @@ mod tests {
         (0..400u64)
             .map(|i| {
                 let len = match i % 7 {
-                    0 => READ_CHUNK + 17,
+                    0 => BLOCK + 17,
                     1 => 0,
                     _ => (i * 7919) as usize % 9000,
                 };

@@ -155,6 +155,12 @@ impl Replica {
         Ok(())
     }
 
+    /// Room for `lines` more lines in the line index.
+    fn reserve_lines(&mut self, lines: usize) {
+        self.line_starts.reserve_exact(lines);
+        self.line_hashes.reserve_exact(lines.saturating_mul(32));
+    }
+
     /// The hash of a line this replica verified, as 32 bytes.
     pub(super) fn line_hash(&self, seq: u64) -> Option<&[u8]> {
         let at = usize::try_from(seq.checked_sub(1)?).ok()?.checked_mul(32)?;
@@ -894,6 +900,13 @@ impl FileStore {
             }
             parsed
         };
+        // Room for the most lines the rest of the file could hold, made once: growing the line
+        // index as it fills would copy it and, for a moment, hold it twice. Room never filled
+        // is address space, not memory: no page of it is touched.
+        let to_read = reader
+            .metadata()
+            .map_or(0, |m| m.len().saturating_sub(start));
+        replica.reserve_lines(usize::try_from(to_read / line::SHORTEST).unwrap_or(0));
         let take = |parsed: Parsed| {
             if parsed
                 .first_prev

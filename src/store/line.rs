@@ -26,6 +26,9 @@ const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + HEX_LEN + 2;
 /// `,"prev":"` + 64 hex digits + `"`: what comes right before the hash.
 const PREV_SUFFIX_LEN: usize = PREV_KEY.len() + HEX_LEN + 1;
 const SEQ_PREFIX: &[u8] = b"{\"v\":1,\"seq\":";
+/// No valid line is shorter than this with its `\n`: it begins with the version and sequence
+/// number and ends with the previous line's hash and its own.
+pub(super) const SHORTEST: u64 = (SEQ_PREFIX.len() + PREV_SUFFIX_LEN + HASH_SUFFIX_LEN + 1) as u64;
 
 /// Why one line is not a valid next event.
 #[derive(Debug, Clone, PartialEq, Error)]

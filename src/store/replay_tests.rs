@@ -204,14 +204,14 @@ fn faults_where_the_parsers_blocks_meet_are_reported_as_a_line_by_line_read_repo
     let dir = tempfile::tempdir().unwrap();
     let store = demo_store(dir.path());
     let original = lines(store.path());
-    // The lines around the first two block boundaries (blocks are READ_CHUNK bytes of whole
+    // The lines around the first two block boundaries (blocks are BLOCK bytes of whole
     // lines): a block's first line is linked to the one before by the applier, not its parser.
     let mut around = Vec::new();
     let mut offset = 0;
     for (i, line) in original.iter().enumerate() {
         let end = offset + line.len() + 1;
         for k in [1, 2] {
-            let edge = k * super::file::READ_CHUNK;
+            let edge = k * super::blocks::BLOCK;
             if offset <= edge + 2_000 && end + 2_000 >= edge {
                 around.push(i);
             }
