@@ -27,7 +27,7 @@ pub use query::{
     ExceptionFilter, ExceptionView, GateState, GateView, RequestDetail, RequestFilter, RequestView,
     StatusView,
 };
-pub use rejudge::{Violation, admit, rejudge};
+pub use rejudge::{Violation, admit, admit_judged, rejudge, rejudge_alone};
 pub use rules::{Command, Ctx, IdSource, RandomIds, Review, Submission, Verdict};
 pub use state::State;
 pub use text::Text;

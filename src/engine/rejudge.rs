@@ -334,12 +334,31 @@ impl IdSource for Recorded {
     }
 }
 
+/// Judge `event` when that needs nothing of the state before it: a submission is judged by what
+/// it carries alone (its gate, its decision, its fields), so a reader can judge submissions on
+/// any thread, ahead of applying the events before them. `None` when the judgement needs the
+/// state (every other event).
+pub fn rejudge_alone(event: &Event) -> Option<Result<(), Violation>> {
+    static NOTHING: std::sync::LazyLock<State> = std::sync::LazyLock::new(State::new);
+    matches!(event.kind, EventKind::RequestSubmitted(_)).then(|| rejudge(&NOTHING, event))
+}
+
+/// Apply an event whose judgement [`rejudge_alone`] gave already: what [`admit`] does after
+/// judging, with the same words on a contradiction.
+pub fn admit_judged(state: &mut State, seq: u64, event: Event) -> Result<(), String> {
+    apply(state, seq, event)
+}
+
+fn apply(state: &mut State, seq: u64, event: Event) -> Result<(), String> {
+    state
+        .apply(seq, event.at, event.kind)
+        .map_err(|e| format!("the event contradicts the ones before it: {e}"))
+}
+
 /// Re-judge an event read from a record, then apply it: the way history that the rules did not
 /// just write (a store's lines, a server's events) enters a [`State`]. The message says which
 /// rule the event breaks, or how it contradicts the events before it.
 pub fn admit(state: &mut State, seq: u64, event: Event) -> Result<(), String> {
     rejudge(state, &event).map_err(|v| v.to_string())?;
-    state
-        .apply(seq, event.at, event.kind)
-        .map_err(|e| format!("the event contradicts the ones before it: {e}"))
+    apply(state, seq, event)
 }

@@ -160,6 +160,8 @@ pub fn handle(
     }
 }
 
+/// Takes no state, by design: a submission is judged by what it carries alone, which lets a
+/// reader judge recorded submissions in parallel (`rejudge::rejudge_alone`).
 fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, EngineError> {
     let deployment = required_id("deployment_intent_id", &s.deployment_intent_id)?;
     let evidence = required_id("evidence_package_id", &s.evidence_package_id)?;

@@ -2,7 +2,7 @@
 //! `apply` is the only way in; it refuses an event that contradicts what came before, which is
 //! how a replay notices a store whose events could not have been written by the rules.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use super::model::{
     ApprovalRequest, Decision, DecisionKind, ExceptionStatus, Gate, Outcome, RequestStatus,
     SecurityException,
 };
-use super::text::{Interner, Text};
+use super::text::{HashMap, Interner, Text};
 
 /// An event that cannot follow the ones before it.
 #[derive(Debug, Clone, PartialEq, Error)]

@@ -139,13 +139,23 @@ impl Replica {
     /// event the rules refuse leaves the replica exactly as it was. (The file store also
     /// records where its line starts.)
     pub(super) fn admit(&mut self, event: StoredEvent) -> Result<(), String> {
+        self.take(event, false)
+    }
+
+    /// [`Replica::admit`], or, when `judged`, without judging again an event that
+    /// [`engine::rejudge_alone`] accepted.
+    fn take(&mut self, event: StoredEvent, judged: bool) -> Result<(), String> {
         let seq = event.seq;
         let key = event
             .event
             .idempotency
             .as_ref()
             .map(|idem| (event.event.actor.clone(), idem.clone()));
-        engine::admit(&mut self.state, seq, event.event)?;
+        if judged {
+            engine::admit_judged(&mut self.state, seq, event.event)?;
+        } else {
+            engine::admit(&mut self.state, seq, event.event)?;
+        }
         if let Some((actor, idem)) = key {
             self.remember(seq, &actor, Some(&idem));
         }
@@ -817,7 +827,7 @@ impl FileStore {
                 let seq = replica.head_seq() + 1;
                 let event = line::decode(bytes, seq, &replica.head_hash)
                     .map_err(|e| self.corrupt(seq, e))?;
-                self.accept(replica, offset, bytes.len(), event)
+                self.accept(replica, offset, bytes.len(), event, false)
             })
             .map_err(|e| e.into_store(self))?
         };
@@ -842,17 +852,21 @@ impl FileStore {
         offset: u64,
         len: usize,
         event: StoredEvent,
+        judged: bool,
     ) -> Result<(), StoreError> {
         let seq = event.seq;
-        replica.admit(event).map_err(|e| self.corrupt(seq, e))?;
+        replica
+            .take(event, judged)
+            .map_err(|e| self.corrupt(seq, e))?;
         replica.line_starts.push(offset);
         replica.offset = offset + len as u64 + 1;
         Ok(())
     }
 
     /// Read a long run of lines on every core: parser threads check each block's lines
-    /// (hash, sequence, the links inside the block, JSON, the canonical form), this one links
-    /// each block to the one before, re-judges and applies, in order. The first failure by line
+    /// (hash, sequence, the links inside the block, JSON, the canonical form) and judge its
+    /// submissions (which need no state); this one links each block to the one before,
+    /// re-judges the other events and applies them all, in order. The first failure by line
     /// number is the one reported, with the words a plain read gives. Returns the length of a
     /// torn tail.
     fn read_pipelined(
@@ -861,13 +875,14 @@ impl FileStore {
         start: u64,
         replica: &mut Replica,
     ) -> Result<u64, StoreError> {
-        /// A block's events, the `prev` its first line is written with (to link it to the
-        /// block before), and the failure that ended it early.
+        /// A block's events (each with whether it is judged already), the `prev` its first
+        /// line is written with (to link it to the block before), and the failure that ended
+        /// it early.
         struct Parsed {
             first_seq: u64,
             first_prev: Option<String>,
-            events: Vec<(u64, usize, StoredEvent)>,
-            failed: Option<(u64, line::LineError)>,
+            events: Vec<(u64, usize, StoredEvent, bool)>,
+            failed: Option<(u64, String)>,
         }
         let first = replica.head_seq() + 1;
         let parse = |block: Block<'_>| {
@@ -879,24 +894,32 @@ impl FileStore {
             };
             for (seq, offset, bytes) in block.lines() {
                 let decoded = match parsed.events.last() {
-                    Some((_, _, before)) => line::decode(bytes, seq, &before.hash),
+                    Some((_, _, before, _)) => line::decode(bytes, seq, &before.hash),
                     None => line::decode_unlinked(bytes, seq).map_err(|(prev, e)| {
                         parsed.first_prev = prev;
                         e
                     }),
                 };
-                match decoded {
-                    Ok(event) => {
-                        if parsed.events.is_empty() {
-                            parsed.first_prev = Some(event.prev.clone());
-                        }
-                        parsed.events.push((offset, bytes.len(), event));
-                    }
+                let event = match decoded {
+                    Ok(event) => event,
                     Err(e) => {
-                        parsed.failed = Some((seq, e));
+                        parsed.failed = Some((seq, e.to_string()));
                         break;
                     }
+                };
+                if parsed.events.is_empty() {
+                    parsed.first_prev = Some(event.prev.clone());
                 }
+                // A submission needs no state to be judged: judged here, on every core.
+                let judged = match engine::rejudge_alone(&event.event) {
+                    Some(Err(violation)) => {
+                        parsed.failed = Some((seq, violation.to_string()));
+                        break;
+                    }
+                    Some(Ok(())) => true,
+                    None => false,
+                };
+                parsed.events.push((offset, bytes.len(), event, judged));
             }
             parsed
         };
@@ -914,11 +937,11 @@ impl FileStore {
             {
                 return Err(self.corrupt(parsed.first_seq, line::LineError::BrokenChain));
             }
-            for (offset, len, event) in parsed.events {
-                self.accept(replica, offset, len, event)?;
+            for (offset, len, event, judged) in parsed.events {
+                self.accept(replica, offset, len, event, judged)?;
             }
             match parsed.failed {
-                Some((seq, e)) => Err(self.corrupt(seq, e)),
+                Some((seq, reason)) => Err(self.corrupt(seq, reason)),
                 None => Ok(()),
             }
         };

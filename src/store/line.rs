@@ -134,7 +134,7 @@ fn encode_body(out: &mut Vec<u8>, seq: u64, prev: &str, event: &Event) {
     };
     // Serializing our own types into memory has no failure path (no maps with non-string keys,
     // no I/O); if it ever failed the line would be rejected by every reader, never misread.
-    let _ = json::write_compact(out, &envelope);
+    let _ = json::write_compact(&mut *out, &envelope);
     out.pop(); // the closing brace: the hash covers everything before `,"hash":"`
 }
 

@@ -229,6 +229,7 @@ fn faults_where_the_parsers_blocks_meet_are_reported_as_a_line_by_line_read_repo
         ("edited", |l| l.replacen("\"v\":1", "\"v\":2", 1)),
         ("not canonical", respelled),
     ];
+    let mut submissions = 0;
     for &i in &around {
         for (name, fault) in faults {
             let mut all = original.clone();
@@ -236,6 +237,24 @@ fn faults_where_the_parsers_blocks_meet_are_reported_as_a_line_by_line_read_repo
             write_lines(store.path(), &all);
             let expected = first_fault_line_by_line(store.path()).unwrap();
             assert_eq!(failing_line(&store), expected, "{name} at line {}", i + 1);
+        }
+        // A submission that breaks a rule (requested by someone other than its actor), chained
+        // as cab chains: found by the parser that judges it, reported as the applier would.
+        if original[i].contains("\"type\":\"request_submitted\"") {
+            let mut all = original.clone();
+            all[i] = all[i].replacen("\"requested_by\":\"", "\"requested_by\":\"x", 1);
+            rechain_from(&mut all, i + 1);
+            write_lines(store.path(), &all);
+            let expected = first_fault_line_by_line(store.path()).unwrap();
+            assert_eq!(expected.0, i as u64 + 1, "{}", expected.1);
+            assert!(expected.1.contains("breaks the rule"), "{}", expected.1);
+            assert_eq!(
+                failing_line(&store),
+                expected,
+                "submission at line {}",
+                i + 1
+            );
+            submissions += 1;
         }
         // A line removed: the next one is out of sequence.
         let mut all = original.clone();
@@ -248,4 +267,5 @@ fn faults_where_the_parsers_blocks_meet_are_reported_as_a_line_by_line_read_repo
             i + 1
         );
     }
+    assert!(submissions >= 2, "{submissions} submissions near the edges");
 }

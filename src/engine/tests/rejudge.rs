@@ -50,6 +50,39 @@ fn every_kind_of_event_the_rules_write_passes_rejudging() {
 }
 
 #[test]
+fn a_submission_is_judged_alone_as_against_the_state_before_it_and_nothing_else_is() {
+    let mut w = World::new();
+    let mut states = Vec::new();
+    let mut check = |w: &World| states.push(before_last(w));
+    w.submit("auto", 10.0);
+    check(&w);
+    let review = w.under_review("review");
+    check(&w);
+    w.ok(&carol(), approve(review));
+    check(&w);
+    let high = w.needing_exception("high");
+    check(&w);
+    w.ask_exception(high, Some(3));
+    check(&w);
+    for (state, event) in &states {
+        let submitted = matches!(event.kind, EventKind::RequestSubmitted(_));
+        let alone = crate::engine::rejudge_alone(event);
+        assert_eq!(alone.is_some(), submitted, "{:?}", event.kind);
+        if submitted {
+            assert_eq!(alone, Some(rejudge(state, event)));
+            // A forged one is refused alone with the words it gets against the state.
+            let mut forged = event.clone();
+            if let EventKind::RequestSubmitted(e) = &mut forged.kind {
+                e.request.requested_by = "mallory".into();
+            }
+            let refused = crate::engine::rejudge_alone(&forged).unwrap();
+            assert!(refused.is_err());
+            assert_eq!(refused, rejudge(state, &forged));
+        }
+    }
+}
+
+#[test]
 fn a_decision_by_the_requester_breaks_separation_of_duties() {
     let mut w = World::new();
     let id = w.under_review("svc");
