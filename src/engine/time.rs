@@ -226,6 +226,11 @@ mod tests {
             DateTime::from_timestamp(1_764_000_000, 100_000_000).unwrap(),
             DateTime::<Utc>::MIN_UTC,
             DateTime::<Utc>::MAX_UTC,
+            // A leap second, which chrono keeps as more than a second of nanoseconds.
+            chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+                .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+                .unwrap()
+                .and_utc(),
         ] {
             assert_eq!(format(at), at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
         }

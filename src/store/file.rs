@@ -165,10 +165,12 @@ impl Replica {
         Ok(())
     }
 
-    /// Room for `lines` more lines in the line index.
+    /// Room for `lines` more lines in the line index, if the system grants that much address
+    /// space at once; if not, the index grows as lines come, as it would without this.
     fn reserve_lines(&mut self, lines: usize) {
-        self.line_starts.reserve_exact(lines);
-        self.line_hashes.reserve_exact(lines.saturating_mul(32));
+        if self.line_starts.try_reserve_exact(lines).is_ok() {
+            let _ = self.line_hashes.try_reserve_exact(lines.saturating_mul(32));
+        }
     }
 
     /// The hash of a line this replica verified, as 32 bytes.
