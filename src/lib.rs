@@ -3,6 +3,7 @@
 //! `engine` holds the pure workflow rules; `store` the append-only, hash-chained JSON-lines file;
 //! `backend` the one interface the command line and the console talk to; `cli` the command line.
 
+pub mod allocator;
 pub mod backend;
 pub mod cli;
 pub mod clock;

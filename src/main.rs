@@ -7,6 +7,7 @@ fn main() -> std::process::ExitCode {
     // nothing else.
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
+    cab::allocator::tune();
     cab::cli::run()
 }
 
