@@ -25,8 +25,8 @@ fn violation(state: &State, event: &Event) -> Violation {
     rejudge(state, event).expect_err("the forged event must be refused")
 }
 
-#[test]
-fn every_kind_of_event_the_rules_write_passes_rejudging() {
+/// One event of every kind the rules write, each with the state just before it.
+fn every_kind_of_event() -> Vec<(State, Event)> {
     let mut w = World::new();
     let mut states = Vec::new();
     let mut check = |w: &World| states.push(before_last(w));
@@ -37,6 +37,7 @@ fn every_kind_of_event_the_rules_write_passes_rejudging() {
     w.ok(&carol(), approve_with(review, &["canary first"]));
     check(&w);
     let high = w.needing_exception("high");
+    check(&w);
     let x = w.ask_exception(high, Some(3));
     check(&w);
     w.review_exception(x, Review::Approve);
@@ -44,26 +45,19 @@ fn every_kind_of_event_the_rules_write_passes_rejudging() {
     w.advance(Duration::days(4));
     w.ok(&ravi(), Command::Cleanup);
     check(&w);
-    for (state, event) in &states {
+    states
+}
+
+#[test]
+fn every_kind_of_event_the_rules_write_passes_rejudging() {
+    for (state, event) in &every_kind_of_event() {
         assert_eq!(rejudge(state, event), Ok(()), "{:?}", event.kind);
     }
 }
 
 #[test]
 fn a_submission_is_judged_alone_as_against_the_state_before_it_and_nothing_else_is() {
-    let mut w = World::new();
-    let mut states = Vec::new();
-    let mut check = |w: &World| states.push(before_last(w));
-    w.submit("auto", 10.0);
-    check(&w);
-    let review = w.under_review("review");
-    check(&w);
-    w.ok(&carol(), approve(review));
-    check(&w);
-    let high = w.needing_exception("high");
-    check(&w);
-    w.ask_exception(high, Some(3));
-    check(&w);
+    let states = every_kind_of_event();
     for (state, event) in &states {
         let submitted = matches!(event.kind, EventKind::RequestSubmitted(_));
         let alone = crate::engine::rejudge_alone(event);
