@@ -56,6 +56,12 @@ impl RiskFactors {
         self.values.get(i)
     }
 
+    /// Factors from their names, sorted with none twice, and their values in the same order.
+    pub(crate) fn from_sorted(names: Arc<[Text]>, values: Box<[f64]>) -> Self {
+        debug_assert!(names.len() == values.len() && names.is_sorted_by(|a, b| a < b));
+        RiskFactors { names, values }
+    }
+
     /// The list of names, for the state to share it between requests.
     pub(crate) fn names_mut(&mut self) -> &mut Arc<[Text]> {
         &mut self.names

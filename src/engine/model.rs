@@ -158,6 +158,12 @@ pub enum Gate {
 }
 
 impl Gate {
+    pub const ALL: [Gate; 3] = [
+        Gate::AutoApproved,
+        Gate::ManualReview,
+        Gate::ExceptionRequired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Gate::AutoApproved => "auto_approved",
@@ -235,6 +241,13 @@ pub enum DecisionKind {
 }
 
 impl DecisionKind {
+    pub const ALL: [DecisionKind; 4] = [
+        DecisionKind::AutoApproved,
+        DecisionKind::Approved,
+        DecisionKind::Conditional,
+        DecisionKind::Rejected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DecisionKind::AutoApproved => "auto_approved",
@@ -270,6 +283,13 @@ pub enum ExceptionStatus {
 }
 
 impl ExceptionStatus {
+    pub const ALL: [ExceptionStatus; 4] = [
+        ExceptionStatus::Pending,
+        ExceptionStatus::Approved,
+        ExceptionStatus::Rejected,
+        ExceptionStatus::Expired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExceptionStatus::Pending => "pending",

@@ -123,6 +123,25 @@ pub fn parse_canonical(text: &[u8]) -> Option<DateTime<Utc>> {
     in_range(at).then_some(at)
 }
 
+/// A time exactly as [`format`] writes it, and no other spelling of it: [`parse_canonical`]
+/// with the fraction's digits in the one group of three that `format` chooses.
+pub fn parse_exact(text: &[u8]) -> Option<DateTime<Utc>> {
+    let Some(at) = parse_canonical(text) else {
+        // A leap second, as chrono reads and writes it.
+        let at = parse_general(std::str::from_utf8(text).ok()?).ok()?;
+        return (format(at).as_bytes() == text).then_some(at);
+    };
+    let nanos = at.nanosecond();
+    let exact = match text.len() - 20 {
+        0 => nanos == 0,
+        4 => nanos % 1_000_000 == 0 && nanos != 0,
+        7 => nanos % 1_000 == 0 && nanos % 1_000_000 != 0,
+        10 => nanos % 1_000 != 0,
+        _ => false,
+    };
+    exact.then_some(at)
+}
+
 /// Any RFC 3339 time (chrono's reading), within the years 2000 to 9000, in UTC.
 pub fn parse_general(text: &str) -> Result<DateTime<Utc>, TimeError> {
     let at = DateTime::parse_from_rfc3339(text.trim())?.with_timezone(&Utc);

@@ -217,8 +217,10 @@ pub fn save_in_background(file: PathBuf, header: Header, state: State) {
 /// Wait for the checkpoints this process is writing: before it exits (`cli::run`), and before
 /// one is read back.
 pub fn finish_writes() {
-    let pending = std::mem::take(&mut *writing());
-    for handle in pending {
+    // Joined while the list is held: a second caller (another thread) returns only once the
+    // writes it waits for are done, not when the first caller has merely taken them.
+    let mut pending = writing();
+    for handle in pending.drain(..) {
         let _ = handle.join();
     }
 }

@@ -22,7 +22,7 @@ const HASH_KEY: &[u8] = b",\"hash\":\"";
 const PREV_KEY: &[u8] = b",\"prev\":\"";
 const HEX_LEN: usize = 64;
 /// `,"hash":"` + 64 hex digits + `"}`: how every line ends (before its `\n`).
-const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + HEX_LEN + 2;
+pub(super) const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + HEX_LEN + 2;
 /// `,"prev":"` + 64 hex digits + `"`: what comes right before the hash.
 const PREV_SUFFIX_LEN: usize = PREV_KEY.len() + HEX_LEN + 1;
 const SEQ_PREFIX: &[u8] = b"{\"v\":1,\"seq\":";
@@ -362,6 +362,21 @@ pub fn decode(
     expected_prev: &str,
 ) -> Result<StoredEvent, LineError> {
     let link = check_link(line, expected_seq, expected_prev)?;
+    let body = &line[..line.len() - HASH_SUFFIX_LEN];
+    if let Some(stored) = super::strict::read(body, link.seq, link.prev, link.hash) {
+        debug_assert_eq!(
+            decode_general(line, &link).as_ref(),
+            Ok(&stored),
+            "the strict reader and the general one disagree"
+        );
+        return Ok(stored);
+    }
+    decode_general(line, &link)
+}
+
+/// [`decode`] after the chain checks, for any line: parsed as JSON, then encoded again to
+/// check that it is canonical, so what is wrong with it is found and named.
+pub(super) fn decode_general(line: &[u8], link: &ChainLink<'_>) -> Result<StoredEvent, LineError> {
     let text = std::str::from_utf8(line).map_err(|_| LineError::NotUtf8)?;
     let raw: LineIn = serde_json::from_str(text).map_err(|e| LineError::Format(e.to_string()))?;
     if raw.v != SCHEMA_VERSION {
@@ -527,6 +542,14 @@ pub fn decode_verified(
 ) -> Result<StoredEvent, LineError> {
     if !is_verified(line, verified_hash) {
         return Err(LineError::HashMismatch);
+    }
+    let body_end = line.len() - HASH_SUFFIX_LEN;
+    let hash = std::str::from_utf8(&line[body_end + HASH_KEY.len()..line.len() - 2]);
+    let prev = hex_at(line, body_end - PREV_SUFFIX_LEN + PREV_KEY.len());
+    if let (Ok(hash), Some(prev)) = (hash, prev)
+        && let Some(stored) = super::strict::read(&line[..body_end], expected_seq, prev, hash)
+    {
+        return Ok(stored);
     }
     let text = std::str::from_utf8(line).map_err(|_| LineError::NotUtf8)?;
     let raw: LineIn = serde_json::from_str(text).map_err(|e| LineError::Format(e.to_string()))?;

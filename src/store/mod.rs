@@ -20,6 +20,7 @@ pub mod postgres;
 #[cfg(test)]
 mod replay_tests;
 mod scan;
+mod strict;
 
 pub use as_of::Verified;
 pub use checkpoint::CheckpointPolicy;

@@ -13,7 +13,7 @@ pub struct SafeFormatter<F>(pub F);
 /// Whether every byte is printable ASCII (always safe): nearly every string a store holds.
 /// Checked eight bytes at a time: in `x - 0x20` (where `x` has no high bit) a byte below 0x20
 /// sets its high bit, in `x + 1` a byte above 0x7e does; the first such byte is found exactly.
-fn printable_ascii(bytes: &[u8]) -> bool {
+pub(crate) fn printable_ascii(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let (words, rest) = bytes.as_chunks::<8>();
