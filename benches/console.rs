@@ -112,7 +112,7 @@ fn console(c: &mut Criterion) {
                 policy: &policy,
             };
             let command = Command::Submit(Submission {
-                deployment_intent_id: format!("bench-r{n}"),
+                deployment_intent_id: format!("bench-r{n}").into(),
                 evidence_package_id: "EP-bench".into(),
                 title: Some("Benchmark request".into()),
                 risk_score: 60.0,

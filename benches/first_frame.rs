@@ -13,6 +13,7 @@
 //!     cargo bench --bench first_frame                                  # 100,000 requests
 //!     CAB_BENCH_REQUESTS=10000,100000,1000000 cargo bench --bench first_frame
 //!     CAB_BENCH_CASES=cold cargo bench --bench first_frame             # some cases: warm,cold,remote
+//!     CAB_BENCH_BIN=/path/to/an/older/cab cargo bench --bench first_frame  # another build
 //!
 //! Figures go in docs/perf.md. Nothing here asserts a speed.
 
@@ -186,7 +187,9 @@ fn main() {
         .collect();
     let cases = std::env::var("CAB_BENCH_CASES").unwrap_or_else(|_| "warm,cold,remote".into());
     let wanted = |case: &str| cases.split(',').any(|c| c.trim() == case);
-    let cab = env!("CARGO_BIN_EXE_cab");
+    // Another build of cab (an older one, to compare with) when CAB_BENCH_BIN names it.
+    let other = std::env::var("CAB_BENCH_BIN").ok();
+    let cab = other.as_deref().unwrap_or(env!("CARGO_BIN_EXE_cab"));
     for requests in sizes {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let store = dir.path().join("store.jsonl");

@@ -290,8 +290,6 @@ mod tests {
 
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::clock::Clock;
     use crate::engine::{Policy, Role};
@@ -321,7 +319,7 @@ mod tests {
                     evidence_package_id: "EP".into(),
                     title: None,
                     risk_score: 60.0,
-                    risk_factors: BTreeMap::new(),
+                    risk_factors: Default::default(),
                     correlation_id: None,
                 },
             )

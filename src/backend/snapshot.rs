@@ -112,7 +112,7 @@ mod tests {
         };
         for (n, risk) in [20.0, 60.0, 90.0].into_iter().enumerate() {
             let submission = Submission {
-                deployment_intent_id: format!("svc-{n}"),
+                deployment_intent_id: format!("svc-{n}").into(),
                 evidence_package_id: "EP-1".into(),
                 title: None,
                 risk_score: risk,

@@ -16,7 +16,7 @@ use super::exit::{self, CliError};
 use super::{Env, emit, notices, parse, render};
 use crate::backend::{Backend, LocalBackend};
 use crate::engine::audit;
-use crate::engine::{ExceptionFilter, RequestFilter, Review, Submission, Verdict};
+use crate::engine::{ExceptionFilter, RequestFilter, Review, Submission, Text, Verdict};
 use crate::store::{FileStore, Store};
 use crate::untrusted;
 
@@ -104,11 +104,11 @@ fn submit(env: &Env, a: SubmitArgs) -> Result<u8, CliError> {
         |backend| {
             let submission = Submission {
                 risk_score: parse::score(&a.risk)?,
-                risk_factors: parse::factors(&a.factors)?,
-                deployment_intent_id: a.deployment,
-                evidence_package_id: a.evidence,
-                title: a.title,
-                correlation_id: a.correlation_id,
+                risk_factors: parse::factors(&a.factors)?.into(),
+                deployment_intent_id: a.deployment.into(),
+                evidence_package_id: a.evidence.into(),
+                title: a.title.map(Text::from),
+                correlation_id: a.correlation_id.map(Text::from),
             };
             Ok(backend.submit(submission)?)
         },

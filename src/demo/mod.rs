@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use crate::engine::rules::{self, Command, Ctx, IdSource, Review, Submission, Verdict};
 use crate::engine::{
-    Actor, EngineError, Event, EventKind, Gate, OutcomeResult, Policy, RiskScore, Role, State,
+    Actor, EngineError, Event, EventKind, Gate, OutcomeResult, Policy, RiskFactors, RiskScore,
+    Role, State, Text,
 };
 use crate::store::{Store, StoreError};
 
@@ -707,18 +708,17 @@ impl Generator {
         };
         let (actor_name, command) = match action.step {
             Step::Submit(req) => {
-                // A plan is submitted once and not read after: its text moves into the command
-                // instead of being copied, and its memory is reused for what comes next.
+                // A plan is submitted once and not read after: its text is given up here.
                 let p = &mut self.plans[req];
                 (
                     p.requester,
                     Command::Submit(Submission {
-                        deployment_intent_id: std::mem::take(&mut p.deployment),
-                        evidence_package_id: std::mem::take(&mut p.evidence),
-                        title: Some(std::mem::take(&mut p.title)),
+                        deployment_intent_id: Text::from(std::mem::take(&mut p.deployment)),
+                        evidence_package_id: Text::from(std::mem::take(&mut p.evidence)),
+                        title: Some(Text::from(std::mem::take(&mut p.title))),
                         risk_score: p.score,
-                        risk_factors: std::mem::take(&mut p.factors),
-                        correlation_id: p.correlation.take(),
+                        risk_factors: RiskFactors::from(std::mem::take(&mut p.factors)),
+                        correlation_id: p.correlation.take().map(Text::from),
                     }),
                 )
             }

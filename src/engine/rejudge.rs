@@ -6,7 +6,9 @@
 //! produced it, [`rules::handle`] judges that command, and what it would have written is
 //! compared with what was recorded, field by field.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use chrono::Duration;
 use serde::Serialize;
@@ -17,7 +19,7 @@ use super::event::{Event, EventKind};
 use super::model::{Actor, DecisionKind, ExceptionStatus, Policy, Role};
 use super::rules::{self, Command, Ctx, IdSource, Review, Submission, Verdict};
 use super::state::State;
-use super::text::Text;
+use super::text::{HashMap, Text};
 
 /// A recorded event that the rules would not have written.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -46,17 +48,7 @@ pub const NOT_AS_WRITTEN: &str = "not_as_the_rules_write_it";
 /// same actor at the same moment, write exactly this event. Roles are not part of the record,
 /// so the actor is judged as holding every role; everything else is checked.
 pub fn rejudge(state: &State, event: &Event) -> Result<(), Violation> {
-    let actor =
-        Actor::new(&event.actor, Role::ALL).map_err(|e| Violation::new("actor", e.message))?;
-    if actor.name != event.actor {
-        return Err(Violation::new(
-            NOT_AS_WRITTEN,
-            format!(
-                "the actor {:?} is not written as the rules write names",
-                event.actor
-            ),
-        ));
-    }
+    let actor = actor(&event.actor)?;
     let (command, ids, policy) = match command_for(state, &event.kind)? {
         Some(found) => found,
         // An expiry is not a command of its own: it is one of what cleanup would record now.
@@ -84,6 +76,35 @@ pub fn rejudge(state: &State, event: &Event) -> Result<(), Violation> {
     }
 }
 
+/// The actor who wrote `name`'s events, holding every role, or why no actor has that name.
+/// A store's events are written by a few names again and again: each thread keeps the actors
+/// it has made (up to a bound), rather than making one for every event.
+fn actor(name: &str) -> Result<Arc<Actor>, Violation> {
+    const KEPT: usize = 1024;
+    type Made = Result<Arc<Actor>, Violation>;
+    thread_local! {
+        static MADE: RefCell<HashMap<Box<str>, Made>> = RefCell::new(HashMap::default());
+    }
+    MADE.with_borrow_mut(|made| {
+        if let Some(found) = made.get(name) {
+            return found.clone();
+        }
+        let actor = match Actor::new(name, Role::ALL) {
+            Err(e) => Err(Violation::new("actor", e.message)),
+            Ok(actor) if actor.name != name => Err(Violation::new(
+                NOT_AS_WRITTEN,
+                format!("the actor {name:?} is not written as the rules write names"),
+            )),
+            Ok(actor) => Ok(Arc::new(actor)),
+        };
+        if made.len() >= KEPT {
+            made.clear();
+        }
+        made.insert(name.into(), actor.clone());
+        actor
+    })
+}
+
 /// The command that would have produced this event, the ids it would have drawn, in order, and
 /// the policy it was judged under. `None` for an expiry, which cleanup records.
 fn command_for(
@@ -97,12 +118,12 @@ fn command_for(
             let mut ids = VecDeque::from([r.id]);
             ids.extend(e.decision.as_ref().map(|d| d.id));
             let submission = Submission {
-                deployment_intent_id: r.deployment_intent_id.to_string(),
-                evidence_package_id: r.evidence_package_id.to_string(),
-                title: r.title.as_ref().map(Text::to_string),
+                deployment_intent_id: r.deployment_intent_id.clone(),
+                evidence_package_id: r.evidence_package_id.clone(),
+                title: r.title.clone(),
                 risk_score: r.risk_score.value(),
-                risk_factors: r.risk_factors.to_map(),
-                correlation_id: Some(r.correlation_id.to_string()),
+                risk_factors: r.risk_factors.clone(),
+                correlation_id: Some(r.correlation_id.clone()),
             };
             // The thresholds recorded with the request are the policy it was gated under.
             let policy = Policy {

@@ -2,8 +2,6 @@
 //! Nothing here touches a file, a socket or the system clock; ids and time come in through
 //! [`Ctx`], so every rule can be tested by the thousand and behaves the same on every backend.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -43,13 +41,16 @@ pub struct Ctx<'a> {
 
 /// A new request, as given by the caller: validated here, not before.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// Its texts are [`Text`]s, so the request written from it shares them rather than copying
+/// them (and a recorded request is turned back into its submission without a copy either).
 pub struct Submission {
-    pub deployment_intent_id: String,
-    pub evidence_package_id: String,
-    pub title: Option<String>,
+    pub deployment_intent_id: Text,
+    pub evidence_package_id: Text,
+    pub title: Option<Text>,
     pub risk_score: f64,
-    pub risk_factors: BTreeMap<String, f64>,
-    pub correlation_id: Option<String>,
+    pub risk_factors: RiskFactors,
+    pub correlation_id: Option<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,11 +164,14 @@ pub fn handle(
 /// Takes no state, by design: a submission is judged by what it carries alone, which lets a
 /// reader judge recorded submissions in parallel (`rejudge::rejudge_alone`).
 fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, EngineError> {
-    let deployment = required_id("deployment_intent_id", &s.deployment_intent_id)?;
-    let evidence = required_id("evidence_package_id", &s.evidence_package_id)?;
+    required_id("deployment_intent_id", &s.deployment_intent_id)?;
+    required_id("evidence_package_id", &s.evidence_package_id)?;
     let score = RiskScore::new(s.risk_score)?;
     let title = match &s.title {
-        Some(t) if !t.trim().is_empty() => Some(bounded_text("title", t)?.to_string()),
+        Some(t) if !t.trim().is_empty() => {
+            bounded_text("title", t)?;
+            Some(t.clone())
+        }
         _ => None,
     };
     if s.risk_factors.len() > MAX_ITEMS {
@@ -188,8 +192,11 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
         }
     }
     let correlation_id = match &s.correlation_id {
-        Some(c) => required_id("correlation_id", c)?.to_string(),
-        None => ids.next_id().to_string(),
+        Some(c) => {
+            required_id("correlation_id", c)?;
+            c.clone()
+        }
+        None => Text::from(ids.next_id().to_string()),
     };
 
     let thresholds = ctx.policy.thresholds;
@@ -208,7 +215,7 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
                 )),
                 conditions: Vec::new(),
                 decided_at: ctx.now,
-                correlation_id: correlation_id.as_str().into(),
+                correlation_id: correlation_id.clone(),
             };
             (RequestStatus::AutoApproved, Some(decision))
         }
@@ -217,22 +224,22 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
     };
     let request = ApprovalRequest {
         id,
-        deployment_intent_id: deployment.into(),
-        evidence_package_id: evidence.into(),
-        title: title.map(Text::from),
+        deployment_intent_id: s.deployment_intent_id.clone(),
+        evidence_package_id: s.evidence_package_id.clone(),
+        title,
         risk_score: score,
-        risk_factors: RiskFactors::from(&s.risk_factors),
+        risk_factors: s.risk_factors.clone(),
         gate,
         thresholds,
         status,
         requested_by: ctx.actor.name.as_str().into(),
-        correlation_id: correlation_id.as_str().into(),
+        correlation_id: correlation_id.clone(),
         submitted_at: ctx.now,
     };
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id,
+        correlation_id: correlation_id.to_string(),
         idempotency: None,
         kind: EventKind::RequestSubmitted(RequestSubmitted { request, decision }),
     })
@@ -599,7 +606,8 @@ fn required_id<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Inval
     if value.trim().is_empty() {
         return Err(Invalid::new(field, format!("{field} must not be empty")));
     }
-    if value.chars().count() > MAX_ID_LEN {
+    // No more bytes than the limit is no more characters either (counting them is slower).
+    if value.len() > MAX_ID_LEN && value.chars().count() > MAX_ID_LEN {
         return Err(Invalid::new(
             field,
             format!("{field} must be at most {MAX_ID_LEN} characters"),
@@ -609,7 +617,7 @@ fn required_id<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Inval
 }
 
 fn bounded_text<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Invalid> {
-    if value.chars().count() > MAX_TEXT_LEN {
+    if value.len() > MAX_TEXT_LEN && value.chars().count() > MAX_TEXT_LEN {
         return Err(Invalid::new(
             field,
             format!("{field} must be at most {MAX_TEXT_LEN} characters"),

@@ -329,7 +329,7 @@ struct SubmitBody<'a> {
     deployment_intent_id: &'a str,
     evidence_package_id: &'a str,
     risk_score: f64,
-    risk_factors: &'a std::collections::BTreeMap<String, f64>,
+    risk_factors: &'a crate::engine::factors::RiskFactors,
     title: Option<&'a str>,
     correlation_id: Option<&'a str>,
 }

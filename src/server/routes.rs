@@ -27,7 +27,7 @@ use crate::backend::{BackendError, LocalStore};
 use crate::engine::event::Idempotency;
 use crate::engine::query::GateView;
 use crate::engine::{
-    Actor, ExceptionFilter, OutcomeResult, RequestFilter, Review, Submission, Verdict, time,
+    Actor, ExceptionFilter, OutcomeResult, RequestFilter, Review, Submission, Text, Verdict, time,
 };
 
 /// Every route the server answers: method and path, as the OpenAPI document lists them.
@@ -439,12 +439,12 @@ struct SubmitBody {
 async fn submit(State(app): State<AppState>, post: Post) -> ApiResult {
     let b: SubmitBody = post.json()?;
     let submission = Submission {
-        deployment_intent_id: b.deployment_intent_id,
-        evidence_package_id: b.evidence_package_id,
-        title: b.title,
+        deployment_intent_id: b.deployment_intent_id.into(),
+        evidence_package_id: b.evidence_package_id.into(),
+        title: b.title.map(Text::from),
         risk_score: b.risk_score,
-        risk_factors: b.risk_factors,
-        correlation_id: b.correlation_id,
+        risk_factors: b.risk_factors.into(),
+        correlation_id: b.correlation_id.map(Text::from),
     };
     write(
         &app,

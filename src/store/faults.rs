@@ -200,7 +200,7 @@ fn actor(name: &str, role: Role) -> Actor {
 
 fn submission(deployment: &str) -> Submission {
     Submission {
-        deployment_intent_id: deployment.to_string(),
+        deployment_intent_id: deployment.into(),
         evidence_package_id: "EP-1".into(),
         title: None,
         risk_score: 90.0,

@@ -1283,9 +1283,9 @@ fn the_real_client_drives_every_route_through_the_backend_trait() {
     assert_eq!(dana.whoami().expect("whoami").name, "dana");
     assert!(dana.location().contains(server.base()));
     let submission = |deployment: &str, risk: f64| Submission {
-        deployment_intent_id: deployment.to_string(),
-        evidence_package_id: "EP-1".to_string(),
-        title: Some("a change".to_string()),
+        deployment_intent_id: deployment.into(),
+        evidence_package_id: "EP-1".into(),
+        title: Some("a change".into()),
         risk_score: risk,
         risk_factors: [("size".to_string(), 3.0)].into_iter().collect(),
         correlation_id: None,

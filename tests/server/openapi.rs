@@ -1290,8 +1290,8 @@ fn the_report_schema_takes_a_report_with_calibration_and_what_if_and_refuses_bro
     for i in 0..results.len() {
         let risk = 10.0 + 15.0 * i as f64;
         let submission = Submission {
-            deployment_intent_id: format!("svc-{i}"),
-            evidence_package_id: format!("EP-{i}"),
+            deployment_intent_id: format!("svc-{i}").into(),
+            evidence_package_id: format!("EP-{i}").into(),
             title: None,
             risk_score: risk,
             risk_factors: [("change_size".to_string(), risk / 2.0)].into(),

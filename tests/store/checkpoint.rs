@@ -2,7 +2,6 @@
 //! the store still is what the checkpoint was made from, and any damage to the store is still
 //! reported with its line number. Real files, a real cache folder, the library's FileStore.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -69,11 +68,11 @@ impl Setup {
         for i in 0..n {
             let view = dana
                 .submit(Submission {
-                    deployment_intent_id: format!("svc-r{i}"),
-                    evidence_package_id: format!("EP-{i}"),
-                    title: Some(format!("change {i}")),
+                    deployment_intent_id: format!("svc-r{i}").into(),
+                    evidence_package_id: format!("EP-{i}").into(),
+                    title: Some(format!("change {i}").into()),
                     risk_score: if i % 2 == 0 { 30.0 } else { 60.0 },
-                    risk_factors: BTreeMap::new(),
+                    risk_factors: Default::default(),
                     correlation_id: None,
                 })
                 .unwrap();
@@ -279,7 +278,7 @@ fn a_writer_refuses_a_store_damaged_before_its_checkpoint() {
         evidence_package_id: "EP-late".into(),
         title: None,
         risk_score: 10.0,
-        risk_factors: BTreeMap::new(),
+        risk_factors: Default::default(),
         correlation_id: None,
     });
     assert!(

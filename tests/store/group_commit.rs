@@ -2,19 +2,17 @@
 //! releasing it, one fsync covering every line written before it started. A write is never
 //! acknowledged without an fsync that covers it, and an fsync that covers it is never skipped.
 
-use std::collections::BTreeMap;
-
 use cab::engine::rules::{self, Command, Ctx, RandomIds, Submission};
 use cab::engine::{Actor, Event, Policy};
 use cab::store::{AppendError, FileStore, Replica};
 
 fn submission(n: usize) -> Command {
     Command::Submit(Submission {
-        deployment_intent_id: format!("svc-r{n}"),
-        evidence_package_id: format!("EP-{n}"),
+        deployment_intent_id: format!("svc-r{n}").into(),
+        evidence_package_id: format!("EP-{n}").into(),
         title: None,
         risk_score: 60.0,
-        risk_factors: BTreeMap::new(),
+        risk_factors: Default::default(),
         correlation_id: None,
     })
 }

@@ -104,9 +104,9 @@ pub fn backend(store: &Path, user: &str, roles: &[Role]) -> LocalBackend {
 
 pub fn submission(deployment: &str, title: &str, risk: f64) -> Submission {
     Submission {
-        deployment_intent_id: deployment.to_string(),
-        evidence_package_id: format!("EP-{deployment}"),
-        title: Some(title.to_string()),
+        deployment_intent_id: deployment.into(),
+        evidence_package_id: format!("EP-{deployment}").into(),
+        title: Some(title.into()),
         risk_score: risk,
         risk_factors: [("change_size".to_string(), risk / 2.0)]
             .into_iter()

@@ -92,7 +92,7 @@ impl Fixture {
         title: &str,
         risk: f64,
     ) -> Uuid {
-        let factors = [
+        let factors: crate::engine::RiskFactors = [
             ("change_size", 0.3),
             ("blast_radius", 0.25),
             ("test_coverage_gap", 0.2),
@@ -107,11 +107,11 @@ impl Fixture {
             hours_ago,
             Command::Submit(Submission {
                 deployment_intent_id: deployment.into(),
-                evidence_package_id: format!("EP-{deployment}"),
+                evidence_package_id: format!("EP-{deployment}").into(),
                 title: Some(title.into()),
                 risk_score: risk,
                 risk_factors: factors,
-                correlation_id: Some(format!("ci-{deployment}")),
+                correlation_id: Some(format!("ci-{deployment}").into()),
             }),
         )
     }

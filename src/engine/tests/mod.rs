@@ -17,7 +17,7 @@ mod replay;
 mod report;
 mod submission;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
@@ -94,11 +94,11 @@ pub(super) fn bea() -> Actor {
 
 pub(super) fn submission(deployment: &str, score: f64) -> Submission {
     Submission {
-        deployment_intent_id: deployment.to_string(),
-        evidence_package_id: format!("evidence-{deployment}"),
+        deployment_intent_id: deployment.into(),
+        evidence_package_id: format!("evidence-{deployment}").into(),
         title: None,
         risk_score: score,
-        risk_factors: BTreeMap::new(),
+        risk_factors: Default::default(),
         correlation_id: None,
     }
 }

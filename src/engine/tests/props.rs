@@ -2,7 +2,7 @@
 //! commands by arbitrary actors at non-decreasing times the workflow's invariants hold, and the
 //! state as of any moment answers as the events up to it replayed from scratch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
@@ -349,12 +349,12 @@ fn command(op: &Op, state: &State) -> Option<(usize, Command)> {
         } => (
             actor,
             Command::Submit(Submission {
-                deployment_intent_id: ["web", "api", "db"][deployment].to_string(),
-                evidence_package_id: "evidence".to_string(),
+                deployment_intent_id: ["web", "api", "db"][deployment].into(),
+                evidence_package_id: "evidence".into(),
                 title: None,
                 risk_score: score,
-                risk_factors: BTreeMap::new(),
-                correlation_id: correlation.then(|| "run-1".to_string()),
+                risk_factors: Default::default(),
+                correlation_id: correlation.then(|| "run-1".into()),
             }),
         ),
         Op::Decide {

@@ -237,3 +237,29 @@ fn an_event_by_the_reserved_system_actor_is_refused() {
     event.actor = "system".into();
     assert_eq!(violation(&state, &event).rule, "actor");
 }
+
+#[test]
+fn an_actor_is_judged_the_same_however_often_and_after_however_many_other_names() {
+    let mut w = World::new();
+    w.submit("svc", 10.0);
+    let (state, event) = before_last(&w);
+    let by = |name: &str| {
+        let mut e = event.clone();
+        e.actor = name.into();
+        if let EventKind::RequestSubmitted(s) = &mut e.kind {
+            s.request.requested_by = name.into();
+        }
+        rejudge(&state, &e)
+    };
+    let first: Vec<_> = ["rita", " rita", "system", ""].map(by).into();
+    assert_eq!(first[0], Ok(()));
+    assert_eq!(first[1].as_ref().unwrap_err().rule, NOT_AS_WRITTEN);
+    assert_eq!(first[2].as_ref().unwrap_err().rule, "actor");
+    assert_eq!(first[3].as_ref().unwrap_err().rule, "actor");
+    // More names than a thread keeps, then the first ones again: the same answers.
+    for n in 0..3000 {
+        assert_eq!(by(&format!("user-{n}")), Ok(()));
+    }
+    let again: Vec<_> = ["rita", " rita", "system", ""].map(by).into();
+    assert_eq!(again, first);
+}

@@ -34,7 +34,8 @@ fn with_factors(deployment: &str, score: f64, factors: &[(&str, f64)]) -> Comman
     s.risk_factors = factors
         .iter()
         .map(|(k, v)| (k.to_string(), *v))
-        .collect::<BTreeMap<_, _>>();
+        .collect::<BTreeMap<_, _>>()
+        .into();
     Command::Submit(s)
 }
 

@@ -88,8 +88,11 @@ fn submission_records_requester_time_and_inputs() {
     let mut world = World::new();
     let mut s = submission("web-7", 55.5);
     s.title = Some("Rotate TLS certificates".into());
-    s.risk_factors.insert("blast_radius".into(), 30.0);
-    s.risk_factors.insert("change_size".into(), 25.5);
+    s.risk_factors = [
+        ("blast_radius".to_string(), 30.0),
+        ("change_size".to_string(), 25.5),
+    ]
+    .into();
     let e = submitted(&mut world, Command::Submit(s));
     let r = e.request;
     assert_eq!(r.requested_by, "rita");
@@ -195,7 +198,7 @@ fn refused_field(s: crate::engine::Submission) -> &'static str {
 #[test]
 fn empty_deployment_is_refused() {
     let mut s = submission("web", 10.0);
-    s.deployment_intent_id = String::new();
+    s.deployment_intent_id = "".into();
     assert_eq!(refused_field(s), "deployment_intent_id");
 }
 
@@ -209,7 +212,7 @@ fn blank_deployment_is_refused() {
 #[test]
 fn empty_evidence_package_is_refused() {
     let mut s = submission("web", 10.0);
-    s.evidence_package_id = String::new();
+    s.evidence_package_id = "".into();
     assert_eq!(refused_field(s), "evidence_package_id");
 }
 
@@ -223,7 +226,7 @@ fn blank_evidence_package_is_refused() {
 #[test]
 fn over_long_deployment_id_is_refused() {
     let mut s = submission("web", 10.0);
-    s.deployment_intent_id = "d".repeat(MAX_ID_LEN + 1);
+    s.deployment_intent_id = "d".repeat(MAX_ID_LEN + 1).into();
     assert_eq!(refused_field(s), "deployment_intent_id");
 }
 
@@ -237,14 +240,14 @@ fn blank_correlation_id_is_refused_rather_than_replaced() {
 #[test]
 fn non_finite_risk_factor_is_refused() {
     let mut s = submission("web", 10.0);
-    s.risk_factors.insert("blast_radius".into(), f64::NAN);
+    s.risk_factors = [("blast_radius".to_string(), f64::NAN)].into();
     assert_eq!(refused_field(s), "risk_factors");
 }
 
 #[test]
 fn risk_factor_with_blank_name_is_refused() {
     let mut s = submission("web", 10.0);
-    s.risk_factors.insert(" ".into(), 3.0);
+    s.risk_factors = [(" ".to_string(), 3.0)].into();
     assert_eq!(refused_field(s), "risk_factors");
 }
 
