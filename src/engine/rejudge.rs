@@ -7,7 +7,6 @@
 //! compared with what was recorded, field by field.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -49,7 +48,7 @@ pub const NOT_AS_WRITTEN: &str = "not_as_the_rules_write_it";
 /// so the actor is judged as holding every role; everything else is checked.
 pub fn rejudge(state: &State, event: &Event) -> Result<(), Violation> {
     let actor = actor(&event.actor)?;
-    let (command, ids, policy) = match command_for(state, &event.kind)? {
+    let (command, mut ids, policy) = match command_for(state, &event.kind)? {
         Some(found) => found,
         // An expiry is not a command of its own: it is one of what cleanup would record now.
         None => return expiry_is_due(state, event, &actor),
@@ -59,21 +58,20 @@ pub fn rejudge(state: &State, event: &Event) -> Result<(), Violation> {
         now: event.at,
         policy: &policy,
     };
-    let written = rules::handle(state, &command, &ctx, &mut Recorded(ids)).map_err(|e| {
+    let Some(written) = rules::handle_one(state, &command, &ctx, &mut ids) else {
+        return Err(Violation::new(
+            NOT_AS_WRITTEN,
+            "the rules would have written another number of events for this command",
+        ));
+    };
+    let written = written.map_err(|e| {
         let rule = match &e {
             super::EngineError::Invalid(invalid) => invalid.field.to_string(),
             other => other.code().to_string(),
         };
         Violation::new(rule, e.to_string())
     })?;
-    let mut written = written.into_iter();
-    match (written.next(), written.next()) {
-        (Some(one), None) => same(one, event),
-        _ => Err(Violation::new(
-            NOT_AS_WRITTEN,
-            "the rules would have written another number of events for this command",
-        )),
-    }
+    same(written, event)
 }
 
 /// The actor who wrote `name`'s events, holding every role, or why no actor has that name.
@@ -110,13 +108,12 @@ fn actor(name: &str) -> Result<Arc<Actor>, Violation> {
 fn command_for(
     state: &State,
     kind: &EventKind,
-) -> Result<Option<(Command, VecDeque<Uuid>, Policy)>, Violation> {
+) -> Result<Option<(Command, Recorded, Policy)>, Violation> {
     let policy = Policy::default();
     Ok(Some(match kind {
         EventKind::RequestSubmitted(e) => {
             let r = &e.request;
-            let mut ids = VecDeque::from([r.id]);
-            ids.extend(e.decision.as_ref().map(|d| d.id));
+            let ids = Recorded::new([Some(r.id), e.decision.as_ref().map(|d| d.id)]);
             let submission = Submission {
                 deployment_intent_id: r.deployment_intent_id.clone(),
                 evidence_package_id: r.evidence_package_id.clone(),
@@ -157,7 +154,7 @@ fn command_for(
                 verdict,
                 rationale: d.rationale.to_string(),
             };
-            (command, VecDeque::from([d.id]), policy)
+            (command, Recorded::one(d.id), policy)
         }
         EventKind::ExceptionRequested(e) => {
             let x = &e.exception;
@@ -182,7 +179,7 @@ fn command_for(
                     .collect(),
                 expiry_days: Some(days),
             };
-            (command, VecDeque::from([x.id]), policy)
+            (command, Recorded::one(x.id), policy)
         }
         EventKind::ExceptionReviewed(e) => {
             let review = match e.status {
@@ -212,7 +209,7 @@ fn command_for(
                 review,
                 rationale: e.review_rationale.clone(),
             };
-            (command, VecDeque::new(), policy)
+            (command, Recorded::new([None, None]), policy)
         }
         EventKind::ExceptionExpired(_) => return Ok(None),
         EventKind::OutcomeRecorded(e) => {
@@ -223,7 +220,7 @@ fn command_for(
                 incident: o.incident.as_ref().map(Text::to_string),
                 note: o.note.as_ref().map(Text::to_string),
             };
-            (command, VecDeque::from([o.id]), policy)
+            (command, Recorded::one(o.id), policy)
         }
     }))
 }
@@ -347,11 +344,27 @@ fn first_difference(
 
 /// The ids the recorded event carries, handed out in the order the rules draw them. Running
 /// out gives the nil id, which no recorded event has, so the comparison then fails.
-struct Recorded(VecDeque<Uuid>);
+/// (An event carries at most two: a submission's request and its automatic decision.)
+struct Recorded {
+    ids: [Option<Uuid>; 2],
+    drawn: usize,
+}
+
+impl Recorded {
+    fn new(ids: [Option<Uuid>; 2]) -> Self {
+        Recorded { ids, drawn: 0 }
+    }
+
+    fn one(id: Uuid) -> Self {
+        Recorded::new([Some(id), None])
+    }
+}
 
 impl IdSource for Recorded {
     fn next_id(&mut self) -> Uuid {
-        self.0.pop_front().unwrap_or(Uuid::nil())
+        let id = self.ids.get(self.drawn).copied().flatten();
+        self.drawn += 1;
+        id.unwrap_or(Uuid::nil())
     }
 }
 

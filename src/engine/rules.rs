@@ -115,13 +115,27 @@ pub fn handle(
     ctx: &Ctx,
     ids: &mut dyn IdSource,
 ) -> Result<Vec<Event>, EngineError> {
-    match command {
-        Command::Submit(submission) => submit(submission, ctx, ids).map(|e| vec![e]),
+    match handle_one(state, command, ctx, ids) {
+        Some(one) => one.map(|event| vec![event]),
+        None => Ok(cleanup(state, ctx)),
+    }
+}
+
+/// Judge a command that writes exactly one event when it is accepted: every command but
+/// [`Command::Cleanup`], for which this is `None`. What [`handle`] does, without a list.
+pub(super) fn handle_one(
+    state: &State,
+    command: &Command,
+    ctx: &Ctx,
+    ids: &mut dyn IdSource,
+) -> Option<Result<Event, EngineError>> {
+    Some(match command {
+        Command::Submit(submission) => submit(submission, ctx, ids),
         Command::Decide {
             request_id,
             verdict,
             rationale,
-        } => decide(state, *request_id, verdict, rationale, ctx, ids).map(|e| vec![e]),
+        } => decide(state, *request_id, verdict, rationale, ctx, ids),
         Command::RequestException {
             request_id,
             justification,
@@ -135,14 +149,13 @@ pub fn handle(
             *expiry_days,
             ctx,
             ids,
-        )
-        .map(|e| vec![e]),
+        ),
         Command::ReviewException {
             exception_id,
             review,
             rationale,
-        } => review_exception(state, *exception_id, *review, rationale, ctx).map(|e| vec![e]),
-        Command::Cleanup => Ok(cleanup(state, ctx)),
+        } => review_exception(state, *exception_id, *review, rationale, ctx),
+        Command::Cleanup => return None,
         Command::RecordOutcome {
             request_id,
             result,
@@ -156,9 +169,8 @@ pub fn handle(
             note.as_deref(),
             ctx,
             ids,
-        )
-        .map(|e| vec![e]),
-    }
+        ),
+    })
 }
 
 /// Takes no state, by design: a submission is judged by what it carries alone, which lets a
