@@ -194,7 +194,18 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
         .into());
     }
     for (name, value) in &s.risk_factors {
-        required_id("risk_factors", name)?;
+        if name.trim().is_empty() {
+            return Err(
+                Invalid::new("risk_factors", "a risk factor's name must not be empty").into(),
+            );
+        }
+        if name.len() > MAX_ID_LEN && name.chars().count() > MAX_ID_LEN {
+            return Err(Invalid::new(
+                "risk_factors",
+                format!("a risk factor's name must be at most {MAX_ID_LEN} characters"),
+            )
+            .into());
+        }
         if !value.is_finite() {
             return Err(Invalid::new(
                 "risk_factors",

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::{CountingIds, World, invalid_field, rita, submission, t0};
-use crate::engine::rules::{self, Command, Ctx, IdSource, MAX_ID_LEN, RandomIds};
+use crate::engine::rules::{self, Command, Ctx, IdSource, MAX_ID_LEN, MAX_TEXT_LEN, RandomIds};
 use crate::engine::{
     DecisionKind, EventKind, Gate, Policy, RequestStatus, SYSTEM_ACTOR, State, Thresholds,
 };
@@ -262,4 +262,42 @@ fn submissions_of_one_deployment_are_separate_requests() {
         world.state.latest_for_deployment("web").map(|r| r.id),
         Some(second)
     );
+}
+
+#[test]
+fn a_blank_or_over_long_risk_factor_name_is_refused_in_words_about_the_name() {
+    for (name, words) in [
+        (
+            " ".to_string(),
+            "a risk factor's name must not be empty".to_string(),
+        ),
+        (
+            "f".repeat(MAX_ID_LEN + 1),
+            format!("a risk factor's name must be at most {MAX_ID_LEN} characters"),
+        ),
+    ] {
+        let mut s = submission("web", 10.0);
+        s.risk_factors = [(name, 3.0)].into();
+        let err = World::new().refuse(&rita(), Command::Submit(s));
+        assert_eq!(invalid_field(&err), "risk_factors");
+        assert!(err.to_string().contains(&words), "{err}");
+    }
+    // A name of exactly the most characters, in more bytes than that, is taken.
+    let mut s = submission("web", 10.0);
+    s.risk_factors = [("é".repeat(MAX_ID_LEN), 3.0)].into();
+    World::new().ok(&rita(), Command::Submit(s));
+}
+
+#[test]
+fn ids_are_limited_in_characters_not_bytes() {
+    let mut s = submission(&"é".repeat(MAX_ID_LEN), 10.0);
+    s.evidence_package_id = "EP-1".into();
+    s.title = Some("ü".repeat(MAX_TEXT_LEN).into());
+    World::new().ok(&rita(), Command::Submit(s));
+    let mut s = submission(&"é".repeat(MAX_ID_LEN + 1), 10.0);
+    s.evidence_package_id = "EP-1".into();
+    assert_eq!(refused_field(s), "deployment_intent_id");
+    let mut s = submission("web", 10.0);
+    s.title = Some("ü".repeat(MAX_TEXT_LEN + 1).into());
+    assert_eq!(refused_field(s), "title");
 }
