@@ -407,8 +407,8 @@ pub fn recorded(command: &Command, events: &[Event], now: DateTime<Utc>) -> Vec<
             }
             EventKind::ExceptionReviewed(e) => {
                 row("review", e.status.to_string());
-                row("reviewer", e.reviewed_by.clone());
-                row("rationale", e.review_rationale.clone());
+                row("reviewer", e.reviewed_by.to_string());
+                row("rationale", e.review_rationale.to_string());
             }
             EventKind::OutcomeRecorded(e) => {
                 let o = &e.outcome;

@@ -70,10 +70,7 @@ impl Mention {
                     return None;
                 }
                 EventKind::RequestDecided(RequestDecided {
-                    deployment_intent_id: later
-                        .request(&request_id)?
-                        .deployment_intent_id
-                        .to_string(),
+                    deployment_intent_id: later.request(&request_id)?.deployment_intent_id.clone(),
                     decision,
                 })
             }
@@ -98,11 +95,11 @@ impl Mention {
                 EventKind::ExceptionReviewed(ExceptionReviewed {
                     exception_id: id,
                     request_id: exception.request_id,
-                    deployment_intent_id: exception.deployment_intent_id.to_string(),
+                    deployment_intent_id: exception.deployment_intent_id.clone(),
                     status,
-                    reviewed_by: exception.reviewed_by.as_ref()?.to_string(),
+                    reviewed_by: exception.reviewed_by.clone()?,
                     reviewed_at: exception.reviewed_at?,
-                    review_rationale: exception.review_rationale.as_ref()?.to_string(),
+                    review_rationale: exception.review_rationale.clone()?,
                 })
             }
             Mention::ExceptionExpired(id) => {
@@ -113,7 +110,7 @@ impl Mention {
                 EventKind::ExceptionExpired(ExceptionExpired {
                     exception_id: id,
                     request_id: exception.request_id,
-                    deployment_intent_id: exception.deployment_intent_id.to_string(),
+                    deployment_intent_id: exception.deployment_intent_id.clone(),
                     expires_at: exception.expires_at,
                 })
             }

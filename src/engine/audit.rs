@@ -115,7 +115,7 @@ pub fn submission(stored: &StoredEvent) -> Option<AuditRecord> {
         conditions: Vec::new(),
         compensating_controls: Vec::new(),
         expires_at: None,
-        correlation_id: stored.event.correlation_id.clone(),
+        correlation_id: stored.event.correlation_id.to_string(),
         event_hash: stored.hash.clone(),
         incident: None,
     })
@@ -154,7 +154,7 @@ pub fn record(stored: &StoredEvent) -> Option<AuditRecord> {
         conditions: Vec::new(),
         compensating_controls: Vec::new(),
         expires_at: None,
-        correlation_id: event.correlation_id.clone(),
+        correlation_id: event.correlation_id.to_string(),
         event_hash: stored.hash.clone(),
         incident: None,
     };

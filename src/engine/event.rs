@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{ApprovalRequest, Decision, ExceptionStatus, Outcome, SecurityException};
+use super::text::Text;
 use super::time;
 
 /// One fact, with who caused it, when, and under which correlation id.
@@ -14,7 +15,7 @@ use super::time;
 pub struct Event {
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub correlation_id: String,
+    pub correlation_id: Text,
     /// The client's `Idempotency-Key` when the command came over HTTP with one: kept with the
     /// event, so a retry is recognised even after a restart and never writes twice.
     pub idempotency: Option<Idempotency>,
@@ -54,7 +55,7 @@ pub struct RequestSubmitted {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestDecided {
-    pub deployment_intent_id: String,
+    pub deployment_intent_id: Text,
     pub decision: Decision,
 }
 
@@ -69,13 +70,13 @@ pub struct ExceptionRequested {
 pub struct ExceptionReviewed {
     pub exception_id: Uuid,
     pub request_id: Uuid,
-    pub deployment_intent_id: String,
+    pub deployment_intent_id: Text,
     /// `approved` or `rejected`.
     pub status: ExceptionStatus,
-    pub reviewed_by: String,
+    pub reviewed_by: Text,
     #[serde(with = "time::rfc3339")]
     pub reviewed_at: DateTime<Utc>,
-    pub review_rationale: String,
+    pub review_rationale: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +84,7 @@ pub struct ExceptionReviewed {
 pub struct ExceptionExpired {
     pub exception_id: Uuid,
     pub request_id: Uuid,
-    pub deployment_intent_id: String,
+    pub deployment_intent_id: Text,
     #[serde(with = "time::rfc3339")]
     pub expires_at: DateTime<Utc>,
 }
@@ -295,7 +296,7 @@ impl<'de> Deserialize<'de> for StoredEvent {
             event: Event {
                 at: raw.at,
                 actor: raw.actor,
-                correlation_id: raw.correlation_id,
+                correlation_id: raw.correlation_id.into(),
                 idempotency: raw.idempotency,
                 kind,
             },

@@ -207,7 +207,7 @@ fn command_for(
             let command = Command::ReviewException {
                 exception_id: e.exception_id,
                 review,
-                rationale: e.review_rationale.clone(),
+                rationale: e.review_rationale.to_string(),
             };
             (command, Recorded::new([None, None]), policy)
         }

@@ -262,7 +262,7 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: correlation_id.to_string(),
+        correlation_id,
         idempotency: None,
         kind: EventKind::RequestSubmitted(RequestSubmitted { request, decision }),
     })
@@ -327,10 +327,10 @@ fn decide(
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.to_string(),
+        correlation_id: request.correlation_id.clone(),
         idempotency: None,
         kind: EventKind::RequestDecided(RequestDecided {
-            deployment_intent_id: request.deployment_intent_id.to_string(),
+            deployment_intent_id: request.deployment_intent_id.clone(),
             decision,
         }),
     })
@@ -407,7 +407,7 @@ fn request_exception(
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.to_string(),
+        correlation_id: request.correlation_id.clone(),
         idempotency: None,
         kind: EventKind::ExceptionRequested(ExceptionRequested { exception }),
     })
@@ -482,19 +482,19 @@ fn review_exception(
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.to_string(),
+        correlation_id: request.correlation_id.clone(),
         idempotency: None,
         kind: EventKind::ExceptionReviewed(ExceptionReviewed {
             exception_id,
             request_id: request.id,
-            deployment_intent_id: request.deployment_intent_id.to_string(),
+            deployment_intent_id: request.deployment_intent_id.clone(),
             status: match review {
                 Review::Approve => ExceptionStatus::Approved,
                 Review::Reject => ExceptionStatus::Rejected,
             },
-            reviewed_by: ctx.actor.name.clone(),
+            reviewed_by: ctx.actor.name.as_str().into(),
             reviewed_at: ctx.now,
-            review_rationale: rationale.to_string(),
+            review_rationale: rationale.into(),
         }),
     })
 }
@@ -519,13 +519,13 @@ pub fn expiry(state: &State, e: &SecurityException, ctx: &Ctx) -> Option<Event> 
         actor: ctx.actor.name.clone(),
         correlation_id: state
             .request(&e.request_id)
-            .map(|r| r.correlation_id.to_string())
+            .map(|r| r.correlation_id.clone())
             .unwrap_or_default(),
         idempotency: None,
         kind: EventKind::ExceptionExpired(ExceptionExpired {
             exception_id: e.id,
             request_id: e.request_id,
-            deployment_intent_id: e.deployment_intent_id.to_string(),
+            deployment_intent_id: e.deployment_intent_id.clone(),
             expires_at: e.expires_at,
         }),
     })
@@ -584,7 +584,7 @@ fn record_outcome(
     Ok(Event {
         at: ctx.now,
         actor: ctx.actor.name.clone(),
-        correlation_id: request.correlation_id.to_string(),
+        correlation_id: request.correlation_id.clone(),
         idempotency: None,
         kind: EventKind::OutcomeRecorded(OutcomeRecorded { outcome }),
     })

@@ -404,8 +404,8 @@ impl State {
                 e.exception_id, exception.status, e.status
             )));
         }
-        let mut reviewed_by = Text::from(e.reviewed_by);
-        let mut review_rationale = Text::from(e.review_rationale);
+        let mut reviewed_by = e.reviewed_by;
+        let mut review_rationale = e.review_rationale;
         exception.status = e.status;
         exception.reviewed_at = Some(e.reviewed_at);
         let request_id = exception.request_id;

@@ -398,7 +398,7 @@ pub(super) fn decode_general(line: &[u8], link: &ChainLink<'_>) -> Result<Stored
         event: Event {
             at,
             actor: raw.actor,
-            correlation_id: raw.correlation_id,
+            correlation_id: raw.correlation_id.into(),
             idempotency: raw.idempotency,
             kind: raw.kind,
         },
@@ -567,7 +567,7 @@ pub fn decode_verified(
         event: Event {
             at,
             actor: raw.actor,
-            correlation_id: raw.correlation_id,
+            correlation_id: raw.correlation_id.into(),
             idempotency: raw.idempotency,
             kind: raw.kind,
         },

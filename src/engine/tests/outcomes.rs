@@ -425,7 +425,7 @@ fn a_forged_outcome_of_a_request_under_review_breaks_not_eligible() {
     let (state, mut event) = before_last(&w);
     // Re-pointed at the request under review, with its deployment and correlation id.
     let r = w.request(review).clone();
-    event.correlation_id = r.correlation_id.to_string();
+    event.correlation_id = r.correlation_id.clone();
     edit_outcome(&mut event, |o| {
         o.request_id = review;
         o.deployment_intent_id = r.deployment_intent_id.clone();

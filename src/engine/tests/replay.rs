@@ -100,7 +100,7 @@ fn reviewed_event(world: &World, exception_id: Uuid, status: ExceptionStatus) ->
     EventKind::ExceptionReviewed(ExceptionReviewed {
         exception_id,
         request_id: e.request_id,
-        deployment_intent_id: e.deployment_intent_id.to_string(),
+        deployment_intent_id: e.deployment_intent_id.clone(),
         status,
         reviewed_by: "sara".into(),
         reviewed_at: world.now,
@@ -162,7 +162,7 @@ fn expiry_event_for_a_rejected_exception_is_refused_by_apply() {
         EventKind::ExceptionExpired(ExceptionExpired {
             exception_id: id,
             request_id: e.request_id,
-            deployment_intent_id: e.deployment_intent_id.to_string(),
+            deployment_intent_id: e.deployment_intent_id.clone(),
             expires_at: e.expires_at,
         }),
     );

@@ -107,7 +107,7 @@ fn events(text: &str, when: DateTime<Utc>, score: f64) -> Vec<Event> {
             decision: Some(decision(Vec::new())),
         }),
         EventKind::RequestDecided(RequestDecided {
-            deployment_intent_id: text.to_string(),
+            deployment_intent_id: text.into(),
             decision: decision(vec![t(), Text::from("canary first")]),
         }),
         EventKind::ExceptionRequested(ExceptionRequested {
@@ -119,16 +119,16 @@ fn events(text: &str, when: DateTime<Utc>, score: f64) -> Vec<Event> {
         EventKind::ExceptionReviewed(ExceptionReviewed {
             exception_id: id(3),
             request_id: id(1),
-            deployment_intent_id: text.to_string(),
+            deployment_intent_id: text.into(),
             status: ExceptionStatus::Rejected,
-            reviewed_by: text.to_string(),
+            reviewed_by: text.into(),
             reviewed_at: when,
-            review_rationale: text.to_string(),
+            review_rationale: text.into(),
         }),
         EventKind::ExceptionExpired(ExceptionExpired {
             exception_id: id(3),
             request_id: id(1),
-            deployment_intent_id: text.to_string(),
+            deployment_intent_id: text.into(),
             expires_at: when,
         }),
         EventKind::OutcomeRecorded(OutcomeRecorded {
@@ -144,7 +144,7 @@ fn events(text: &str, when: DateTime<Utc>, score: f64) -> Vec<Event> {
         .map(|(i, kind)| Event {
             at: when,
             actor: text.to_string(),
-            correlation_id: text.to_string(),
+            correlation_id: text.into(),
             idempotency: (i % 2 == 0).then(|| Idempotency {
                 key: text.to_string(),
                 fingerprint: "f".repeat(64),
