@@ -3,8 +3,8 @@
 //! by someone who can write the file, but that breaks a rule, is found with the rule it breaks.
 //!
 //! Nothing here restates a rule: each event is turned back into the command that would have
-//! produced it, [`rules::handle`] judges that command, and what it would have written is
-//! compared with what was recorded, field by field.
+//! produced it, the rules judge that command (`rules::handle_one`), and what they would have
+//! written is compared with what was recorded, field by field.
 
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -40,10 +40,10 @@ pub struct Ctx<'a> {
 }
 
 /// A new request, as given by the caller: validated here, not before.
-#[derive(Debug, Clone, PartialEq)]
 ///
 /// Its texts are [`Text`]s, so the request written from it shares them rather than copying
 /// them (and a recorded request is turned back into its submission without a copy either).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Submission {
     pub deployment_intent_id: Text,
     pub evidence_package_id: Text,
@@ -194,18 +194,7 @@ fn submit(s: &Submission, ctx: &Ctx, ids: &mut dyn IdSource) -> Result<Event, En
         .into());
     }
     for (name, value) in &s.risk_factors {
-        if name.trim().is_empty() {
-            return Err(
-                Invalid::new("risk_factors", "a risk factor's name must not be empty").into(),
-            );
-        }
-        if name.len() > MAX_ID_LEN && name.chars().count() > MAX_ID_LEN {
-            return Err(Invalid::new(
-                "risk_factors",
-                format!("a risk factor's name must be at most {MAX_ID_LEN} characters"),
-            )
-            .into());
-        }
+        named_id("risk_factors", "a risk factor's name", name)?;
         if !value.is_finite() {
             return Err(Invalid::new(
                 "risk_factors",
@@ -626,14 +615,20 @@ fn require_role(actor: &Actor, role: Role, action: &'static str) -> Result<(), R
 }
 
 fn required_id<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Invalid> {
+    named_id(field, field, value)
+}
+
+/// An identifier in `field`, refused in words about `what` (the field itself, or a part of it
+/// such as a risk factor's name).
+fn named_id<'a>(field: &'static str, what: &str, value: &'a str) -> Result<&'a str, Invalid> {
     if value.trim().is_empty() {
-        return Err(Invalid::new(field, format!("{field} must not be empty")));
+        return Err(Invalid::new(field, format!("{what} must not be empty")));
     }
     // No more bytes than the limit is no more characters either (counting them is slower).
     if value.len() > MAX_ID_LEN && value.chars().count() > MAX_ID_LEN {
         return Err(Invalid::new(
             field,
-            format!("{field} must be at most {MAX_ID_LEN} characters"),
+            format!("{what} must be at most {MAX_ID_LEN} characters"),
         ));
     }
     Ok(value)

@@ -40,7 +40,7 @@ pub(super) fn read(body: &[u8], seq: u64, prev: &str, hash: &str) -> Option<Stor
     at.lit(b",\"actor\":")?;
     let actor = at.string()?.into_owned();
     at.lit(b",\"correlation_id\":")?;
-    let correlation_id = Text::from(at.string()?.as_ref());
+    let correlation_id = at.text()?;
     let idempotency = if at.next_is(b",\"idempotency\":") {
         at.lit(b",\"idempotency\":{\"key\":")?;
         let key = at.string()?.into_owned();
@@ -320,7 +320,7 @@ impl<'a> Cursor<'a> {
             }
             b"request_decided" => {
                 self.lit(b"\"deployment_intent_id\":")?;
-                let deployment_intent_id = Text::from(self.string()?.as_ref());
+                let deployment_intent_id = self.text()?;
                 self.lit(b",\"decision\":")?;
                 let decision = self.decision()?;
                 EventKind::RequestDecided(RequestDecided {
@@ -339,15 +339,15 @@ impl<'a> Cursor<'a> {
                 self.lit(b",\"request_id\":")?;
                 let request_id = self.uuid()?;
                 self.lit(b",\"deployment_intent_id\":")?;
-                let deployment_intent_id = Text::from(self.string()?.as_ref());
+                let deployment_intent_id = self.text()?;
                 self.lit(b",\"status\":")?;
                 let status = self.word(&ExceptionStatus::ALL, ExceptionStatus::as_str)?;
                 self.lit(b",\"reviewed_by\":")?;
-                let reviewed_by = Text::from(self.string()?.as_ref());
+                let reviewed_by = self.text()?;
                 self.lit(b",\"reviewed_at\":")?;
                 let reviewed_at = self.time()?;
                 self.lit(b",\"review_rationale\":")?;
-                let review_rationale = Text::from(self.string()?.as_ref());
+                let review_rationale = self.text()?;
                 EventKind::ExceptionReviewed(ExceptionReviewed {
                     exception_id,
                     request_id,
@@ -364,7 +364,7 @@ impl<'a> Cursor<'a> {
                 self.lit(b",\"request_id\":")?;
                 let request_id = self.uuid()?;
                 self.lit(b",\"deployment_intent_id\":")?;
-                let deployment_intent_id = Text::from(self.string()?.as_ref());
+                let deployment_intent_id = self.text()?;
                 self.lit(b",\"expires_at\":")?;
                 let expires_at = self.time()?;
                 EventKind::ExceptionExpired(ExceptionExpired {
