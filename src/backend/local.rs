@@ -558,6 +558,15 @@ impl LocalStore {
         }
     }
 
+    /// The open requests' state read ahead of the whole one (`store::preview`): only before
+    /// the replica is first read, and only from a file.
+    pub fn preview(&self) -> Option<State> {
+        if *lock(&self.loaded) {
+            return None;
+        }
+        self.store.file()?.preview()
+    }
+
     pub fn snapshot(&self) -> Result<super::Snapshot, BackendError> {
         let replica = self.fresh()?;
         Ok(super::Snapshot {
@@ -956,6 +965,10 @@ impl Backend for LocalBackend {
 
     fn snapshot(&self) -> Result<super::Snapshot, BackendError> {
         self.store.snapshot()
+    }
+
+    fn preview(&self) -> Option<State> {
+        self.store.preview()
     }
 
     fn take_notices(&self) -> Vec<String> {

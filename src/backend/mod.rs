@@ -132,6 +132,14 @@ pub trait Backend: Send + Sync {
     /// Events after `after`; when there are none yet, wait up to `wait` for one.
     fn events(&self, after: u64, wait: Duration) -> Result<EventPage, BackendError>;
 
+    /// The state of the open requests alone (those nobody has decided, with their exceptions
+    /// and outcomes), when this backend can give it well before [`Self::snapshot`]: all a
+    /// console's first screen draws. A large local store with no checkpoint gives one
+    /// (`store::preview`); by default there is none.
+    fn preview(&self) -> Option<State> {
+        None
+    }
+
     /// The whole state, the sequence number it is at and that event's hash: where a console
     /// starts from before following `events`. By default, every event replayed.
     fn snapshot(&self) -> Result<Snapshot, BackendError> {

@@ -157,6 +157,9 @@ pub enum Msg {
     Paste(String),
     /// The clock moved on: ages and countdowns change.
     Tick(DateTime<Utc>),
+    /// The open requests alone, read ahead of the whole state (`Backend::preview`): the first
+    /// screen, drawn while the rest is read. Ignored once a snapshot has arrived.
+    Preview(Box<State>),
     /// The whole state, as the backend has it now.
     Snapshot {
         state: Box<State>,
@@ -195,8 +198,10 @@ pub struct App {
     /// The hash of event `head`, when known: an event that does not link to it belongs to
     /// another history (a server restarted on another store), and a new snapshot is loaded.
     head_hash: Option<String>,
-    /// Whether the first snapshot has arrived.
+    /// Whether the first snapshot (or a preview) has arrived.
     loaded: bool,
+    /// What is shown is a preview: the open requests alone, until the first snapshot.
+    previewing: bool,
     pane: Pane,
     /// The list whose selection the detail pane shows: the queue, or the exceptions pane (the
     /// request the selected exception belongs to). The last of the two to have the focus.
@@ -275,6 +280,7 @@ impl App {
             head: 0,
             head_hash: None,
             loaded: false,
+            previewing: false,
             pane: Pane::Queue,
             detail_follows: Pane::Queue,
             sort: SortKey::Risk,
@@ -349,6 +355,11 @@ impl App {
 
     pub fn loaded(&self) -> bool {
         self.loaded
+    }
+
+    /// Whether only the open requests are shown yet, while the whole state is being read.
+    pub fn previewing(&self) -> bool {
+        self.previewing
     }
 
     pub fn pane(&self) -> Pane {
@@ -494,6 +505,7 @@ impl App {
                 self.recompute();
                 self.recheck_modals();
             }
+            Msg::Preview(state) => self.preview(*state),
             Msg::Snapshot {
                 state,
                 head,
@@ -516,7 +528,17 @@ impl App {
                     Err(text) => self.say(Level::Error, text),
                 }
             }
-            Msg::SyncFailed(e) => self.sync_error = Some(e),
+            Msg::SyncFailed(e) => {
+                if self.previewing {
+                    // The whole store could not be read: nothing read ahead of it stays shown.
+                    self.state = State::new();
+                    self.search = SearchIndex::default();
+                    self.loaded = false;
+                    self.previewing = false;
+                    self.data_changed(&[]);
+                }
+                self.sync_error = Some(e);
+            }
             Msg::ResyncFailed(e) => {
                 if let Some(resync) = &mut self.resync {
                     resync.asked = false;
@@ -572,6 +594,18 @@ impl App {
         }
     }
 
+    /// Show the open requests while the whole state is read; nothing once it has arrived.
+    fn preview(&mut self, state: State) {
+        if self.loaded {
+            return;
+        }
+        self.state = state;
+        self.search = SearchIndex::default();
+        self.loaded = true;
+        self.previewing = true;
+        self.data_changed(&[]);
+    }
+
     fn snapshot(
         &mut self,
         state: State,
@@ -584,6 +618,7 @@ impl App {
         self.head = head;
         self.head_hash = head_hash;
         self.loaded = true;
+        self.previewing = false;
         self.sync_error = None;
         self.histories.clear();
         self.data_changed(&[]);

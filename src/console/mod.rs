@@ -20,9 +20,9 @@ pub mod view;
 mod tests;
 
 use std::io::{self, Stdout, stdout};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,27 @@ const POLL: Duration = Duration::from_millis(200);
 /// How long one request for new events may wait on the backend: a long-poll that answers as
 /// soon as something is written, so the wait only bounds how often an idle console asks.
 const FOLLOW_WAIT: Duration = Duration::from_secs(10);
+
+/// Set once a frame with a preview is on the screen: the follower waits for it before it reads
+/// the whole state, which takes every core and would hold that very frame back.
+#[derive(Default)]
+struct Shown {
+    done: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Shown {
+    fn set(&self) {
+        *self.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cond.notify_all();
+    }
+
+    /// Wait until [`Self::set`], or at most `most` (a terminal that cannot be drawn on).
+    fn wait(&self, most: Duration) {
+        let done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.cond.wait_timeout_while(done, most, |done| !*done);
+    }
+}
 
 /// Raw mode and the alternate screen for as long as it lives; restored when it drops,
 /// whichever way the console ends. ratatui's panic hook restores them on a panic.
@@ -127,13 +148,22 @@ pub fn run(backend: Arc<dyn Backend>, options: Options) -> Result<(), ConsoleErr
     let mut screen = Screen::enter()?;
     let (tx, rx) = mpsc::channel::<Msg>();
     spawn_input(tx.clone());
-    spawn_follower(Arc::clone(&backend), tx.clone());
+    let shown = Arc::new(Shown::default());
+    spawn_follower(Arc::clone(&backend), tx.clone(), Arc::clone(&shown));
     let effects = spawn_worker(Arc::clone(&backend), tx);
 
     let size = screen.terminal.size()?;
     app.update(Msg::Resize(size.width, size.height));
     screen.terminal.draw(|f| view::view(&app, f))?;
-    event_loop(&mut screen, &mut app, &rx, &effects, &options.clock, &stop)
+    event_loop(
+        &mut screen,
+        &mut app,
+        &rx,
+        &effects,
+        &options.clock,
+        &stop,
+        &shown,
+    )
 }
 
 fn event_loop(
@@ -143,6 +173,7 @@ fn event_loop(
     effects: &Sender<Effect>,
     clock: &Clock,
     stop: &AtomicBool,
+    shown: &Shown,
 ) -> Result<(), ConsoleError> {
     let mut last_tick = Instant::now();
     loop {
@@ -174,6 +205,9 @@ fn event_loop(
             }
         }
         screen.terminal.draw(|f| view::view(app, f))?;
+        if app.previewing() {
+            shown.set();
+        }
     }
 }
 
@@ -196,8 +230,16 @@ fn spawn_input(tx: Sender<Msg>) {
 
 /// Load the state, then follow new events: the screen shows another process's or user's change
 /// within about a second.
-fn spawn_follower(backend: Arc<dyn Backend>, tx: Sender<Msg>) {
+fn spawn_follower(backend: Arc<dyn Backend>, tx: Sender<Msg>, shown: Arc<Shown>) {
     thread::spawn(move || {
+        // The open requests first, when they come much sooner than the whole state; drawn
+        // before the whole state is read.
+        if let Some(state) = backend.preview() {
+            if tx.send(Msg::Preview(Box::new(state))).is_err() {
+                return;
+            }
+            shown.wait(Duration::from_secs(2));
+        }
         let mut head = loop {
             match backend.snapshot() {
                 Ok(snapshot) => {

@@ -357,6 +357,11 @@ impl FileStore {
             .into_owned()
     }
 
+    /// Where its checkpoints are kept, if it keeps them.
+    pub(super) fn checkpoints(&self) -> Option<&CheckpointPolicy> {
+        self.checkpoints.as_ref()
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -378,7 +383,7 @@ impl FileStore {
     }
 
     /// Open for reading with a shared lock; `None` when there is no store yet.
-    fn open_shared(&self) -> Result<Option<File>, StoreError> {
+    pub(super) fn open_shared(&self) -> Result<Option<File>, StoreError> {
         match crate::files::open_regular(&self.path) {
             Ok((file, _)) => {
                 file.lock_shared().map_err(self.io("lock"))?;

@@ -24,7 +24,7 @@ const HEX_LEN: usize = 64;
 /// `,"hash":"` + 64 hex digits + `"}`: how every line ends (before its `\n`).
 pub(super) const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + HEX_LEN + 2;
 /// `,"prev":"` + 64 hex digits + `"`: what comes right before the hash.
-const PREV_SUFFIX_LEN: usize = PREV_KEY.len() + HEX_LEN + 1;
+pub(super) const PREV_SUFFIX_LEN: usize = PREV_KEY.len() + HEX_LEN + 1;
 const SEQ_PREFIX: &[u8] = b"{\"v\":1,\"seq\":";
 /// No valid line is shorter than this with its `\n`: it begins with the version and sequence
 /// number and ends with the previous line's hash and its own.

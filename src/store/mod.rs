@@ -17,6 +17,7 @@ pub mod file;
 pub mod line;
 mod location;
 pub mod postgres;
+mod preview;
 #[cfg(test)]
 mod replay_tests;
 mod scan;

@@ -16,19 +16,18 @@ use crate::engine::{self, State};
 use crate::untrusted::json;
 
 /// Below this size one thread scans the file: starting another costs more than it saves.
-const PARALLEL_FROM: u64 = 8 << 20;
+pub(super) const PARALLEL_FROM: u64 = 8 << 20;
 
 /// What one stretch of whole lines holds, checked without the lines before it.
-#[derive(Default)]
-struct Stretch {
+struct Stretch<T> {
     /// Complete lines read.
     lines: u64,
     /// The first line's sequence number and previous-hash, to link to the stretch before.
     first: Option<(u64, String)>,
     /// The last line's hash.
     last_hash: Option<String>,
-    /// Lines that mention the deployment: their index in the stretch, and their bytes.
-    matches: Vec<(u64, Vec<u8>)>,
+    /// What the caller kept of its lines: their index in the stretch, and what was kept.
+    kept: Vec<(u64, T)>,
     /// The first fault: its index in the stretch and what is wrong.
     fault: Option<(u64, LineError)>,
     /// Bytes after the last complete line (a torn tail, in the last stretch).
@@ -66,11 +65,22 @@ fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, buf, at)
 }
 
-/// Check the lines of `[start, end)`, which starts at a line's start.
-fn stretch(file: &File, start: u64, end: u64, finder: &memmem::Finder<'_>) -> io::Result<Stretch> {
+/// Check the lines of `[start, end)`, which starts at a line's start, keeping what `keep`
+/// makes of each line that checks out (given its file offset and its bytes).
+fn stretch<T>(
+    file: &File,
+    start: u64,
+    end: u64,
+    keep: &(impl Fn(u64, &[u8]) -> Option<T> + Sync),
+) -> io::Result<Stretch<T>> {
     let mut out = Stretch {
+        lines: 0,
+        first: None,
+        last_hash: None,
+        kept: Vec::new(),
+        fault: None,
+        tail: 0,
         end: start,
-        ..Stretch::default()
     };
     let mut prev_seq = 0;
     let mut last_hash: Option<[u8; 64]> = None;
@@ -123,8 +133,8 @@ fn stretch(file: &File, start: u64, end: u64, finder: &memmem::Finder<'_>) -> io
             last_hash = link.hash.as_bytes().try_into().ok();
             prev_seq = link.seq;
         }
-        if finder.find(bytes).is_some() {
-            out.matches.push((i, bytes.to_vec()));
+        if let Some(kept) = keep(offset, bytes) {
+            out.kept.push((i, kept));
         }
         out.lines += 1;
         out.end = offset + bytes.len() as u64 + 1;
@@ -164,6 +174,29 @@ fn cuts(file: &File, len: u64, parts: u64) -> io::Result<Vec<u64>> {
     Ok(cuts)
 }
 
+/// Every line of a file checked on every core, and what the caller kept of them.
+pub(super) struct Checked<T> {
+    /// What was kept, by line number, in file order: only of lines before the fault.
+    pub kept: Vec<(u64, T)>,
+    /// The first fault in file order: its line number and what is wrong.
+    pub fault: Option<(u64, LineError)>,
+    /// Whole lines read (up to the fault's stretch, when there is one).
+    pub head: u64,
+    pub torn: Option<TornTail>,
+}
+
+/// How many stretches and threads to check a file of `len` bytes with. More stretches than
+/// threads, taken in turn: a thread that finishes early takes the next one instead of waiting
+/// for a slower half.
+pub(super) fn parts_for(len: u64) -> (u64, u64) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+    if len >= PARALLEL_FROM {
+        (cores.clamp(1, 8) * 4, cores.clamp(1, 8))
+    } else {
+        (1, 1)
+    }
+}
+
 impl FileStore {
     /// One deployment's events, judged, from a scan of the whole file (see the module).
     pub(super) fn scan_lines(
@@ -173,15 +206,100 @@ impl FileStore {
         at: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<DeploymentScan, StoreError> {
         let len = file.metadata().map_err(self.io("read"))?.len();
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
-        // More stretches than threads, taken in turn: a thread that finishes early takes the
-        // next one instead of waiting for a slower half.
-        let (parts, threads) = if len >= PARALLEL_FROM {
-            (cores.clamp(1, 8) * 4, cores.clamp(1, 8))
-        } else {
-            (1, 1)
-        };
+        let (parts, threads) = parts_for(len);
         self.scan_in_parts(file, len, deployment, at, parts, threads)
+    }
+
+    /// Check every line of `[0, len)` in `parts` stretches on `threads` threads: each line's
+    /// hash, and its sequence number and link to the line before. `keep` says what to keep of
+    /// each line (given its offset and bytes); it sees only lines that check out.
+    pub(super) fn check_in_parts<T: Send>(
+        &self,
+        file: &File,
+        len: u64,
+        parts: u64,
+        threads: u64,
+        keep: impl Fn(u64, &[u8]) -> Option<T> + Sync,
+    ) -> Result<Checked<T>, StoreError> {
+        let cuts = cuts(file, len, parts).map_err(self.io("read"))?;
+        let bounds: Vec<(u64, u64)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Vec<std::sync::Mutex<Option<io::Result<Stretch<T>>>>> =
+            bounds.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|s| {
+            for _ in 0..threads.max(1) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(start, end)) = bounds.get(i) else {
+                            return;
+                        };
+                        let result = stretch(file, start, end, &keep);
+                        if let Some(slot) = done.get(i) {
+                            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                        }
+                    }
+                });
+            }
+        });
+        let stretches = done.into_iter().map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| Err(io::Error::other("a scan thread failed")))
+        });
+        // Link the stretches in order; the first fault in file order stops the scan.
+        let mut checked = Checked {
+            kept: Vec::new(),
+            fault: None,
+            head: 0,
+            torn: None,
+        };
+        let mut prev = GENESIS.to_string();
+        for stretch in stretches {
+            let stretch = stretch.map_err(self.io("read"))?;
+            let base = checked.head;
+            if let Some((seq, first_prev)) = &stretch.first {
+                if *seq != base + 1 {
+                    checked.fault = Some((
+                        base + 1,
+                        LineError::BadSequence {
+                            expected: base + 1,
+                            found: *seq,
+                        },
+                    ));
+                } else if *first_prev != prev {
+                    checked.fault = Some((base + 1, LineError::BrokenChain));
+                }
+            }
+            if checked.fault.is_none()
+                && let Some((i, e)) = stretch.fault
+            {
+                checked.fault = Some((base + i + 1, e));
+            }
+            let before = checked.fault.as_ref().map_or(u64::MAX, |(line, _)| *line);
+            checked.kept.extend(
+                stretch
+                    .kept
+                    .into_iter()
+                    .map(|(i, kept)| (base + i + 1, kept))
+                    .take_while(|(seq, _)| *seq < before),
+            );
+            if let Some(h) = stretch.last_hash {
+                prev = h;
+            }
+            checked.head += stretch.lines;
+            if stretch.tail > 0 {
+                checked.torn = Some(TornTail {
+                    line: checked.head + 1,
+                    offset: stretch.end,
+                    len: stretch.tail,
+                });
+            }
+            if checked.fault.is_some() {
+                break;
+            }
+        }
+        Ok(checked)
     }
 
     /// [`Self::scan_lines`] in `parts` stretches on `threads` threads.
@@ -197,89 +315,12 @@ impl FileStore {
         // Our writer always encodes a string the same way, so its JSON form is what to look for.
         let needle = json::to_string(deployment).unwrap_or_default();
         let finder = memmem::Finder::new(needle.as_bytes());
-        let cuts = cuts(file, len, parts).map_err(self.io("read"))?;
-        let bounds: Vec<(u64, u64)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let done: Vec<std::sync::Mutex<Option<io::Result<Stretch>>>> =
-            bounds.iter().map(|_| std::sync::Mutex::new(None)).collect();
-        std::thread::scope(|s| {
-            for _ in 0..threads.max(1) {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&(start, end)) = bounds.get(i) else {
-                            return;
-                        };
-                        let result = stretch(file, start, end, &finder);
-                        if let Some(slot) = done.get(i) {
-                            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-                        }
-                    }
-                });
-            }
-        });
-        let stretches = done.into_iter().map(|slot| {
-            slot.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .unwrap_or_else(|| Err(io::Error::other("a scan thread failed")))
-        });
-        // Link the stretches in order; the first fault in file order stops the scan.
-        let mut fault: Option<(u64, LineError)> = None;
-        let mut base = 0u64;
-        let mut prev = GENESIS.to_string();
-        let mut located = Vec::new();
-        let mut torn = None;
-        for stretch in stretches {
-            let stretch = stretch.map_err(self.io("read"))?;
-            if let Some((seq, first_prev)) = &stretch.first
-                && fault.is_none()
-            {
-                if *seq != base + 1 {
-                    fault = Some((
-                        base + 1,
-                        LineError::BadSequence {
-                            expected: base + 1,
-                            found: *seq,
-                        },
-                    ));
-                } else if *first_prev != prev {
-                    fault = Some((base + 1, LineError::BrokenChain));
-                }
-            }
-            if fault.is_none()
-                && let Some((i, e)) = stretch.fault
-            {
-                fault = Some((base + i + 1, e));
-            }
-            located.extend(
-                stretch
-                    .matches
-                    .into_iter()
-                    .map(|(i, bytes)| (base + i + 1, bytes)),
-            );
-            if let Some(h) = stretch.last_hash {
-                prev = h;
-            }
-            base += stretch.lines;
-            if stretch.tail > 0 {
-                torn = Some(TornTail {
-                    line: base + 1,
-                    offset: stretch.end,
-                    len: stretch.tail,
-                });
-            }
-            if fault.is_some() {
-                break;
-            }
-        }
+        let checked = self.check_in_parts(file, len, parts, threads, |_, bytes| {
+            finder.find(bytes).is_some().then(|| bytes.to_vec())
+        })?;
         let mut state = State::new();
         let mut as_of = at.map(|_| State::new());
-        for (seq, bytes) in located {
-            if let Some((line, _)) = &fault
-                && *line <= seq
-            {
-                break;
-            }
+        for (seq, bytes) in checked.kept {
             // Its chain was checked above; decoding checks it once more, from its own fields.
             let own_prev = line::own_link(&bytes)
                 .map(|l| l.prev.to_string())
@@ -298,14 +339,14 @@ impl FileStore {
                 }
             }
         }
-        if let Some((line, e)) = fault {
+        if let Some((line, e)) = checked.fault {
             return Err(self.corrupt(line, e));
         }
         Ok(DeploymentScan {
             state,
             as_of,
-            head: base,
-            torn,
+            head: checked.head,
+            torn: checked.torn,
         })
     }
 }

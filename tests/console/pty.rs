@@ -464,3 +464,52 @@ fn capital_r_opens_the_report_view_on_demo_data_b_cuts_it_by_week_and_esc_return
     console.wait_until("the panes again", loaded);
     quit(&mut console);
 }
+
+/// The number in "Queue pending · sort risk · N" just before `marker` in `text`.
+fn queue_count_before(text: &str, marker: &str) -> Option<usize> {
+    let before = &text[..text.find(marker)?];
+    let digits: String = before
+        .chars()
+        .rev()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+#[test]
+fn on_a_large_store_with_no_checkpoint_the_open_requests_come_first_then_the_whole_store() {
+    let world = World::new();
+    // Past the size from which a console reads the open requests ahead of the rest.
+    world.cab("seeder", "", &["demo", "--requests", "5200", "--seed", "3"]);
+    assert!(world.store_bytes().len() >= 8 << 20);
+
+    // The first reader of the store: no checkpoint yet.
+    let mut console = world.console("carol", "cab_member", &[], WIDE);
+    let screen = console.wait_for_checks(&[
+        ("the queue lists requests", &loaded),
+        ("the whole store has been read", &|s: &str| {
+            !s.contains("reading the whole store")
+        }),
+    ]);
+    let pending = world.json("carol", "cab_member", &["queue"]);
+    let pending = pending.as_array().expect("a list").len();
+    assert!(pending > 100, "{pending} pending requests");
+    // A frame showed the preview, saying so, with every pending request already in it.
+    let raw = String::from_utf8_lossy(&console.raw()).into_owned();
+    assert_eq!(
+        queue_count_before(&raw, " · reading the whole store…"),
+        Some(pending),
+        "the preview's queue"
+    );
+    let title = screen
+        .lines()
+        .find(|l| l.contains("Queue pending"))
+        .expect("the queue's title");
+    assert_eq!(
+        queue_count_before(title, " ─"),
+        Some(pending),
+        "the whole store's queue: {title}"
+    );
+    quit(&mut console);
+}

@@ -159,6 +159,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: 
             theme.key,
         ));
     }
+    // Only the open requests are there yet (`Msg::Preview`): what another filter lists may
+    // still be missing some.
+    if app.previewing() {
+        title.push(Span::styled(" · reading the whole store…", theme.label));
+    }
     title.push(Span::raw(" "));
     let block = Block::bordered()
         .title(Line::from(title))

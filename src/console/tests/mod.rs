@@ -3,6 +3,7 @@
 //! cell).
 
 mod hostile;
+mod preview;
 mod report;
 mod snapshots;
 mod update;

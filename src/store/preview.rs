@@ -1,0 +1,447 @@
+//! The open requests first: what a console starting on a large store with no checkpoint shows
+//! before the whole replay is done.
+//!
+//! A console's first screen (the pending queue, the exceptions pane and the counts) reads only
+//! the requests nobody has decided yet, neither the gate nor a CAB member, with their
+//! exceptions and outcomes ([`crate::engine::query::counts`] and the panes read nothing else).
+//! Every rule reads only the request an event names and that request's exceptions, so the
+//! state of those requests alone, replayed from their own lines, is exactly the part of the
+//! whole state that the first screen draws.
+//!
+//! So: every line of the store is checked on every core (its hash, its sequence number, its
+//! link to the line before: what `cab status` checks), and placed without parsing its JSON
+//! ([`line::mention`]). Then only the open requests' lines (about an eighth of a busy store) are
+//! parsed, re-judged and applied, as a replay does. Nothing is taken from a cache or an index:
+//! the lines themselves are read. A line that cannot be placed, any fault, or a line the rules
+//! refuse, and there is no preview: the whole replay, which follows in any case and has the
+//! last word, reports it in its own words.
+
+use std::collections::HashSet;
+use std::fs::File;
+
+use uuid::Uuid;
+
+use super::file::FileStore;
+use super::line;
+use super::scan::{self, PARALLEL_FROM};
+use crate::engine::as_of::Mention;
+use crate::engine::{self, State};
+
+/// Below this size the whole replay is quick: no preview.
+pub const PREVIEW_FROM: u64 = PARALLEL_FROM;
+
+/// What a line is, as far as choosing the open requests' lines goes.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    /// A request submitted; `open` when the gate did not decide it (no decision with it).
+    Submitted { request: Uuid, open: bool },
+    /// A CAB member's decision: the request is closed.
+    Decided(Uuid),
+    /// An outcome: the open requests' are kept.
+    Outcome(Uuid),
+    /// An exception requested, reviewed or expired: always kept (every exception belongs to
+    /// a request that needs one, and such a request is never decided).
+    Exception,
+}
+
+/// A line kept: where it is and what it is.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    offset: u64,
+    len: u32,
+    place: Option<Place>,
+}
+
+/// How the data of a submission without a decision ends (docs/store-format.md: the canonical
+/// form), just before `prev` and `hash`.
+const UNDECIDED_END: &[u8] = b",\"decision\":null}";
+/// How it ends with the gate's decision: the decision's correlation id, then two objects close.
+const DECIDED_END: &[u8] = b"\"}}";
+
+/// Whether a submission line carries no decision (the request stays open), read from where
+/// the canonical form puts it. `None` when the line ends otherwise.
+fn undecided(bytes: &[u8]) -> Option<bool> {
+    let data_end = bytes
+        .len()
+        .checked_sub(line::PREV_SUFFIX_LEN + line::HASH_SUFFIX_LEN)?;
+    let data = &bytes[..data_end];
+    if data.ends_with(UNDECIDED_END) {
+        Some(true)
+    } else if data.ends_with(DECIDED_END) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn place(bytes: &[u8]) -> Option<Place> {
+    Some(match line::mention(bytes)? {
+        Mention::RequestSubmitted(request) => Place::Submitted {
+            request,
+            open: undecided(bytes)?,
+        },
+        Mention::RequestDecided(request) => Place::Decided(request),
+        Mention::OutcomeRecorded(request) => Place::Outcome(request),
+        Mention::ExceptionRequested(_)
+        | Mention::ExceptionReviewed(_)
+        | Mention::ExceptionExpired(_) => Place::Exception,
+    })
+}
+
+impl FileStore {
+    /// The state of the store's open requests alone (see the module), or `None` when there is
+    /// none to give: the store is small, has a checkpoint (the whole state comes quickly), or
+    /// has a line this way does not place or accept.
+    pub fn preview(&self) -> Option<State> {
+        self.preview_from(PREVIEW_FROM)
+    }
+
+    /// [`Self::preview`] of a store of at least `least` bytes (of any size, with 0).
+    pub fn preview_from(&self, least: u64) -> Option<State> {
+        if self
+            .checkpoints()
+            .is_some_and(|policy| policy.file_for(self.path()).exists())
+        {
+            return None;
+        }
+        let file = self.open_shared().ok()??;
+        let len = file.metadata().ok()?.len();
+        if len < least {
+            return None;
+        }
+        self.preview_of(&file, len)
+    }
+
+    /// [`Self::preview`] of the first `len` bytes of `file`, whatever its size.
+    pub(super) fn preview_of(&self, file: &File, len: u64) -> Option<State> {
+        let (parts, threads) = scan::parts_for(len);
+        let checked = self
+            .check_in_parts(file, len, parts, threads, |offset, bytes| {
+                Some(Placed {
+                    offset,
+                    len: u32::try_from(bytes.len()).ok()?,
+                    place: place(bytes),
+                })
+            })
+            .ok()?;
+        if checked.fault.is_some() || checked.kept.len() as u64 != checked.head {
+            return None;
+        }
+        let mut open = HashSet::new();
+        let mut decided = HashSet::new();
+        for (_, placed) in &checked.kept {
+            match placed.place? {
+                Place::Submitted {
+                    request,
+                    open: true,
+                } => {
+                    open.insert(request);
+                }
+                Place::Decided(request) => {
+                    decided.insert(request);
+                }
+                _ => {}
+            }
+        }
+        open.retain(|request| !decided.contains(request));
+        let wanted: Vec<(u64, Placed)> = checked
+            .kept
+            .into_iter()
+            .filter(|(_, placed)| match placed.place {
+                Some(Place::Submitted { request, .. } | Place::Outcome(request)) => {
+                    open.contains(&request)
+                }
+                Some(Place::Exception) => true,
+                Some(Place::Decided(_)) | None => false,
+            })
+            .collect();
+        let decoded = read_lines(file, &wanted)?;
+        let mut state = State::new();
+        for (seq, event, judged) in decoded {
+            let admitted = if judged {
+                engine::admit_judged(&mut state, seq, event)
+            } else {
+                engine::admit(&mut state, seq, event)
+            };
+            admitted.ok()?;
+        }
+        Some(state)
+    }
+}
+
+/// The lines `wanted`, read and parsed on every core (their submissions judged there too, as
+/// a replay's parsers do), in file order: `(seq, event, judged)`. `None` at the first that
+/// does not read back as it was checked.
+fn read_lines(file: &File, wanted: &[(u64, Placed)]) -> Option<Vec<(u64, engine::Event, bool)>> {
+    let threads = super::blocks::parsers();
+    let chunk = wanted.len().div_ceil(threads).max(1);
+    let parts: Vec<Option<Vec<(u64, engine::Event, bool)>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut out = Vec::with_capacity(part.len());
+                    let mut buf = Vec::new();
+                    for &(seq, placed) in part {
+                        buf.resize(placed.len as usize, 0);
+                        read_exact_at(file, &mut buf, placed.offset).ok()?;
+                        let stored = line::decode_linked(&buf, seq).ok()?;
+                        let judged = match engine::rejudge_alone(&stored.event) {
+                            Some(Err(_)) => return None,
+                            Some(Ok(())) => true,
+                            None => false,
+                        };
+                        out.push((seq, stored.event, judged));
+                    }
+                    Some(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let mut all = Vec::with_capacity(wanted.len());
+    for part in parts {
+        all.extend(part?);
+    }
+    Some(all)
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buf, at)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buf = &mut buf[n..];
+                at += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::Path;
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    use super::super::line;
+    use super::super::{CheckpointPolicy, FileStore, Replica};
+    use crate::engine::query::{self, RequestFilter};
+    use crate::engine::{ExceptionFilter, Policy, State};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
+    }
+
+    fn demo(dir: &Path, requests: usize) -> FileStore {
+        let store = FileStore::new(dir.join("store.jsonl")).with_checkpoints(None);
+        let filled = crate::store::Store::from(store.clone());
+        crate::demo::fill(&filled, requests, 11, now(), &Policy::default()).unwrap();
+        store
+    }
+
+    fn whole(store: &FileStore) -> State {
+        let mut replica = Replica::new();
+        store.refresh(&mut replica).unwrap();
+        replica.state
+    }
+
+    fn preview(store: &FileStore) -> Option<State> {
+        let file = fs::File::open(store.path()).unwrap();
+        let len = file.metadata().unwrap().len();
+        store.preview_of(&file, len)
+    }
+
+    fn lines(store: &FileStore) -> Vec<Vec<u8>> {
+        fs::read(store.path())
+            .unwrap()
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    /// Write `lines` with each line's `prev` and `hash` made again from line `from` on: a
+    /// store edited by someone who can write the file and knows how the chain is made.
+    fn write_rechained(store: &FileStore, mut lines: Vec<Vec<u8>>, from: usize) {
+        let tail = line::PREV_SUFFIX_LEN + line::HASH_SUFFIX_LEN;
+        for k in from..lines.len() {
+            let prev = if k == 0 {
+                line::GENESIS.to_string()
+            } else {
+                let before = &lines[k - 1];
+                String::from_utf8(before[before.len() - 66..before.len() - 2].to_vec()).unwrap()
+            };
+            let l = &mut lines[k];
+            let data_end = l.len() - tail;
+            l.truncate(data_end);
+            l.extend_from_slice(format!(",\"prev\":\"{prev}\"").as_bytes());
+            let hash = line::sha256_hex(l);
+            l.extend_from_slice(format!(",\"hash\":\"{hash}\"}}").as_bytes());
+        }
+        let mut bytes = lines.join(&b'\n');
+        bytes.push(b'\n');
+        fs::write(store.path(), bytes).unwrap();
+    }
+
+    #[test]
+    fn the_preview_holds_exactly_the_open_requests_of_the_whole_state_with_all_they_concern() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = demo(dir.path(), 600);
+        let whole = whole(&store);
+        let preview = preview(&store).expect("a preview of an intact store");
+        let open: Vec<_> = whole
+            .requests()
+            .filter(|r| whole.decision(&r.id).is_none())
+            .map(|r| r.id)
+            .collect();
+        assert!(
+            open.len() > 20 && open.len() < whole.request_count() / 2,
+            "the demo has open and closed requests: {} of {}",
+            open.len(),
+            whole.request_count()
+        );
+        let shown: Vec<_> = preview.requests().map(|r| r.id).collect();
+        assert_eq!(shown, open, "the open requests, in the same order");
+        for id in &open {
+            assert_eq!(preview.request(id), whole.request(id));
+            assert_eq!(preview.history(id), whole.history(id), "history of {id}");
+            assert_eq!(preview.outcome(id), whole.outcome(id), "outcome of {id}");
+            assert!(
+                preview.exceptions_for(id).eq(whole.exceptions_for(id)),
+                "exceptions of {id}"
+            );
+        }
+        assert!(whole.exceptions().count() > 5);
+        assert!(
+            preview.exceptions().eq(whole.exceptions()),
+            "every exception"
+        );
+        assert!(preview.awaiting().eq(whole.awaiting()), "the pending queue");
+        // The first screen's numbers and lists, now and as time passes.
+        for later in [0, 1, 3, 10, 40] {
+            let at = now() + Duration::days(later);
+            assert_eq!(
+                query::counts(&preview, at),
+                query::counts(&whole, at),
+                "{at}"
+            );
+            assert_eq!(
+                query::requests(&preview, RequestFilter::Pending, None, at),
+                query::requests(&whole, RequestFilter::Pending, None, at),
+                "{at}"
+            );
+            assert_eq!(
+                query::exceptions(&preview, ExceptionFilter::All, at),
+                query::exceptions(&whole, ExceptionFilter::All, at),
+                "{at}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_store_with_a_damaged_or_unplaceable_line_or_one_the_rules_refuse_gives_no_preview() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = demo(dir.path(), 300);
+        let intact = lines(&store);
+        assert!(preview(&store).is_some());
+        let find = |kind: &str| {
+            let key = format!("\"type\":\"{kind}\"");
+            intact
+                .iter()
+                .rposition(|l| memchr::memmem::find(l, key.as_bytes()).is_some())
+                .unwrap()
+        };
+        let replace = |k: usize, from: &str, to: &str| {
+            let mut edited = intact.clone();
+            let text = String::from_utf8(edited[k].clone()).unwrap();
+            assert!(text.contains(from), "line {} holds {from}", k + 1);
+            edited[k] = text.replacen(from, to, 1).into_bytes();
+            edited
+        };
+
+        // A byte changed, the hash left as it was: found by the check of every line.
+        let k = find("request_decided");
+        let edited = replace(k, "\"approver\":\"", "\"approver\":\"x");
+        let mut bytes = edited.join(&b'\n');
+        bytes.push(b'\n');
+        fs::write(store.path(), bytes).unwrap();
+        assert!(preview(&store).is_none(), "a damaged line");
+
+        // A line whose type is not one cab writes, re-hashed and re-chained.
+        let k = find("request_submitted");
+        write_rechained(
+            &store,
+            replace(k, "\"request_submitted\"", "\"request_submittal\""),
+            k,
+        );
+        assert!(preview(&store).is_none(), "a line that cannot be placed");
+
+        // An exception whose expiry is not a whole number of days after it was requested:
+        // re-hashed and re-chained, so only the rules find it.
+        let k = find("exception_requested");
+        let text = String::from_utf8(intact[k].clone()).unwrap();
+        let at = text.find("\"expires_at\":\"").unwrap() + "\"expires_at\":\"".len();
+        let expires = &text[at..at + 20];
+        let second = if expires.as_bytes()[18] == b'0' {
+            '1'
+        } else {
+            '0'
+        };
+        let moved = format!("{}{second}Z", &expires[..18]);
+        write_rechained(&store, replace(k, expires, &moved), k);
+        assert!(whole_fails(&store), "the rules refuse it");
+        assert!(preview(&store).is_none(), "a line the rules refuse");
+
+        // Intact again: a preview again.
+        write_rechained(&store, intact, 0);
+        assert!(preview(&store).is_some());
+    }
+
+    fn whole_fails(store: &FileStore) -> bool {
+        store.refresh(&mut Replica::new()).is_err()
+    }
+
+    #[test]
+    fn no_preview_of_a_small_store_or_of_one_with_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let policy = CheckpointPolicy {
+            dir: cache.path().to_path_buf(),
+            every: 1,
+        };
+        let store = demo(dir.path(), 200).with_checkpoints(Some(policy.clone()));
+        assert!(
+            fs::metadata(store.path()).unwrap().len() < super::PREVIEW_FROM,
+            "a small store"
+        );
+        assert!(
+            store.preview().is_none(),
+            "a small store is read whole at once"
+        );
+        assert!(store.preview_from(0).is_some(), "no checkpoint yet");
+        store.refresh(&mut Replica::new()).unwrap();
+        super::super::checkpoint::finish_writes();
+        assert!(
+            policy.file_for(store.path()).exists(),
+            "a checkpoint written"
+        );
+        assert!(
+            store.preview_from(0).is_none(),
+            "with a checkpoint the whole state comes quickly"
+        );
+        let missing = FileStore::new(dir.path().join("missing.jsonl")).with_checkpoints(None);
+        assert!(missing.preview_from(0).is_none(), "no store, no preview");
+    }
+}
