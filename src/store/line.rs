@@ -451,6 +451,20 @@ fn canonical(line: &[u8], stored: &StoredEvent) -> Result<(), LineError> {
     })
 }
 
+/// Parse a line whose own hash a scan checked a moment ago, from the bytes it checked: its
+/// link read as written, nothing hashed again. Only a line in the canonical spelling (the
+/// strict reader's); `None` for any other.
+pub(super) fn decode_checked(line: &[u8]) -> Option<StoredEvent> {
+    let body_end = line.len().checked_sub(HASH_SUFFIX_LEN)?;
+    let hash = hex_at(line, body_end + HASH_KEY.len())?;
+    let prev = hex_at(
+        line,
+        body_end.checked_sub(PREV_SUFFIX_LEN)? + PREV_KEY.len(),
+    )?;
+    let seq = read_seq(line).ok()?;
+    super::strict::read(&line[..body_end], seq, prev, hash)
+}
+
 /// Parse a line whose place in the chain was verified when it was first read: its hash is
 /// checked again, its `prev` is taken as written.
 pub fn decode_linked(line: &[u8], expected_seq: u64) -> Result<StoredEvent, LineError> {
@@ -662,6 +676,18 @@ mod tests {
     #[test]
     fn the_sample_line_decodes() {
         assert!(decode(&sample_line(), 1, GENESIS).is_ok());
+    }
+
+    #[test]
+    fn a_checked_line_decodes_as_decode_reads_it_and_a_respelled_one_not_at_all() {
+        let line = sample_line();
+        assert_eq!(decode_checked(&line), decode(&line, 1, GENESIS).ok());
+        assert!(decode_checked(&line).is_some());
+        // The same event, spelled with a space: valid JSON, not how cab writes it.
+        let text = String::from_utf8(line).unwrap();
+        let spaced = rehash(text.replacen("\"v\":1,", "\"v\": 1,", 1).as_bytes());
+        assert!(decode_checked(&spaced).is_none());
+        assert!(decode_checked(b"{\"v\":1}").is_none());
     }
 
     proptest! {

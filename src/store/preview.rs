@@ -16,7 +16,6 @@
 //! refuse, and there is no preview: the whole replay, which follows in any case and has the
 //! last word, reports it in its own words.
 
-use std::collections::HashSet;
 use std::fs::File;
 
 use uuid::Uuid;
@@ -25,13 +24,14 @@ use super::file::FileStore;
 use super::line;
 use super::scan::{self, PARALLEL_FROM};
 use crate::engine::as_of::Mention;
+use crate::engine::text::HashSet;
 use crate::engine::{self, State};
 
 /// Below this size the whole replay is quick: no preview.
 pub const PREVIEW_FROM: u64 = PARALLEL_FROM;
 
 /// What a line is, as far as choosing the open requests' lines goes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 enum Place {
     /// A request submitted; `open` when the gate did not decide it (no decision with it).
     Submitted { request: Uuid, open: bool },
@@ -39,13 +39,14 @@ enum Place {
     Decided(Uuid),
     /// An outcome: the open requests' are kept.
     Outcome(Uuid),
-    /// An exception requested, reviewed or expired: always kept (every exception belongs to
-    /// a request that needs one, and such a request is never decided).
-    Exception,
+    /// An exception requested, reviewed or expired, parsed on the spot from the bytes just
+    /// checked: always kept (every exception belongs to a request that needs one, and such a
+    /// request is never decided).
+    Exception(Box<engine::Event>),
 }
 
 /// A line kept: where it is and what it is.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Placed {
     offset: u64,
     len: u32,
@@ -84,7 +85,9 @@ fn place(bytes: &[u8]) -> Option<Place> {
         Mention::OutcomeRecorded(request) => Place::Outcome(request),
         Mention::ExceptionRequested(_)
         | Mention::ExceptionReviewed(_)
-        | Mention::ExceptionExpired(_) => Place::Exception,
+        | Mention::ExceptionExpired(_) => {
+            Place::Exception(Box::new(line::decode_checked(bytes)?.event))
+        }
     })
 }
 
@@ -127,37 +130,42 @@ impl FileStore {
         if checked.fault.is_some() || checked.kept.len() as u64 != checked.head {
             return None;
         }
-        let mut open = HashSet::new();
-        let mut decided = HashSet::new();
+        let mut open = HashSet::default();
+        let mut decided = HashSet::default();
         for (_, placed) in &checked.kept {
-            match placed.place? {
+            match placed.place.as_ref()? {
                 Place::Submitted {
                     request,
                     open: true,
                 } => {
-                    open.insert(request);
+                    open.insert(*request);
                 }
                 Place::Decided(request) => {
-                    decided.insert(request);
+                    decided.insert(*request);
                 }
                 _ => {}
             }
         }
         open.retain(|request| !decided.contains(request));
-        let wanted: Vec<(u64, Placed)> = checked
-            .kept
-            .into_iter()
-            .filter(|(_, placed)| match placed.place {
-                Some(Place::Submitted { request, .. } | Place::Outcome(request)) => {
-                    open.contains(&request)
+        // The open requests' lines in file order: exceptions parsed already, the rest to read.
+        let mut parsed = Vec::new();
+        let mut to_read = Vec::new();
+        for (seq, placed) in checked.kept {
+            match placed.place {
+                Some(Place::Submitted { request, .. } | Place::Outcome(request))
+                    if open.contains(&request) =>
+                {
+                    to_read.push((seq, placed.offset, placed.len));
                 }
-                Some(Place::Exception) => true,
-                Some(Place::Decided(_)) | None => false,
-            })
-            .collect();
-        let decoded = read_lines(file, &wanted)?;
+                Some(Place::Exception(event)) => parsed.push((seq, *event)),
+                _ => {}
+            }
+        }
+        let mut events = read_lines(file, &to_read)?;
+        events.extend(parsed.into_iter().map(|(seq, event)| (seq, event, false)));
+        events.sort_unstable_by_key(|(seq, _, _)| *seq);
         let mut state = State::new();
-        for (seq, event, judged) in decoded {
+        for (seq, event, judged) in events {
             let admitted = if judged {
                 engine::admit_judged(&mut state, seq, event)
             } else {
@@ -169,10 +177,11 @@ impl FileStore {
     }
 }
 
-/// The lines `wanted`, read and parsed on every core (their submissions judged there too, as
-/// a replay's parsers do), in file order: `(seq, event, judged)`. `None` at the first that
-/// does not read back as it was checked.
-fn read_lines(file: &File, wanted: &[(u64, Placed)]) -> Option<Vec<(u64, engine::Event, bool)>> {
+/// The lines `wanted` (`(seq, offset, len)`), read and parsed on every core (their
+/// submissions judged there too, as a replay's parsers do), in file order: `(seq, event,
+/// judged)`. Read again, each line's hash is checked again. `None` at the first that does not
+/// read back as it was checked.
+fn read_lines(file: &File, wanted: &[(u64, u64, u32)]) -> Option<Vec<(u64, engine::Event, bool)>> {
     let threads = super::blocks::parsers();
     let chunk = wanted.len().div_ceil(threads).max(1);
     let parts: Vec<Option<Vec<(u64, engine::Event, bool)>>> = std::thread::scope(|s| {
@@ -182,9 +191,9 @@ fn read_lines(file: &File, wanted: &[(u64, Placed)]) -> Option<Vec<(u64, engine:
                 s.spawn(move || {
                     let mut out = Vec::with_capacity(part.len());
                     let mut buf = Vec::new();
-                    for &(seq, placed) in part {
-                        buf.resize(placed.len as usize, 0);
-                        read_exact_at(file, &mut buf, placed.offset).ok()?;
+                    for &(seq, offset, len) in part {
+                        buf.resize(len as usize, 0);
+                        read_exact_at(file, &mut buf, offset).ok()?;
                         let stored = line::decode_linked(&buf, seq).ok()?;
                         let judged = match engine::rejudge_alone(&stored.event) {
                             Some(Err(_)) => return None,
