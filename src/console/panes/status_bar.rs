@@ -109,18 +109,82 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Level::Warning => theme.warning,
                 Level::Error => theme.error,
             };
-            Line::styled(untrusted::line(&m.text).into_owned(), style)
-        }
-        None => {
-            let mut spans = Vec::new();
-            for (label, help) in keymap::hints(&app.contexts()) {
-                spans.push(Span::styled(label, theme.key));
-                spans.push(Span::styled(format!(" {help}  "), theme.dim));
+            let text = untrusted::line(&m.text);
+            if text.width() <= bottom.width as usize {
+                Line::styled(text.into_owned(), style)
+            } else {
+                long_message(frame, top, &text, style);
+                hints(app, theme)
             }
-            Line::from(spans)
         }
+        None => hints(app, theme),
     };
     frame.render_widget(Paragraph::new(line), bottom);
+}
+
+/// The keys that work here, from the keymap.
+fn hints(app: &App, theme: &Theme) -> Line<'static> {
+    let mut spans = Vec::new();
+    for (label, help) in keymap::hints(&app.contexts()) {
+        spans.push(Span::styled(label, theme.key));
+        spans.push(Span::styled(format!(" {help}  "), theme.dim));
+    }
+    Line::from(spans)
+}
+
+/// Most rows a message may take.
+const MESSAGE_ROWS: u16 = 6;
+
+/// A message wider than the hint line, shown whole: wrapped at spaces, in as many rows as it
+/// needs (at most [`MESSAGE_ROWS`]) just above the status line, over the panes' last rows,
+/// until it is cleared (`Esc`, or the next message); the status line and the keys stay.
+fn long_message(frame: &mut Frame, status: Rect, text: &str, style: ratatui::style::Style) {
+    let lines = wrap(text, status.width as usize);
+    let rows = (lines.len() as u16).min(MESSAGE_ROWS).min(status.y);
+    let area = Rect {
+        x: status.x,
+        y: status.y - rows,
+        width: status.width,
+        height: rows,
+    };
+    let shown: Vec<Line> = lines
+        .into_iter()
+        .take(rows as usize)
+        .map(|l| Line::styled(l, style))
+        .collect();
+    frame.render_widget(ratatui::widgets::Clear, area);
+    frame.render_widget(Paragraph::new(shown), area);
+}
+
+/// `text` in lines of at most `width` columns, broken at spaces (a word longer than a line is
+/// broken where the line ends).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let sep = usize::from(!line.is_empty());
+        if line.width() + sep + word.width() <= width {
+            if sep == 1 {
+                line.push(' ');
+            }
+            line.push_str(word);
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        for c in word.chars() {
+            if line.width() + unicode_width::UnicodeWidthChar::width(c).unwrap_or(0) > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(c);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// "store /var/lib/cab/store.jsonl" in at most `width` columns: whole when it fits, else with

@@ -293,6 +293,38 @@ fn approving_a_request_that_needs_an_exception_says_which_rule_refuses_it() {
 }
 
 #[test]
+fn a_refusal_wider_than_the_terminal_is_shown_whole_wrapped_above_the_hint_line() {
+    let (f, ids) = standard();
+    for (w, h) in [(80, 24), (100, 30)] {
+        let mut app = app_over(&f, people().carol, w, h);
+        select(&mut app, ids.schema);
+        press(&mut app, KeyCode::Char('a'));
+        let said = message(&app);
+        assert!(said.chars().count() > w as usize, "a long refusal: {said}");
+        let terminal = draw(&app);
+        let buffer = terminal.backend().buffer();
+        let row = |y: u16| -> String { (0..w).map(|x| buffer[(x, y)].symbol()).collect() };
+        // The rows just above the status line, joined at their line ends, read as the whole
+        // sentence; the status line's counts and the keys stay.
+        let above: Vec<String> = (h - 6..h - 2).map(row).collect();
+        let joined = above
+            .iter()
+            .map(|r| r.trim_end())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(joined.ends_with(&said), "{w}x{h}: {above:#?}");
+        assert!(row(h - 2).contains("under review"), "{}", row(h - 2));
+        assert!(row(h - 1).contains("quit"), "{}", row(h - 1));
+        // Esc clears it: the pane's last rows are back.
+        press(&mut app, KeyCode::Esc);
+        let terminal = draw(&app);
+        let buffer = terminal.backend().buffer();
+        let row = |y: u16| -> String { (0..w).map(|x| buffer[(x, y)].symbol()).collect() };
+        assert!((h - 6..h).all(|y| !row(y).contains("security exception")));
+    }
+}
+
+#[test]
 fn a_user_without_the_cab_member_role_is_told_so() {
     let (f, ids) = standard();
     let mut app = app_over(&f, people().erik, 120, 40);
