@@ -16,7 +16,10 @@
 //! refuse, and there is no preview: the whole replay, which follows in any case and has the
 //! last word, reports it in its own words.
 
+use std::collections::BTreeMap;
 use std::fs::File;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use uuid::Uuid;
 
@@ -161,61 +164,97 @@ impl FileStore {
                 _ => {}
             }
         }
-        let mut events = read_lines(file, &to_read)?;
-        events.extend(parsed.into_iter().map(|(seq, event)| (seq, event, false)));
-        events.sort_unstable_by_key(|(seq, _, _)| *seq);
-        let mut state = State::new();
-        for (seq, event, judged) in events {
-            let admitted = if judged {
-                engine::admit_judged(&mut state, seq, event)
-            } else {
-                engine::admit(&mut state, seq, event)
-            };
-            admitted.ok()?;
-        }
-        Some(state)
+        read_and_apply(file, &to_read, parsed)
     }
 }
 
-/// The lines `wanted` (`(seq, offset, len)`), read and parsed on every core (their
-/// submissions judged there too, as a replay's parsers do), in file order: `(seq, event,
-/// judged)`. Read again, each line's hash is checked again. `None` at the first that does not
-/// read back as it was checked.
-fn read_lines(file: &File, wanted: &[(u64, u64, u32)]) -> Option<Vec<(u64, engine::Event, bool)>> {
-    let threads = super::blocks::parsers();
-    let chunk = wanted.len().div_ceil(threads).max(1);
-    let parts: Vec<Option<Vec<(u64, engine::Event, bool)>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = wanted
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len());
-                    let mut buf = Vec::new();
-                    for &(seq, offset, len) in part {
-                        buf.resize(len as usize, 0);
-                        read_exact_at(file, &mut buf, offset).ok()?;
-                        let stored = line::decode_linked(&buf, seq).ok()?;
-                        let judged = match engine::rejudge_alone(&stored.event) {
-                            Some(Err(_)) => return None,
-                            Some(Ok(())) => true,
-                            None => false,
-                        };
-                        out.push((seq, stored.event, judged));
+/// How many lines a parser reads at a time: few enough that re-judging and applying them
+/// starts soon after reading does.
+const CHUNK: usize = 256;
+
+/// A chunk of lines read and parsed: `(seq, event, judged)`, or `None` when one of them does
+/// not read back as it was checked or is a submission the rules refuse.
+type Chunk = Option<Vec<(u64, engine::Event, bool)>>;
+
+/// The state of the lines `wanted` (`(seq, offset, len)`, read again, each one's hash checked
+/// again) and of the events `parsed` already, all in store order. Parser threads read and
+/// parse `wanted` a chunk at a time while this thread re-judges and applies what they have
+/// done, in order. `None` at the first line that does not read back as it was checked or that
+/// the rules refuse.
+fn read_and_apply(
+    file: &File,
+    wanted: &[(u64, u64, u32)],
+    parsed: Vec<(u64, engine::Event)>,
+) -> Option<State> {
+    let chunks: Vec<&[(u64, u64, u32)]> = wanted.chunks(CHUNK).collect();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Chunk)>();
+    std::thread::scope(|s| {
+        for _ in 0..super::blocks::parsers() {
+            let (tx, next, chunks) = (tx.clone(), &next, &chunks);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(i) else {
+                        return;
+                    };
+                    // The taker gone (it stopped at a line it refused): nothing more to do.
+                    if tx.send((i, read_chunk(file, chunk))).is_err() {
+                        return;
                     }
-                    Some(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().ok().flatten())
-            .collect()
-    });
-    let mut all = Vec::with_capacity(wanted.len());
-    for part in parts {
-        all.extend(part?);
+                }
+            });
+        }
+        drop(tx);
+        let mut state = State::new();
+        let mut parsed = parsed.into_iter().peekable();
+        let mut waiting = BTreeMap::new();
+        let mut taken = 0;
+        // Returning early drops `rx`: each parser stops at its next chunk.
+        for (i, chunk) in &rx {
+            waiting.insert(i, chunk);
+            while let Some(chunk) = waiting.remove(&taken) {
+                taken += 1;
+                for (seq, event, judged) in chunk? {
+                    while let Some((before, earlier)) = parsed.next_if(|(at, _)| *at < seq) {
+                        admit(&mut state, before, earlier, false)?;
+                    }
+                    admit(&mut state, seq, event, judged)?;
+                }
+            }
+        }
+        for (seq, event) in parsed {
+            admit(&mut state, seq, event, false)?;
+        }
+        (taken == chunks.len()).then_some(state)
+    })
+}
+
+/// Read and parse one chunk of lines (see [`Chunk`]).
+fn read_chunk(file: &File, lines: &[(u64, u64, u32)]) -> Chunk {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut buf = Vec::new();
+    for &(seq, offset, len) in lines {
+        buf.resize(len as usize, 0);
+        read_exact_at(file, &mut buf, offset).ok()?;
+        let stored = line::decode_linked(&buf, seq).ok()?;
+        let judged = match engine::rejudge_alone(&stored.event) {
+            Some(Err(_)) => return None,
+            Some(Ok(())) => true,
+            None => false,
+        };
+        out.push((seq, stored.event, judged));
     }
-    Some(all)
+    Some(out)
+}
+
+/// Re-judge (unless `judged` already) and apply one event.
+fn admit(state: &mut State, seq: u64, event: engine::Event, judged: bool) -> Option<()> {
+    if judged {
+        engine::admit_judged(state, seq, event).ok()
+    } else {
+        engine::admit(state, seq, event).ok()
+    }
 }
 
 #[cfg(unix)]
