@@ -10,11 +10,13 @@
 //!
 //! So: every line of the store is checked on every core (its hash, its sequence number, its
 //! link to the line before: what `cab status` checks), and placed without parsing its JSON
-//! ([`line::mention`]). Then only the open requests' lines (about an eighth of a busy store) are
-//! parsed, re-judged and applied, as a replay does. Nothing is taken from a cache or an index:
-//! the lines themselves are read. A line that cannot be placed, any fault, or a line the rules
-//! refuse, and there is no preview: the whole replay, which follows in any case and has the
-//! last word, reports it in its own words.
+//! ([`line::mention`]); an exception's line, always wanted, is parsed there and then. Then only
+//! the open requests' other lines are read again and parsed, and all of theirs re-judged and
+//! applied in store order, as a replay does (at 100,000 demo requests: 31,030 of 211,820 lines,
+//! for 11,574 requests). Nothing is taken from a cache or an index: the lines themselves are
+//! read. A line that cannot be placed, any fault, or a line the rules refuse, and there is no
+//! preview: the whole replay, which follows in any case and has the last word, reports it in
+//! its own words.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -103,7 +105,7 @@ impl FileStore {
     }
 
     /// [`Self::preview`] of a store of at least `least` bytes (of any size, with 0).
-    pub fn preview_from(&self, least: u64) -> Option<State> {
+    pub(crate) fn preview_from(&self, least: u64) -> Option<State> {
         if self
             .checkpoints()
             .is_some_and(|policy| policy.file_for(self.path()).exists())

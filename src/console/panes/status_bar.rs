@@ -110,12 +110,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Level::Error => theme.error,
             };
             let text = untrusted::line(&m.text);
-            if text.width() <= bottom.width as usize {
-                Line::styled(text.into_owned(), style)
-            } else {
-                long_message(frame, top, &text, style);
-                hints(app, theme)
+            if text.width() > bottom.width as usize {
+                long_message(frame, top, &text, style, theme);
+                // Its start stays here, cut.
+                frame.render_widget(
+                    Paragraph::new(Line::styled(text.into_owned(), style)),
+                    bottom,
+                );
+                if bottom.width > 0 {
+                    frame.buffer_mut()[(bottom.right() - 1, bottom.y)].set_symbol("…");
+                }
+                return;
             }
+            Line::styled(text.into_owned(), style)
         }
         None => hints(app, theme),
     };
@@ -135,12 +142,22 @@ fn hints(app: &App, theme: &Theme) -> Line<'static> {
 /// Most rows a message may take.
 const MESSAGE_ROWS: u16 = 6;
 
-/// A message wider than the hint line, shown whole: wrapped at spaces, in as many rows as it
-/// needs (at most [`MESSAGE_ROWS`]) just above the status line, over the panes' last rows,
-/// until it is cleared (`Esc`, or the next message); the status line and the keys stay.
-fn long_message(frame: &mut Frame, status: Rect, text: &str, style: ratatui::style::Style) {
-    let lines = wrap(text, status.width as usize);
-    let rows = (lines.len() as u16).min(MESSAGE_ROWS).min(status.y);
+/// A message wider than the message line, shown whole as well: wrapped at spaces in a box just
+/// above the status line (at most [`MESSAGE_ROWS`] rows of text), over the panes' last rows,
+/// until it is cleared (`Esc`, or the next message). The status line and the message line
+/// below it stay as they are.
+fn long_message(
+    frame: &mut Frame,
+    status: Rect,
+    text: &str,
+    style: ratatui::style::Style,
+    theme: &Theme,
+) {
+    let lines = wrap(text, status.width.saturating_sub(2) as usize);
+    let rows = (lines.len() as u16 + 2).min(MESSAGE_ROWS + 2).min(status.y);
+    if rows < 3 {
+        return;
+    }
     let area = Rect {
         x: status.x,
         y: status.y - rows,
@@ -149,11 +166,17 @@ fn long_message(frame: &mut Frame, status: Rect, text: &str, style: ratatui::sty
     };
     let shown: Vec<Line> = lines
         .into_iter()
-        .take(rows as usize)
+        .take(rows as usize - 2)
         .map(|l| Line::styled(l, style))
         .collect();
+    let block = ratatui::widgets::Block::bordered()
+        .title(Span::styled(
+            " the whole message · Esc clears it ",
+            theme.label,
+        ))
+        .border_style(style);
     frame.render_widget(ratatui::widgets::Clear, area);
-    frame.render_widget(Paragraph::new(shown), area);
+    frame.render_widget(Paragraph::new(shown).block(block), area);
 }
 
 /// `text` in lines of at most `width` columns, broken at spaces (a word longer than a line is
