@@ -293,7 +293,7 @@ fn approving_a_request_that_needs_an_exception_says_which_rule_refuses_it() {
 }
 
 #[test]
-fn a_refusal_wider_than_the_terminal_is_shown_whole_wrapped_above_the_hint_line() {
+fn a_refusal_wider_than_the_terminal_is_shown_whole_in_a_box_above_the_status_line() {
     let (f, ids) = standard();
     for (w, h) in [(80, 24), (100, 30)] {
         let mut app = app_over(&f, people().carol, w, h);
