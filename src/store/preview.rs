@@ -401,6 +401,70 @@ mod tests {
     }
 
     #[test]
+    fn requests_written_with_idempotency_keys_and_hostile_texts_are_previewed_as_replayed() {
+        use crate::backend::LocalStore;
+        use crate::clock::Clock;
+        use crate::engine::event::Idempotency;
+        use crate::engine::{Actor, Role, Submission, Verdict};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = demo(dir.path(), 60);
+        let local = LocalStore::new(store.clone(), Policy::default(), Clock::Fixed(now()));
+        let dana = Actor::new("dana", [Role::Requester]).unwrap();
+        let carol = Actor::new("carol", Role::ALL).unwrap();
+        let key = |k: &str| Idempotency {
+            key: format!("{k},\"type\":\"request_decided\""),
+            fingerprint: "f".repeat(64),
+        };
+        let hostile = "\"decision\":null},\"prev\":\" \u{202e} \\ ,\"type\":\"x\"";
+        let mut ids = Vec::new();
+        for (n, risk) in [(0, 30.0), (1, 60.0), (2, 62.0), (3, 90.0)] {
+            let view = local
+                .submit(
+                    &dana,
+                    Some(&key(&format!("submit-{n}"))),
+                    Submission {
+                        deployment_intent_id: format!("svc-{n}").into(),
+                        evidence_package_id: "EP-1".into(),
+                        title: Some(hostile.into()),
+                        risk_score: risk,
+                        risk_factors: Default::default(),
+                        correlation_id: Some(format!("c-{n}").into()),
+                    },
+                )
+                .unwrap();
+            ids.push(view.request.id);
+        }
+        // One of the two under review decided, with a key and a hostile rationale.
+        local
+            .decide(
+                &carol,
+                Some(&key("decide")),
+                &ids[1].to_string(),
+                Verdict::Reject,
+                hostile,
+            )
+            .unwrap();
+        let text = fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("\"idempotency\":{"), "keys were written");
+        let whole = whole(&store);
+        let preview = preview(&store).expect("a preview");
+        for (id, open) in [
+            (ids[0], false),
+            (ids[1], false),
+            (ids[2], true),
+            (ids[3], true),
+        ] {
+            assert_eq!(preview.request(&id).is_some(), open, "{id}");
+            if open {
+                assert_eq!(preview.request(&id), whole.request(&id));
+                assert_eq!(preview.history(&id), whole.history(&id));
+            }
+        }
+        assert!(preview.awaiting().eq(whole.awaiting()));
+    }
+
+    #[test]
     fn a_store_with_a_damaged_or_unplaceable_line_or_one_the_rules_refuse_gives_no_preview() {
         let dir = tempfile::tempdir().unwrap();
         let store = demo(dir.path(), 300);
