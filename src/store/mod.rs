@@ -1,7 +1,9 @@
 //! The embedded store: an append-only, hash-chained JSON-lines file (docs/store-format.md).
 //! `line` encodes and checks one event per line; `file` owns locking, durability, catching up
 //! with other writers and the torn-tail quarantine; `disk` is the seam all of its writes go
-//! through; `as_of` reads verified lines again for the state as of a moment (`--at`);
+//! through; `as_of` reads verified lines again for the state as of a moment (`--at`); `scan`
+//! checks every line on every core for one deployment's status, and `preview` with it the
+//! open requests a console shows first;
 //! `postgres` keeps the same lines in a PostgreSQL table (SPEC section 8), and `location`'s
 //! [`Store`] is either, for the backend that must not know which.
 

@@ -238,7 +238,7 @@ fn read_chunk(file: &File, lines: &[(u64, u64, u32)]) -> Chunk {
     let mut buf = Vec::new();
     for &(seq, offset, len) in lines {
         buf.resize(len as usize, 0);
-        read_exact_at(file, &mut buf, offset).ok()?;
+        scan::read_exact_at(file, &mut buf, offset).ok()?;
         let stored = line::decode_linked(&buf, seq).ok()?;
         let judged = match engine::rejudge_alone(&stored.event) {
             Some(Err(_)) => return None,
@@ -257,25 +257,6 @@ fn admit(state: &mut State, seq: u64, event: engine::Event, judged: bool) -> Opt
     } else {
         engine::admit(state, seq, event).ok()
     }
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, at)
-}
-
-#[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match std::os::windows::fs::FileExt::seek_read(file, buf, at)? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                buf = &mut buf[n..];
-                at += n as u64;
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

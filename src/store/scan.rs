@@ -1,9 +1,11 @@
-//! One deployment's scan (`cab status`, `cab gate` on a store file): every line's hash and
-//! place in the chain checked, and only the lines that mention the deployment parsed and
-//! replayed. The lines hash independently, so the file is cut at line boundaries into one
-//! stretch per core; each stretch checks its lines' own hashes and the links inside it, and
-//! the stretches' ends are linked in order afterwards. The first fault in file order is the
-//! one reported, with its line number, exactly as a scan from start to end would report it.
+//! Every line of a store file checked on every core, keeping what the caller asks of each
+//! ([`FileStore::check_in_parts`]): for one deployment's scan (`cab status`, `cab gate` on a
+//! store file), the lines that mention the deployment, parsed and replayed here; for a
+//! console's first screen, where each line is (`preview.rs`). The lines hash independently, so
+//! the file is cut at line boundaries into one stretch per core; each stretch checks its lines'
+//! own hashes and the links inside it, and the stretches' ends are linked in order afterwards.
+//! The first fault in file order is the one reported, with its line number, exactly as a scan
+//! from start to end would report it.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -63,6 +65,22 @@ fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 #[cfg(windows)]
 fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, buf, at)
+}
+
+/// Fill `buf` from file offset `at`, on a file other threads read too.
+pub(super) fn read_exact_at(file: &File, mut buf: &mut [u8], mut at: u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match read_at(file, buf, at) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                buf = &mut buf[n..];
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Check the lines of `[start, end)`, which starts at a line's start, keeping what `keep`
